@@ -1,0 +1,288 @@
+"""Client: appends commands to the journal and reads results back from it.
+
+A client never talks to a worker. ``invoke`` appends an ``InvocationRequested`` record
+(epoch 0, never fenced; idempotent by execution id). Results are read from the journal
+itself: the client folds the records of the executions it watches, together with the
+partition's claims, with the very same ``fold.apply`` the workers use, so a record from
+a fenced worker is ignored here exactly as it is there.
+
+Reading cost: the first watch on a partition reads that partition from offset 0 (keys
+are compared before anything is decoded, so other executions' records are cheap to
+skip). ``get_execution`` and ``history`` of an execution this client does not watch
+scan its partition once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel
+
+from . import fold
+from .codec import Codec, default_codec
+from .errors import ExecutionNotFoundError, SchemaError, WorkflowFailedError
+from .log.base import Entry, Log
+from .registry import Workflow
+from .serde import from_json, to_json
+from .store import MemoryState
+from .topics import PARTITION_KEY
+
+log = logging.getLogger(__name__)
+
+
+class Execution(BaseModel):
+    """Status of one execution, as folded from the journal."""
+
+    execution_id: str
+    workflow: str
+    status: str
+    result: Any = None
+    error: dict | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    parent_execution_id: str | None = None
+    root_execution_id: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Execution":
+        ts = lambda ms: None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+        return cls(execution_id=row["id"], workflow=row["workflow"], status=row["status"],
+                   result=from_json(row["result"]), error=row["error"], user_id=row["user_id"],
+                   session_id=row["session_id"], parent_execution_id=row["parent_id"],
+                   root_execution_id=row["root_id"], created_at=ts(row["created_at"]),
+                   started_at=ts(row["started_at"]), completed_at=ts(row["completed_at"]))
+
+    @property
+    def done(self) -> bool:
+        return self.status in (fold.COMPLETED, fold.FAILED)
+
+
+class HistoryRecord(BaseModel):
+    """One journal record of an execution, decoded, with what the fold made of it."""
+
+    offset: int
+    type: str
+    at: datetime
+    fields: dict
+    outcome: str  # "applied", or why the fold ignored it (fenced, duplicate, ...)
+
+
+class ExecutionHandle:
+    def __init__(self, client: "Client", execution_id: str, routing_key: str, fresh: bool):
+        self.client = client
+        self.execution_id = execution_id
+        self.routing_key = routing_key
+        self._fresh = fresh
+
+    def __repr__(self) -> str:
+        return f"<ExecutionHandle {self.execution_id}>"
+
+    async def result(self, timeout: float | None = None) -> Any:
+        """Wait for the execution to end; its result, or ``WorkflowFailedError``."""
+        row = await self.client._wait_finished(self.execution_id, self.routing_key, self._fresh, timeout)
+        if row["status"] == fold.FAILED:
+            raise WorkflowFailedError(self.execution_id, row["error"])
+        return from_json(row["result"])
+
+    async def status(self) -> Execution:
+        return await self.client.get_execution(self.execution_id, session_id=self.routing_key
+                                               if self.routing_key != self.execution_id else None)
+
+
+class _View:
+    """The client's fold of one partition, restricted to watched routing keys and claims."""
+
+    def __init__(self):
+        self.state = MemoryState()
+        self.position = 0
+        self.keys: set[bytes] = set()
+        self.waiters: dict[str, list[asyncio.Future]] = {}
+
+
+class Client:
+    def __init__(self, log_: Log, codec: Codec | None = None):
+        self.log = log_
+        self.codec = codec or default_codec()
+        self._views: dict[int, _View] = {}
+        self._reader = None
+        self._pump_task: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> "Client":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+            try:
+                await self._pump_task
+            except asyncio.CancelledError:
+                pass
+            self._pump_task = None
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
+
+    # -- commands ------------------------------------------------------------------------
+
+    async def invoke(self, workflow: Workflow | str, payload: Any = None, *, execution_id: str | None = None,
+                     user_id: str | None = None, session_id: str | None = None) -> ExecutionHandle:
+        """Append an invocation. A payload the workflow rejects raises and starts nothing.
+
+        Invoking twice with the same ``execution_id`` starts one execution.
+        """
+        if isinstance(workflow, Workflow):
+            workflow.binder.bind(payload)  # raises InputValidationError before anything is written
+            name = workflow.name
+        else:
+            name = workflow
+        fresh = execution_id is None
+        execution_id = execution_id or uuid.uuid4().hex
+        routing_key = session_id or execution_id
+        record = {"execution_id": execution_id, "epoch": 0, "at": int(time.time() * 1000), "workflow": name,
+                  "input": to_json(payload, f"input of execution {execution_id}"), "user_id": user_id,
+                  "session_id": session_id, "parent_execution_id": None, "root_execution_id": None}
+        if fresh:  # nothing of it can precede this append: watch before writing
+            await self._watch(routing_key, fresh=True)
+        partition = self.log.partition_for(routing_key)
+        await self.log.append(partition, routing_key.encode(), self.codec.encode("InvocationRequested", record))
+        return ExecutionHandle(self, execution_id, routing_key, fresh)
+
+    # -- queries ---------------------------------------------------------------------
+
+    async def get_execution(self, execution_id: str, *, session_id: str | None = None) -> Execution:
+        routing_key = session_id or execution_id
+        view = self._views.get(self.log.partition_for(routing_key))
+        row = None
+        if view is not None and routing_key.encode() in view.keys:
+            row = view.state.get(fold.execution_key(execution_id))
+        if row is None:
+            state, _ = await self._scan(routing_key, stop=None)
+            row = state.get(fold.execution_key(execution_id))
+        if row is None:
+            raise ExecutionNotFoundError(f"no execution {execution_id!r} in namespace {self.log.namespace!r}")
+        return Execution.from_row(row)
+
+    async def history(self, execution_id: str, *, session_id: str | None = None,
+                      include_claims: bool = True) -> list[HistoryRecord]:
+        """Every record of the execution in log order, decoded, with the fold's outcome."""
+        _, records = await self._scan(session_id or execution_id, stop=None, collect=True)
+        out = []
+        for entry, record, events in records:
+            if record["type"] == "PartitionClaimed":
+                if not include_claims:
+                    continue
+            elif record["execution_id"] != execution_id:
+                continue
+            outcome = "applied"
+            for event in events:
+                if event.kind in ("fenced", "duplicate", "ignored", "claim_rejected"):
+                    outcome = f"{event.kind}: {event.data}" if event.kind != "claim_rejected" else "claim rejected"
+            fields = {k: v for k, v in record.items() if k not in ("type", "at")}
+            out.append(HistoryRecord(offset=entry.offset, type=record["type"],
+                                     at=datetime.fromtimestamp(record["at"] / 1000, tz=timezone.utc),
+                                     fields=fields, outcome=outcome))
+        if not any(r.type != "PartitionClaimed" for r in out):
+            raise ExecutionNotFoundError(f"no execution {execution_id!r} in namespace {self.log.namespace!r}")
+        return out
+
+    # -- reading the journal ---------------------------------------------------------------
+
+    async def _scan(self, routing_key: str, stop: int | None, collect: bool = False):
+        """Fold one routing key's records (and the claims) of its partition from offset 0."""
+        partition = self.log.partition_for(routing_key)
+        if stop is None:
+            stop = await self.log.end_offset(partition)
+        key = routing_key.encode()
+        state = MemoryState()
+        records: list[tuple[Entry, dict, list]] = []
+        reader = self.log.reader()
+        try:
+            reader.assign(partition, 0)
+            position = 0
+            while position < stop:
+                for entry in await reader.poll(timeout=1.0):
+                    if entry.offset >= stop:
+                        break
+                    position = entry.offset + 1
+                    if entry.key != key and entry.key != PARTITION_KEY:
+                        continue
+                    try:
+                        record = self.codec.decode(entry.value)
+                    except SchemaError:
+                        continue
+                    events = fold.apply(state, record)
+                    if collect:
+                        records.append((entry, record, events))
+        finally:
+            await reader.close()
+        return state, records
+
+    async def _watch(self, routing_key: str, fresh: bool) -> _View:
+        partition = self.log.partition_for(routing_key)
+        key = routing_key.encode()
+        async with self._lock:  # the pump folds nothing while a watch is being added
+            view = self._views.get(partition)
+            if view is None:
+                view = self._views[partition] = _View()
+                if self._reader is None:
+                    self._reader = self.log.reader()
+                self._reader.assign(partition, 0)
+            if key not in view.keys:
+                if not fresh and view.position > 0:
+                    # Records of this key before the view's position were skipped: fold them now.
+                    scanned, _ = await self._scan(routing_key, stop=view.position)
+                    for k, value in scanned.data.items():
+                        if k != fold.EPOCH_KEY:
+                            view.state.put(k, value)
+                view.keys.add(key)
+            if self._pump_task is None:
+                self._pump_task = asyncio.create_task(self._pump(), name="client-pump")
+        return view
+
+    async def _pump(self) -> None:
+        while True:
+            entries = await self._reader.poll(timeout=0.2)
+            if not entries:
+                continue
+            async with self._lock:
+                for entry in entries:
+                    view = self._views[entry.partition]
+                    if entry.offset < view.position:
+                        continue
+                    view.position = entry.offset + 1
+                    if entry.key not in view.keys and entry.key != PARTITION_KEY:
+                        continue
+                    try:
+                        record = self.codec.decode(entry.value)
+                    except SchemaError:
+                        continue
+                    for event in fold.apply(view.state, record):
+                        if event.kind == "finished":
+                            for waiter in view.waiters.pop(event.execution_id, []):
+                                if not waiter.done():
+                                    waiter.set_result(event.data)
+
+    async def _wait_finished(self, execution_id: str, routing_key: str, fresh: bool,
+                             timeout: float | None) -> dict:
+        view = await self._watch(routing_key, fresh)
+        row = view.state.get(fold.execution_key(execution_id))
+        if row is not None and row["status"] in (fold.COMPLETED, fold.FAILED):
+            return row
+        waiter = asyncio.get_running_loop().create_future()
+        view.waiters.setdefault(execution_id, []).append(waiter)
+        try:
+            return await asyncio.wait_for(waiter, timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"execution {execution_id} did not finish within {timeout} s") from None

@@ -1,0 +1,62 @@
+"""Configuration, parsed once at the edge (CLI, environment), frozen afterwards."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .log.base import Log
+
+
+class KafkaConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    bootstrap: str
+    replication_factor: int = 1
+    session_timeout_ms: int = 10_000
+    instance_id: str | None = None
+    producer: dict[str, Any] = Field(default_factory=dict, description="raw librdkafka producer options")
+    consumer: dict[str, Any] = Field(default_factory=dict, description="raw librdkafka consumer options")
+
+
+class EngineConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    namespace: str = "logloom"
+    data_dir: Path = Path(".logloom")
+    partitions: int | None = Field(None, description="fixed when the journal is created; default 4 embedded, 8 Kafka")
+    kafka: KafkaConfig | None = None
+
+    @classmethod
+    def from_env(cls, **overrides) -> "EngineConfig":
+        """Defaults from LOGLOOM_NAMESPACE, LOGLOOM_DATA_DIR, LOGLOOM_PARTITIONS, LOGLOOM_KAFKA."""
+        values: dict[str, Any] = {}
+        if "LOGLOOM_NAMESPACE" in os.environ:
+            values["namespace"] = os.environ["LOGLOOM_NAMESPACE"]
+        if "LOGLOOM_DATA_DIR" in os.environ:
+            values["data_dir"] = os.environ["LOGLOOM_DATA_DIR"]
+        if "LOGLOOM_PARTITIONS" in os.environ:
+            values["partitions"] = int(os.environ["LOGLOOM_PARTITIONS"])
+        if os.environ.get("LOGLOOM_KAFKA"):
+            values["kafka"] = KafkaConfig(bootstrap=os.environ["LOGLOOM_KAFKA"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if isinstance(values.get("kafka"), str):
+            values["kafka"] = KafkaConfig(bootstrap=values["kafka"])
+        return cls(**values)
+
+
+def open_log(config: EngineConfig, *, read_only: bool = False) -> Log:
+    """The log a config names: Kafka when ``kafka`` is set, else the embedded log. Not started."""
+    if config.kafka is not None:
+        from .log.kafka import KafkaLog
+
+        k = config.kafka
+        return KafkaLog(k.bootstrap, config.namespace, config.partitions or 8,
+                        replication_factor=k.replication_factor, session_timeout_ms=k.session_timeout_ms,
+                        instance_id=k.instance_id, producer_config=k.producer, consumer_config=k.consumer)
+    from .log.embedded import EmbeddedLog
+
+    return EmbeddedLog(config.data_dir, config.namespace, config.partitions or 4, read_only=read_only)

@@ -1,0 +1,152 @@
+"""Errors users see, and engine control flow.
+
+Users see one root type, ``LogloomError``, with a stable ``code``. Two kinds matter when
+raising from a step: ``TerminalError`` (never retried) and ``RetryableError`` (retried,
+maybe after ``retry_after`` seconds). Any other exception from a step is retryable.
+
+Engine control flow (fencing, replay divergence) derives from ``BaseException`` so a
+user's ``except Exception`` cannot swallow it.
+
+Errors are data: ``to_record`` / ``from_record`` convert to the Avro ``Error`` record, so
+an error recorded in the journal re-raises identically on replay.
+"""
+
+from __future__ import annotations
+
+
+class LogloomError(Exception):
+    """Root of every error Logloom raises to users. ``code`` is stable."""
+
+    code = "ERROR"
+
+    def __init__(self, message: str = "", *, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class TerminalError(LogloomError):
+    """Raise from a step to fail it without retrying."""
+
+    code = "TERMINAL"
+
+
+class RetryableError(LogloomError):
+    """Raise from a step to ask for a retry, optionally after ``retry_after`` seconds."""
+
+    code = "RETRYABLE"
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None, code: str | None = None):
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class StepExecutionError(TerminalError):
+    """A step failed for good: a terminal error, or its retries ran out.
+
+    ``step`` is the step key; ``error_type`` and ``cause_code`` describe what the step
+    raised (for example ``ValueError`` and ``ERROR``, or ``TerminalError`` and ``TERMINAL``).
+    """
+
+    code = "STEP_FAILED"
+
+    def __init__(self, message: str, *, step: str, error_type: str, cause_code: str = "ERROR",
+                 execution_id: str | None = None):
+        super().__init__(message)
+        self.step = step
+        self.error_type = error_type
+        self.cause_code = cause_code
+        self.execution_id = execution_id
+
+
+class WorkflowFailedError(LogloomError):
+    """Raised by ``handle.result()`` when the execution failed."""
+
+    code = "WORKFLOW_FAILED"
+
+    def __init__(self, execution_id: str, error: dict):
+        super().__init__(f"execution {execution_id} failed: [{error['code']}] {error['message']}",
+                         code=error["code"])
+        self.execution_id = execution_id
+        self.error = error
+
+
+class InputValidationError(LogloomError):
+    """The payload does not fit the workflow's parameters. Nothing was started."""
+
+    code = "INVALID_INPUT"
+
+
+class SerializationError(LogloomError):
+    """A value cannot be serialised to JSON."""
+
+    code = "SERIALIZATION"
+
+
+class UnknownWorkflowError(LogloomError):
+    code = "UNKNOWN_WORKFLOW"
+
+
+class DuplicateStepKeyError(TerminalError):
+    """Two steps of one execution used the same explicit key."""
+
+    code = "DUPLICATE_STEP_KEY"
+
+
+class SchemaError(LogloomError):
+    """A record cannot be encoded or decoded with the known schemas."""
+
+    code = "SCHEMA"
+
+
+class ExecutionNotFoundError(LogloomError):
+    code = "NOT_FOUND"
+
+
+# --- engine control flow: BaseException, so `except Exception` cannot swallow it ----------
+
+
+class EngineSignal(BaseException):
+    """Base for control flow the engine uses inside workflow code."""
+
+
+class NondeterminismError(EngineSignal):
+    """Replay asked for a different step than the journal recorded at this position."""
+
+    code = "NONDETERMINISM"
+
+    def __init__(self, execution_id: str, position: int, expected: str, found: str):
+        super().__init__(
+            f"execution {execution_id}: at step position {position} the journal recorded "
+            f"step {expected!r}, but the workflow code now asks for step {found!r}. "
+            f"Workflow code must call steps in the same order on every run."
+        )
+        self.execution_id = execution_id
+        self.position = position
+        self.expected = expected
+        self.found = found
+
+
+class Fenced(EngineSignal):
+    """This processor lost its partition; it must not change anything any more."""
+
+
+# --- errors as data ---------------------------------------------------------------------
+
+
+def to_record(exc: BaseException, *, step: str | None = None) -> dict:
+    """The Avro ``Error`` record for an exception."""
+    code = getattr(exc, "code", None) or "ERROR"
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    step = step or getattr(exc, "step", None)
+    return {"code": code, "type": type(exc).__name__, "message": message, "step": step}
+
+
+def step_error_from_record(error: dict, execution_id: str | None = None) -> StepExecutionError:
+    """The exception a recorded step failure raises, identically on every replay."""
+    step = error.get("step") or ""
+    return StepExecutionError(
+        f"step {step!r} failed: {error['type']}: {error['message']}",
+        step=step, error_type=error["type"], cause_code=error["code"], execution_id=execution_id,
+    )

@@ -1,0 +1,105 @@
+"""The one interface both logs implement: partitioned, keyed, offset-ordered, durable.
+
+Two ways to read:
+
+* ``subscribe(listener)``: group membership for workers. The log assigns partitions to
+  the listener (all of them on the embedded log; a share of them on Kafka, rebalanced
+  as workers come and go), asks it where to start each one, and then delivers records
+  in offset order per partition.
+* ``reader()``: an independent cursor over chosen partitions, for clients, history and
+  tests. It never joins the worker group.
+
+Appends are acknowledged only when durable: ``acks=all`` on Kafka, synced to disk on
+the embedded log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(slots=True, frozen=True)
+class Entry:
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
+    timestamp: int  # milliseconds since the epoch, set by the log
+
+
+def partition_for(routing_key: str | bytes, num_partitions: int) -> int:
+    """CRC-32 of the key modulo the partition count (librdkafka's ``consistent`` partitioner)."""
+    if isinstance(routing_key, str):
+        routing_key = routing_key.encode()
+    return zlib.crc32(routing_key) % num_partitions
+
+
+class PartitionListener(Protocol):
+    async def assigned(self, ends: dict[int, int]) -> dict[int, int]:
+        """Partitions now owned, with their end offsets; returns the offset to start each at."""
+
+    async def revoked(self, partitions: list[int]) -> None:
+        """Partitions no longer owned. Records for them may still arrive and must be ignored."""
+
+    def records(self, entries: list[Entry]) -> None:
+        """A batch of records, in offset order within each partition."""
+
+
+class Subscription(ABC):
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+class Reader(ABC):
+    """An independent cursor over some partitions."""
+
+    @abstractmethod
+    def assign(self, partition: int, offset: int) -> None:
+        """Read ``partition`` from ``offset`` on (replacing any earlier position)."""
+
+    @abstractmethod
+    async def poll(self, timeout: float) -> list[Entry]:
+        """Records past the cursors; waits up to ``timeout`` seconds when there are none."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+class Log(ABC):
+    namespace: str
+    num_partitions: int
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Open or create the journal. Sets ``num_partitions`` from what exists."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    def append(self, partition: int, key: bytes, value: bytes) -> asyncio.Future[int]:
+        """Append one record; the future gives its offset once the record is durable."""
+
+    @abstractmethod
+    async def end_offset(self, partition: int) -> int:
+        """The offset the next record appended to ``partition`` will get."""
+
+    @abstractmethod
+    def subscribe(self, listener: PartitionListener) -> Subscription: ...
+
+    @abstractmethod
+    def reader(self) -> Reader: ...
+
+    def partition_for(self, routing_key: str | bytes) -> int:
+        return partition_for(routing_key, self.num_partitions)
+
+    async def __aenter__(self) -> "Log":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()

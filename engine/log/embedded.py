@@ -1,0 +1,251 @@
+"""EmbeddedLog: the zero-setup log. One process, persistent on local disk (rocksdict).
+
+Same partition and offset semantics as Kafka: records are keyed, each partition is an
+offset-ordered sequence starting at 0, and an append is acknowledged with its offset.
+
+Durability: appends are written with ``sync=True`` (fsync of RocksDB's WAL) before they
+are acknowledged or become visible to readers. Concurrent appends share one sync
+(group commit):
+
+1. ``append`` assigns the next offset of the partition and queues the record.
+2. The committer task takes everything queued, writes it as one batch, and syncs.
+3. Only then are the offsets made visible to readers and the append futures resolved.
+
+Layout of the RocksDB at ``<data-dir>/<namespace>/log``::
+
+    b"m/partitions"                      -> partition count (fixed at creation)
+    b"r" + partition(>I) + offset(>q)   -> timestamp(>q) keylen(>H) key value
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import struct
+import time
+from pathlib import Path
+
+from rocksdict import AccessType, Options, Rdict, WriteBatch, WriteOptions
+
+from ..errors import LogloomError
+from .base import Entry, Log, PartitionListener, Reader, Subscription
+
+_HEAD = struct.Struct(">qH")
+_META_PARTITIONS = b"m/partitions"
+
+
+def _key(partition: int, offset: int) -> bytes:
+    return b"r" + struct.pack(">Iq", partition, offset)
+
+
+class EmbeddedLog(Log):
+    def __init__(self, data_dir: str | os.PathLike, namespace: str = "logloom",
+                 partitions: int = 4, *, read_only: bool = False):
+        self.namespace = namespace
+        self.num_partitions = partitions
+        self.path = Path(data_dir) / namespace / "log"
+        self.read_only = read_only
+        self._db: Rdict | None = None
+        self._next: list[int] = []       # next offset to assign, per partition
+        self._visible: list[int] = []    # offsets below this are durable and readable
+        self._pending: list[tuple] = []
+        self._wake: asyncio.Event | None = None
+        self._committer: asyncio.Task | None = None
+        self._watchers: set[asyncio.Event] = set()
+        self._subscribed = False
+        self._write_opts = WriteOptions()
+        self._write_opts.sync = True
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        options = Options(raw_mode=True)
+        if self.read_only:
+            if not self.path.exists():
+                raise LogloomError(f"no embedded log at {self.path}")
+            self._db = Rdict(str(self.path), options, access_type=AccessType.read_only())
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+            options.create_if_missing(True)
+            self._db = Rdict(str(self.path), options)
+        stored = self._db.get(_META_PARTITIONS)
+        if stored is None:
+            if not self.read_only:
+                self._db.put(_META_PARTITIONS, str(self.num_partitions).encode())
+        else:
+            self.num_partitions = int(stored)  # fixed at creation
+        self._next = [self._last_offset(p) + 1 for p in range(self.num_partitions)]
+        self._visible = list(self._next)
+        self._wake = asyncio.Event()
+        if not self.read_only:
+            self._committer = asyncio.create_task(self._commit_loop(), name="embedded-log-commit")
+
+    async def close(self) -> None:
+        if self._committer is not None:
+            await self._drain()
+            self._committer.cancel()
+            try:
+                await self._committer
+            except asyncio.CancelledError:
+                pass
+            self._committer = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    async def _drain(self) -> None:
+        while self._pending:
+            await asyncio.sleep(0.001)
+
+    def _last_offset(self, partition: int) -> int:
+        it = self._db.iter()
+        it.seek_for_prev(_key(partition, 2**62))
+        if it.valid() and it.key()[:5] == _key(partition, 0)[:5]:
+            return struct.unpack(">q", it.key()[5:])[0]
+        return -1
+
+    # -- writing ---------------------------------------------------------------------
+
+    def append(self, partition: int, key: bytes, value: bytes) -> asyncio.Future[int]:
+        if self.read_only or self._db is None:
+            raise LogloomError("embedded log is not open for writing")
+        if not 0 <= partition < self.num_partitions:
+            raise LogloomError(f"partition {partition} out of range 0..{self.num_partitions - 1}")
+        future = asyncio.get_running_loop().create_future()
+        offset = self._next[partition]
+        self._next[partition] = offset + 1
+        self._pending.append((partition, offset, key, value, future))
+        self._wake.set()
+        return future
+
+    async def _commit_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            if not batch:
+                continue
+            now = int(time.time() * 1000)
+            wb = WriteBatch(raw_mode=True)
+            for partition, offset, key, value, _ in batch:
+                wb.put(_key(partition, offset), _HEAD.pack(now, len(key)) + key + value)
+            try:
+                await asyncio.to_thread(self._db.write, wb, self._write_opts)
+            except Exception as exc:  # the disk failed: nothing in this batch is durable
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(LogloomError(f"embedded log write failed: {exc}"))
+                raise
+            for partition, offset, _, _, future in batch:
+                self._visible[partition] = offset + 1
+                if not future.done():
+                    future.set_result(offset)
+            for watcher in self._watchers:
+                watcher.set()
+
+    # -- reading ---------------------------------------------------------------------
+
+    async def end_offset(self, partition: int) -> int:
+        return self._visible[partition]
+
+    def read(self, partition: int, start: int, limit: int = 1000) -> list[Entry]:
+        """Durable records of ``partition`` from ``start``, at most ``limit`` of them."""
+        stop = min(self._visible[partition], start + limit)
+        if start >= stop:
+            return []
+        out = []
+        it = self._db.iter()
+        it.seek(_key(partition, start))
+        offset = start
+        while offset < stop and it.valid():
+            raw = it.value()
+            ts, key_len = _HEAD.unpack_from(raw)
+            key_end = _HEAD.size + key_len
+            out.append(Entry(partition, offset, raw[_HEAD.size:key_end], raw[key_end:], ts))
+            offset += 1
+            it.next()
+        return out
+
+    def _watch(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._watchers.add(event)
+        return event
+
+    def subscribe(self, listener: PartitionListener) -> Subscription:
+        if self._subscribed:
+            raise LogloomError("the embedded log has one worker per process; it is already subscribed")
+        self._subscribed = True
+        return _EmbeddedSubscription(self, listener)
+
+    def reader(self) -> Reader:
+        return _EmbeddedReader(self)
+
+
+class _EmbeddedReader(Reader):
+    def __init__(self, log: EmbeddedLog):
+        self._log = log
+        self._cursors: dict[int, int] = {}
+        self._event = log._watch()
+
+    def assign(self, partition: int, offset: int) -> None:
+        self._cursors[partition] = offset
+
+    def unassign(self, partition: int) -> None:
+        self._cursors.pop(partition, None)
+
+    def _read_some(self) -> list[Entry]:
+        out: list[Entry] = []
+        for partition, cursor in self._cursors.items():
+            entries = self._log.read(partition, cursor)
+            if entries:
+                self._cursors[partition] = entries[-1].offset + 1
+                out.extend(entries)
+        return out
+
+    async def poll(self, timeout: float) -> list[Entry]:
+        self._event.clear()
+        out = self._read_some()
+        if out or timeout <= 0:
+            return out
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except asyncio.TimeoutError:
+            return []
+        return self._read_some()
+
+    async def close(self) -> None:
+        self._log._watchers.discard(self._event)
+
+
+class _EmbeddedSubscription(Subscription):
+    """The single member of the embedded log's group: it owns every partition."""
+
+    def __init__(self, log: EmbeddedLog, listener: PartitionListener):
+        self._log = log
+        self._listener = listener
+        self._task = asyncio.create_task(self._run(), name="embedded-log-subscription")
+
+    async def _run(self) -> None:
+        log = self._log
+        ends = {p: await log.end_offset(p) for p in range(log.num_partitions)}
+        starts = await self._listener.assigned(ends)
+        reader = _EmbeddedReader(log)
+        for partition, offset in starts.items():
+            reader.assign(partition, offset)
+        try:
+            while True:
+                entries = await reader.poll(timeout=3600)
+                if entries:
+                    self._listener.records(entries)
+                    await asyncio.sleep(0)  # let invokers run between batches
+        finally:
+            await reader.close()
+
+    async def close(self) -> None:
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._log._subscribed = False
+        await self._listener.revoked(list(range(self._log.num_partitions)))

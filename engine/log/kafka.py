@@ -1,0 +1,280 @@
+"""KafkaLog: the production log on a Kafka cluster (confluent-kafka).
+
+* The journal is the topic ``<namespace>.journal``, created by the engine with a fixed
+  partition count and infinite retention (it is the source of truth).
+* Appends go through one idempotent producer with ``acks=all``; batching comes from
+  ``linger.ms`` and librdkafka's in-flight pipelining. A delivery report completes the
+  append's future on the event loop.
+* Workers join the group ``<namespace>.workers`` with cooperative-sticky assignment.
+  Start offsets come from the worker's local stores, never from committed group offsets.
+* librdkafka calls are blocking, so each consumer runs on its own thread and hands
+  batches to the event loop with ``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from .. import topics
+from ..errors import LogloomError
+from .base import Entry, Log, PartitionListener, Reader, Subscription
+
+log = logging.getLogger(__name__)
+
+PRODUCER_DEFAULTS = {
+    "enable.idempotence": True,
+    "acks": "all",
+    "linger.ms": 1,
+    "compression.type": "lz4",
+    "partitioner": "consistent",
+}
+CONSUMER_DEFAULTS = {
+    "enable.auto.commit": False,
+    "auto.offset.reset": "earliest",
+    "fetch.wait.max.ms": 50,
+    "enable.partition.eof": False,
+}
+
+
+def _entry(msg) -> Entry:
+    return Entry(msg.partition(), msg.offset(), msg.key() or b"", msg.value() or b"", msg.timestamp()[1])
+
+
+class KafkaLog(Log):
+    def __init__(self, bootstrap: str, namespace: str = "logloom", partitions: int = 8, *,
+                 replication_factor: int = 1, session_timeout_ms: int = 10_000,
+                 instance_id: str | None = None, producer_config: dict[str, Any] | None = None,
+                 consumer_config: dict[str, Any] | None = None):
+        self.bootstrap = bootstrap
+        self.namespace = namespace
+        self.num_partitions = partitions
+        self.topic = topics.journal(namespace)
+        self.replication_factor = replication_factor
+        self.session_timeout_ms = session_timeout_ms
+        self.instance_id = instance_id
+        self._producer_config = {**PRODUCER_DEFAULTS, **(producer_config or {})}
+        self._consumer_config = {**CONSUMER_DEFAULTS, **(consumer_config or {})}
+        self._producer: Producer | None = None
+        self._poller: threading.Thread | None = None
+        self._running = False
+        self._meta: Consumer | None = None
+        self._meta_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._ensure_topic)
+        self._producer = Producer({"bootstrap.servers": self.bootstrap, **self._producer_config})
+        self._running = True
+        self._poller = threading.Thread(target=self._poll_producer, name="kafka-producer-poll", daemon=True)
+        self._poller.start()
+
+    def _ensure_topic(self) -> None:
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        metadata = admin.list_topics(timeout=30)
+        if self.topic not in metadata.topics:
+            new = NewTopic(self.topic, num_partitions=self.num_partitions,
+                           replication_factor=self.replication_factor,
+                           config=dict(topics.JOURNAL_TOPIC_CONFIG))
+            try:
+                admin.create_topics([new])[self.topic].result(timeout=30)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise LogloomError(f"cannot create topic {self.topic}: {exc}") from exc
+        for _ in range(300):  # wait until every partition has a leader
+            described = admin.list_topics(self.topic, timeout=10).topics.get(self.topic)
+            if described is not None and described.error is None and described.partitions and all(
+                    p.leader >= 0 for p in described.partitions.values()):
+                self.num_partitions = len(described.partitions)  # fixed at creation
+                return
+            threading.Event().wait(0.1)
+        raise LogloomError(f"topic {self.topic} has no leaders after 30 s")
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await asyncio.to_thread(self._producer.flush, 30)
+            self._running = False
+            self._poller.join()
+            self._producer = None
+        if self._meta is not None:
+            self._meta.close()
+            self._meta = None
+
+    def _poll_producer(self) -> None:
+        while self._running:
+            self._producer.poll(0.05)
+
+    # -- writing ---------------------------------------------------------------------
+
+    def append(self, partition: int, key: bytes, value: bytes) -> asyncio.Future[int]:
+        if self._producer is None:
+            raise LogloomError("KafkaLog is not started")
+        loop = self._loop
+        future = loop.create_future()
+
+        def delivered(err, msg, future=future):
+            if err is not None:
+                loop.call_soon_threadsafe(_fail, future, LogloomError(f"append to {self.topic} failed: {err}"))
+            else:
+                loop.call_soon_threadsafe(_resolve, future, msg.offset())
+
+        while True:
+            try:
+                self._producer.produce(self.topic, value=value, key=key, partition=partition,
+                                       on_delivery=delivered)
+                return future
+            except BufferError:  # local queue full: let deliveries drain
+                self._producer.poll(0.01)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _metadata_consumer(self) -> Consumer:
+        if self._meta is None:
+            self._meta = Consumer({"bootstrap.servers": self.bootstrap,
+                                   "group.id": f"{self.namespace}.meta.{uuid.uuid4().hex}",
+                                   "enable.auto.commit": False})
+        return self._meta
+
+    def _high_watermark(self, partition: int) -> int:
+        with self._meta_lock:
+            _, high = self._metadata_consumer().get_watermark_offsets(
+                TopicPartition(self.topic, partition), timeout=10, cached=False)
+        return high
+
+    async def end_offset(self, partition: int) -> int:
+        return await asyncio.to_thread(self._high_watermark, partition)
+
+    def subscribe(self, listener: PartitionListener) -> Subscription:
+        return _KafkaSubscription(self, listener)
+
+    def reader(self) -> Reader:
+        return _KafkaReader(self)
+
+    def consumer_config(self, **extra) -> dict:
+        return {"bootstrap.servers": self.bootstrap, **self._consumer_config, **extra}
+
+
+def _resolve(future: asyncio.Future, value) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _fail(future: asyncio.Future, exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+class _KafkaSubscription(Subscription):
+    """A member of the worker group. Its thread polls; rebalances call back into the loop."""
+
+    def __init__(self, log: KafkaLog, listener: PartitionListener):
+        self._log = log
+        self._listener = listener
+        self._loop = asyncio.get_running_loop()
+        config = log.consumer_config(**{
+            "group.id": topics.worker_group(log.namespace),
+            "partition.assignment.strategy": "cooperative-sticky",
+            "session.timeout.ms": log.session_timeout_ms,
+            "heartbeat.interval.ms": max(100, log.session_timeout_ms // 5),
+        })
+        if log.instance_id:
+            config["group.instance.id"] = log.instance_id
+        self._consumer = Consumer(config)
+        self._stop = threading.Event()
+        self._owned: set[int] = set()
+        self._thread = threading.Thread(target=self._run, name="kafka-worker-consumer", daemon=True)
+        self._thread.start()
+
+    def _call(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def _on_assign(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
+        partitions = [tp.partition for tp in assigned]
+        ends = {}
+        for p in partitions:
+            _, ends[p] = consumer.get_watermark_offsets(TopicPartition(self._log.topic, p),
+                                                        timeout=10, cached=False)
+        starts = self._call(self._listener.assigned(ends)) if partitions else {}
+        consumer.incremental_assign([TopicPartition(self._log.topic, p, starts[p]) for p in partitions])
+        self._owned.update(partitions)
+        log.info("assigned partitions %s", sorted(partitions))
+
+    def _on_revoke(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
+        partitions = [tp.partition for tp in revoked]
+        if partitions:
+            self._call(self._listener.revoked(partitions))
+            consumer.incremental_unassign(revoked)
+            self._owned.difference_update(partitions)
+        log.info("revoked partitions %s", sorted(partitions))
+
+    def _run(self) -> None:
+        consumer = self._consumer
+        consumer.subscribe([self._log.topic], on_assign=self._on_assign,
+                           on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        try:
+            while not self._stop.is_set():
+                messages = consumer.consume(1000, 0.1)
+                entries = []
+                for msg in messages:
+                    if msg.error() is None:
+                        entries.append(_entry(msg))
+                    else:
+                        log.warning("consumer error: %s", msg.error())
+                if entries and not self._stop.is_set():
+                    self._loop.call_soon_threadsafe(self._listener.records, entries)
+        finally:
+            try:
+                consumer.close()  # leaves the group; revoke callbacks run here
+            except Exception as exc:  # the loop may already be gone
+                log.debug("consumer close: %s", exc)
+
+    async def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            await asyncio.sleep(0.01)  # keep the loop free for the revoke callback
+
+
+class _KafkaReader(Reader):
+    """A group-less consumer with explicit assignment, for clients and history."""
+
+    def __init__(self, log: KafkaLog):
+        self._log = log
+        self._consumer = Consumer(log.consumer_config(**{
+            "group.id": f"{log.namespace}.reader.{uuid.uuid4().hex}",
+            "fetch.wait.max.ms": 10,
+        }))
+        self._positions: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def assign(self, partition: int, offset: int) -> None:
+        with self._lock:
+            self._positions[partition] = offset
+            self._consumer.assign([TopicPartition(self._log.topic, p, o) for p, o in self._positions.items()])
+
+    def _consume(self, timeout: float) -> list[Entry]:
+        with self._lock:
+            messages = self._consumer.consume(1000, timeout)
+        out = []
+        for msg in messages:
+            if msg.error() is None:
+                out.append(_entry(msg))
+                self._positions[msg.partition()] = msg.offset() + 1
+        return out
+
+    async def poll(self, timeout: float) -> list[Entry]:
+        if not self._positions:
+            await asyncio.sleep(timeout)
+            return []
+        return await asyncio.to_thread(self._consume, timeout)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._consumer.close)

@@ -1,0 +1,187 @@
+"""PartitionProcessor: the owner of one journal partition inside a worker.
+
+Its life, in order:
+
+1. Replay. Fold records from the store's applied offset + 1 up to the partition's end
+   offset as it was at assignment. Each delivered batch is folded into one transaction
+   and committed together with its last offset (``PartitionTransaction.commit``).
+2. Claim. Append ``PartitionClaimed`` with the current epoch + 1 and keep folding until
+   that claim comes back through the log. If it was accepted, this processor owns the
+   partition under that epoch.
+3. Active. The invoker resumes the executions that were pending or running, and starts
+   new ones as their invocations are folded. Everything this processor appends carries
+   its epoch, and a step's caller resumes only when the fold has applied its record.
+4. Fenced or closed. A newer claim (another worker took over) or a revocation ends
+   ownership: running executions are cancelled and nothing more is appended. Records
+   this processor had in flight are rejected by the fold, on every replica of the state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from functools import partial
+
+from . import fold
+from .codec import Codec
+from .errors import Fenced, SchemaError
+from .log.base import Entry, Log
+from .store import StorePartition
+from .topics import PARTITION_KEY
+
+log = logging.getLogger(__name__)
+
+REPLAYING, CLAIMING, ACTIVE, FENCED, CLOSED = "replaying", "claiming", "active", "fenced", "closed"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class PartitionProcessor:
+    def __init__(self, partition: int, log_: Log, store: StorePartition, codec: Codec, invoker, worker_id: str):
+        self.partition = partition
+        self.log = log_
+        self.store = store
+        self.codec = codec
+        self.invoker = invoker
+        self.owner = f"{worker_id}/{uuid.uuid4().hex[:8]}"
+        self.applied = store.applied_offset()
+        self.epoch = 0
+        self.phase = REPLAYING
+        self._catchup_end = 0
+        self._waiters: dict[tuple, asyncio.Future] = {}
+
+    # -- 1. replay, 2. claim -------------------------------------------------------------
+
+    def begin(self, end_offset: int) -> None:
+        self._catchup_end = end_offset
+        self._maybe_claim()
+
+    def _maybe_claim(self) -> None:
+        if self.phase == REPLAYING and self.applied + 1 >= self._catchup_end:
+            self.phase = CLAIMING
+            self._append_claim()
+
+    def _append_claim(self) -> None:
+        epoch = fold.current_epoch(self.store) + 1
+        record = {"execution_id": "", "epoch": epoch, "at": now_ms(), "owner": self.owner}
+        ack = self.log.append(self.partition, PARTITION_KEY, self.codec.encode("PartitionClaimed", record))
+        ack.add_done_callback(self._claim_appended)
+
+    def _claim_appended(self, ack: asyncio.Future) -> None:
+        if ack.cancelled() or ack.exception() is not None:
+            log.error("partition %d: claim append failed: %s", self.partition,
+                      "cancelled" if ack.cancelled() else ack.exception())
+            if self.phase == CLAIMING:
+                asyncio.get_running_loop().call_later(1.0, self._append_claim)
+
+    # -- the fold loop ---------------------------------------------------------------
+
+    def on_records(self, entries: list[Entry]) -> None:
+        """Fold a batch of this partition's records; commit it with its last offset."""
+        if self.phase == CLOSED:
+            return
+        tx = self.store.transaction()
+        events: list[fold.Event] = []
+        last = self.applied
+        for entry in entries:
+            if entry.offset <= last:
+                continue  # delivered again after a reassignment
+            last = entry.offset
+            try:
+                record = self.codec.decode(entry.value)
+            except SchemaError as exc:
+                log.error("partition %d offset %d: skipping a record that cannot be decoded: %s",
+                          self.partition, entry.offset, exc)
+                tx.put(b"d/%020d" % entry.offset, {"offset": entry.offset, "reason": str(exc),
+                                                  "key": entry.key.decode(errors="replace")})
+                continue
+            events.extend(fold.apply(tx, record))
+        if last == self.applied:
+            return
+        tx.commit(last)
+        self.applied = last
+        for event in events:
+            self._dispatch(event)
+        self._maybe_claim()
+
+    def _dispatch(self, event: fold.Event) -> None:
+        kind = event.kind
+        if kind == "step":
+            self._resolve((event.execution_id, event.data[0]), event.data[1])
+        elif kind == "finished":
+            self._resolve((event.execution_id, "end"), event.data)
+        elif kind == "invoked":
+            if self.phase == ACTIVE:
+                self.invoker.start(self, event.data)
+        elif kind == "claimed":
+            self._on_claimed(event.data)
+        elif kind == "claim_rejected" and event.data["owner"] == self.owner and self.phase == CLAIMING:
+            log.warning("partition %d: claim for epoch %d lost a race; claiming again",
+                        self.partition, event.data["epoch"])
+            self._append_claim()
+
+    def _on_claimed(self, claim: dict) -> None:
+        if claim["owner"] == self.owner:
+            if self.phase == CLAIMING:
+                self.epoch = claim["epoch"]
+                self.phase = ACTIVE
+                log.info("partition %d: active with epoch %d", self.partition, self.epoch)
+                self.invoker.resume(self)
+        elif self.phase in (ACTIVE, CLAIMING):
+            log.warning("partition %d: fenced, %s claimed epoch %d", self.partition, claim["owner"], claim["epoch"])
+            self._fence()
+
+    def _resolve(self, key: tuple, value) -> None:
+        waiter = self._waiters.pop(key, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(value)
+
+    # -- 3. appends for the invoker ----------------------------------------------------
+
+    def append(self, record_type: str, execution_id: str, routing_key: bytes, at: int | None = None,
+               **fields) -> asyncio.Future[int]:
+        if self.phase != ACTIVE:
+            raise Fenced(f"partition {self.partition} is {self.phase}")
+        record = {"execution_id": execution_id, "epoch": self.epoch, "at": at or now_ms(), **fields}
+        return self.log.append(self.partition, routing_key, self.codec.encode(record_type, record))
+
+    async def append_and_wait(self, record_type: str, execution_id: str, routing_key: bytes,
+                              wait_for: tuple, **fields):
+        """1. register the waiter, 2. append, 3. resume when the fold applied the winner."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters[wait_for] = waiter
+        ack = self.append(record_type, execution_id, routing_key, **fields)
+        ack.add_done_callback(partial(_forward_failure, waiter))
+        return await waiter
+
+    # -- 4. fenced or closed ---------------------------------------------------------
+
+    def _fence(self) -> None:
+        self.phase = FENCED
+        self._fail_waiters()
+        self.invoker.stop_partition(self.partition)
+
+    def _fail_waiters(self) -> None:
+        waiters, self._waiters = self._waiters, {}
+        for waiter in waiters.values():
+            if not waiter.done():
+                waiter.set_exception(Fenced(f"partition {self.partition} is no longer owned"))
+
+    async def close(self) -> None:
+        self.phase = CLOSED
+        self._fail_waiters()
+        await self.invoker.stop_partition(self.partition)
+        self.store.close()
+
+
+def _forward_failure(waiter: asyncio.Future, ack: asyncio.Future) -> None:
+    if waiter.done():
+        return
+    if ack.cancelled():
+        waiter.cancel()
+    elif ack.exception() is not None:
+        waiter.set_exception(ack.exception())

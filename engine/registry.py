@@ -1,0 +1,127 @@
+"""``@workflow`` and ``@function``: what user code registers with the engine.
+
+A workflow is an ``async def`` whose first parameter is the ``WorkflowContext``. An
+``@function`` is a step body that takes a ``FunctionContext`` first; it carries its own
+retry policy for AGNT5-style ``ctx.step(fn, ...)`` calls.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from .errors import LogloomError, UnknownWorkflowError
+from .serde import Binder
+
+if TYPE_CHECKING:
+    from .client import Client, ExecutionHandle
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``max_retries`` retries after the first attempt, with exponential backoff."""
+
+    max_retries: int = 0
+    base_delay: float = 1.0
+    max_delay: float = 10.0
+    multiplier: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return min(self.max_delay, self.base_delay * self.multiplier ** (attempt - 1))
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """AGNT5-style backoff for ``@function(retries=..., backoff=Backoff(...))``."""
+
+    base_delay: float = 1.0
+    max_delay: float = 10.0
+    multiplier: float = 2.0
+
+
+class Workflow:
+    def __init__(self, fn: Callable, name: str | None = None):
+        if not inspect.iscoroutinefunction(fn):
+            raise LogloomError(f"@workflow needs an async def, got {fn!r}")
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.binder = Binder(fn, skip=1)
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+
+    def __repr__(self) -> str:
+        return f"<workflow {self.name}>"
+
+    async def invoke(self, client: "Client", payload: Any = None, *, execution_id: str | None = None,
+                     user_id: str | None = None, session_id: str | None = None) -> "ExecutionHandle":
+        """Start an execution; returns a handle at once. Invalid payloads start nothing."""
+        return await client.invoke(self, payload, execution_id=execution_id, user_id=user_id,
+                                   session_id=session_id)
+
+    async def run(self, client: "Client", payload: Any = None, *, timeout: float | None = None,
+                  **options) -> Any:
+        """Start an execution and wait for its result."""
+        handle = await self.invoke(client, payload, **options)
+        return await handle.result(timeout=timeout)
+
+    async def __call__(self, client: "Client", payload: Any = None, **options) -> Any:
+        return await self.run(client, payload, **options)
+
+
+class Function:
+    """A step body registered with ``@function``: ``fn(ctx: FunctionContext, *args)``."""
+
+    def __init__(self, fn: Callable, name: str | None, retry: RetryPolicy):
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.retry = retry
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+
+    def __repr__(self) -> str:
+        return f"<function {self.name}>"
+
+
+class Registry:
+    def __init__(self):
+        self.workflows: dict[str, Workflow] = {}
+
+    def add(self, wf: Workflow) -> Workflow:
+        existing = self.workflows.get(wf.name)
+        if existing is not None and existing.fn is not wf.fn and (
+                existing.fn.__module__, existing.fn.__qualname__) != (wf.fn.__module__, wf.fn.__qualname__):
+            raise LogloomError(f"two workflows are named {wf.name!r}")
+        self.workflows[wf.name] = wf
+        return wf
+
+    def get(self, name: str) -> Workflow:
+        try:
+            return self.workflows[name]
+        except KeyError:
+            raise UnknownWorkflowError(
+                f"unknown workflow {name!r}; this worker knows {sorted(self.workflows)}") from None
+
+
+registry = Registry()  # workflows register here on import
+
+
+def workflow(fn: Callable | None = None, *, name: str | None = None):
+    """Register an ``async def wf(ctx: WorkflowContext, ...)`` as a durable workflow."""
+    def wrap(f: Callable) -> Workflow:
+        return registry.add(Workflow(f, name))
+    return wrap(fn) if fn is not None else wrap
+
+
+def function(fn: Callable | None = None, *, name: str | None = None, retries: int = 0,
+             backoff: Backoff | float | None = None):
+    """Register a step body ``fn(ctx: FunctionContext, ...)`` with its retry policy."""
+    if isinstance(backoff, (int, float)):
+        backoff = Backoff(base_delay=float(backoff))
+    backoff = backoff or Backoff()
+    retry = RetryPolicy(retries, backoff.base_delay, backoff.max_delay, backoff.multiplier)
+
+    def wrap(f: Callable) -> Function:
+        return Function(f, name, retry)
+    return wrap(fn) if fn is not None else wrap

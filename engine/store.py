@@ -1,0 +1,144 @@
+"""Local state derived from the log: one RocksDB per partition, plus an in-memory twin.
+
+Names follow Kafka Streams and Quix Streams: a ``StorePartition`` holds the state of one
+partition; a ``PartitionTransaction`` collects the changes of one batch of records and
+commits them together with the applied offset in one atomic write batch. Deleting a
+store loses nothing: the processor replays the partition from offset 0.
+
+The fold sees only the small ``State`` surface: ``get``/``put``/``delete`` of JSON-able
+dicts by key, and ``scan`` of a key prefix. ``MemoryState`` implements it in a dict, for
+clients and tests.
+
+Keys (see ``fold.py`` for what the values hold)::
+
+    m/applied              last applied log offset (8 bytes, big-endian)
+    m/epoch                {"epoch": int, "owner": str} of the latest accepted claim
+    e/<execution>          execution row
+    a/<execution>          present while the execution is pending or running
+    j/<execution>/<seq>    journal entry of one step (seq zero-padded to 10 digits)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import orjson
+from rocksdict import Options, Rdict, WriteBatch
+
+APPLIED_KEY = b"m/applied"
+_OFFSET = struct.Struct(">q")
+
+
+class State(Protocol):
+    def get(self, key: bytes) -> dict | None: ...
+    def put(self, key: bytes, value: dict) -> None: ...
+    def delete(self, key: bytes) -> None: ...
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, dict]]: ...
+
+
+class StorePartition:
+    """The RocksDB store of one partition at ``<data-dir>/<namespace>/<partition>``."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        options = Options(raw_mode=True)
+        options.create_if_missing(True)
+        options.set_write_buffer_size(8 * 1024 * 1024)
+        self._db = Rdict(str(self.path), options)
+
+    def applied_offset(self) -> int:
+        """The last offset folded into this store, or -1 for an empty store."""
+        raw = self._db.get(APPLIED_KEY)
+        return _OFFSET.unpack(raw)[0] if raw is not None else -1
+
+    def get(self, key: bytes) -> dict | None:
+        raw = self._db.get(key)
+        return orjson.loads(raw) if raw is not None else None
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, dict]]:
+        it = self._db.iter()
+        it.seek(prefix)
+        while it.valid():
+            key = it.key()
+            if not key.startswith(prefix):
+                return
+            yield key, orjson.loads(it.value())
+            it.next()
+
+    def transaction(self) -> "PartitionTransaction":
+        return PartitionTransaction(self)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @staticmethod
+    def destroy(path: str | os.PathLike) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class PartitionTransaction:
+    """Changes of one batch of records; ``commit`` writes them and the offset atomically."""
+
+    __slots__ = ("_store", "_changes")
+
+    def __init__(self, store: StorePartition):
+        self._store = store
+        self._changes: dict[bytes, dict | None] = {}
+
+    def get(self, key: bytes) -> dict | None:
+        if key in self._changes:
+            return self._changes[key]
+        return self._store.get(key)
+
+    def put(self, key: bytes, value: dict) -> None:
+        self._changes[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self._changes[key] = None
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, dict]]:
+        merged = dict(self._store.scan(prefix))
+        for key, value in self._changes.items():
+            if key.startswith(prefix):
+                merged[key] = value
+        for key in sorted(merged):
+            if merged[key] is not None:
+                yield key, merged[key]
+
+    def commit(self, offset: int) -> None:
+        """1. stage every change, 2. stage the applied offset, 3. write both in one batch."""
+        batch = WriteBatch(raw_mode=True)
+        for key, value in self._changes.items():
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, orjson.dumps(value))
+        batch.put(APPLIED_KEY, _OFFSET.pack(offset))
+        self._store._db.write(batch)
+        self._changes = {}
+
+
+class MemoryState:
+    """The fold's state in a dict: for clients that fold one execution, and for tests."""
+
+    def __init__(self):
+        self.data: dict[bytes, dict] = {}
+
+    def get(self, key: bytes) -> dict | None:
+        return self.data.get(key)
+
+    def put(self, key: bytes, value: dict) -> None:
+        self.data[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self.data.pop(key, None)
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, dict]]:
+        for key in sorted(k for k in self.data if k.startswith(prefix)):
+            yield key, self.data[key]

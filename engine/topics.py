@@ -1,0 +1,29 @@
+"""The one owner of topic names, group names and special keys."""
+
+from __future__ import annotations
+
+
+def journal(namespace: str) -> str:
+    """All transitions and commands of a namespace, keyed by routing key."""
+    return f"{namespace}.journal"
+
+
+def dead_letter(namespace: str) -> str:
+    """Records that could not be processed, with the reason in a header."""
+    return f"{namespace}.dead-letter"
+
+
+def worker_group(namespace: str) -> str:
+    """The consumer group whose members own the journal's partitions."""
+    return f"{namespace}.workers"
+
+
+# Key of partition-level records (claims). Execution ids never start with a NUL byte.
+PARTITION_KEY = b"\x00partition"
+
+# The journal is the source of truth: Kafka must never delete it by age or size.
+JOURNAL_TOPIC_CONFIG = {
+    "cleanup.policy": "delete",
+    "retention.ms": "-1",
+    "retention.bytes": "-1",
+}

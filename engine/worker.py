@@ -1,0 +1,100 @@
+"""Worker: a stream processor composed of a log subscription, processors and an invoker.
+
+The log assigns partitions; for each, the worker opens its local store at
+``<data-dir>/<namespace>/<partition>``, starts a ``PartitionProcessor`` at the store's
+applied offset + 1, and routes delivered records to it. Revoked partitions are closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from pathlib import Path
+
+from .codec import Codec, default_codec
+from .invoker import Invoker
+from .log.base import Entry, Log, Subscription
+from .processor import PartitionProcessor
+from .registry import Registry, registry as default_registry
+from .store import StorePartition
+
+log = logging.getLogger(__name__)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(self, log_: Log, registry: Registry | None = None, *, data_dir: str | os.PathLike = ".logloom",
+                 worker_id: str | None = None, codec: Codec | None = None):
+        self.log = log_
+        self.registry = registry or default_registry
+        self.data_dir = Path(data_dir)
+        self.worker_id = worker_id or new_worker_id()
+        self.codec = codec or default_codec()
+        self.invoker = Invoker(self.registry, self.worker_id)
+        self.processors: dict[int, PartitionProcessor] = {}
+        self._subscription: Subscription | None = None
+        self._stopped = asyncio.Event()
+
+    def store_path(self, partition: int) -> Path:
+        return self.data_dir / self.log.namespace / str(partition)
+
+    async def start(self) -> "Worker":
+        self._subscription = self.log.subscribe(self)
+        return self
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.close()
+            self._subscription = None
+        for partition in list(self.processors):
+            await self.processors.pop(partition).close()
+        self._stopped.set()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        await self._stopped.wait()
+
+    async def __aenter__(self) -> "Worker":
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    # -- PartitionListener ---------------------------------------------------------------
+
+    async def assigned(self, ends: dict[int, int]) -> dict[int, int]:
+        starts = {}
+        for partition, end in sorted(ends.items()):
+            if partition in self.processors:  # assigned again without a revoke in between
+                await self.processors.pop(partition).close()
+            store = StorePartition(self.store_path(partition))
+            processor = PartitionProcessor(partition, self.log, store, self.codec, self.invoker, self.worker_id)
+            self.processors[partition] = processor
+            starts[partition] = processor.applied + 1
+            log.info("partition %d: replaying from offset %d to %d", partition, starts[partition], end)
+            processor.begin(end)
+        return starts
+
+    async def revoked(self, partitions: list[int]) -> None:
+        for partition in partitions:
+            processor = self.processors.pop(partition, None)
+            if processor is not None:
+                await processor.close()
+
+    def records(self, entries: list[Entry]) -> None:
+        start = 0
+        for i in range(1, len(entries) + 1):  # split into runs of one partition, in order
+            if i == len(entries) or entries[i].partition != entries[start].partition:
+                processor = self.processors.get(entries[start].partition)
+                if processor is not None:
+                    processor.on_records(entries[start:i])
+                start = i
+
+    def active_partitions(self) -> list[int]:
+        return sorted(p for p, proc in self.processors.items() if proc.phase == "active")
