@@ -84,25 +84,9 @@ class PartitionProcessor:
         """Fold a batch of this partition's records; commit it with its last offset."""
         if self.phase == CLOSED:
             return
-        tx = self.store.transaction()
-        events: list[fold.Event] = []
-        last = self.applied
-        for entry in entries:
-            if entry.offset <= last:
-                continue  # delivered again after a reassignment
-            last = entry.offset
-            try:
-                record = self.codec.decode(entry.value)
-            except SchemaError as exc:
-                log.error("partition %d offset %d: skipping a record that cannot be decoded: %s",
-                          self.partition, entry.offset, exc)
-                tx.put(b"d/%020d" % entry.offset, {"offset": entry.offset, "reason": str(exc),
-                                                  "key": entry.key.decode(errors="replace")})
-                continue
-            events.extend(fold.apply(tx, record))
+        last, events = fold_batch(self.store, self.codec, entries, self.applied)
         if last == self.applied:
             return
-        tx.commit(last)
         self.applied = last
         for event in events:
             self._dispatch(event)
@@ -185,3 +169,30 @@ def _forward_failure(waiter: asyncio.Future, ack: asyncio.Future) -> None:
         waiter.cancel()
     elif ack.exception() is not None:
         waiter.set_exception(ack.exception())
+
+
+def fold_batch(store: StorePartition, codec: Codec, entries: list[Entry], applied: int) -> tuple[int, list]:
+    """Fold records past ``applied`` into one transaction; commit it with the last offset.
+
+    Records that cannot be decoded are skipped with their reason kept under ``d/<offset>``,
+    so one poison record never stops the partition. Returns (last offset, fold events).
+    """
+    tx = store.transaction()
+    events: list[fold.Event] = []
+    last = applied
+    for entry in entries:
+        if entry.offset <= last:
+            continue  # delivered again after a reassignment
+        last = entry.offset
+        try:
+            record = codec.decode(entry.value)
+        except SchemaError as exc:
+            log.error("partition %d offset %d: skipping a record that cannot be decoded: %s",
+                      entry.partition, entry.offset, exc)
+            tx.put(b"d/%020d" % entry.offset, {"offset": entry.offset, "reason": str(exc),
+                                              "key": entry.key.decode(errors="replace")})
+            continue
+        events.extend(fold.apply(tx, record))
+    if last != applied:
+        tx.commit(last)
+    return last, events

@@ -43,6 +43,21 @@ CONSUMER_DEFAULTS = {
 }
 
 
+def _watermark(consumer: Consumer, topic: str, partition: int, attempts: int = 100) -> int:
+    """High watermark of a partition; retries while a new topic's leaders settle."""
+    for attempt in range(attempts):
+        try:
+            return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10, cached=False)[1]
+        except KafkaException as exc:
+            error = exc.args[0]
+            if attempt == attempts - 1 or not (error.retriable() or error.code() in (
+                    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                    KafkaError.UNKNOWN_TOPIC_OR_PART)):
+                raise
+            threading.Event().wait(0.1)
+    raise AssertionError("unreachable")
+
+
 def _entry(msg) -> Entry:
     return Entry(msg.partition(), msg.offset(), msg.key() or b"", msg.value() or b"", msg.timestamp()[1])
 
@@ -146,9 +161,7 @@ class KafkaLog(Log):
 
     def _high_watermark(self, partition: int) -> int:
         with self._meta_lock:
-            _, high = self._metadata_consumer().get_watermark_offsets(
-                TopicPartition(self.topic, partition), timeout=10, cached=False)
-        return high
+            return _watermark(self._metadata_consumer(), self.topic, partition)
 
     async def end_offset(self, partition: int) -> int:
         return await asyncio.to_thread(self._high_watermark, partition)
@@ -199,10 +212,7 @@ class _KafkaSubscription(Subscription):
 
     def _on_assign(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
         partitions = [tp.partition for tp in assigned]
-        ends = {}
-        for p in partitions:
-            _, ends[p] = consumer.get_watermark_offsets(TopicPartition(self._log.topic, p),
-                                                        timeout=10, cached=False)
+        ends = {p: _watermark(consumer, self._log.topic, p) for p in partitions}
         starts = self._call(self._listener.assigned(ends)) if partitions else {}
         consumer.incremental_assign([TopicPartition(self._log.topic, p, starts[p]) for p in partitions])
         self._owned.update(partitions)

@@ -1,0 +1,93 @@
+"""Shared test helpers: an engine harness over either log, and assert_eventually."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from engine import Client, EmbeddedLog, Worker
+from engine.log.base import Log
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def assert_eventually(predicate, timeout: float = 20.0, interval: float = 0.05, message: str = ""):
+    """Poll ``predicate`` (sync or async) until it returns truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"not true within {timeout}s: {message or predicate} (last value {last!r})")
+
+
+class EngineHarness:
+    def __init__(self, log_kind: str, tmp_path: Path, namespace: str, bootstrap: str | None, partitions: int = 4):
+        self.kind = log_kind
+        self.tmp_path = tmp_path
+        self.namespace = namespace
+        self.bootstrap = bootstrap
+        self.partitions = partitions
+        self.logs: list[Log] = []
+        self.workers: list[Worker] = []
+        self.clients: list[Client] = []
+        self._log: Log | None = None
+
+    def new_log(self, data_dir: Path | None = None) -> Log:
+        if self.kind == "embedded":
+            return EmbeddedLog(data_dir or self.tmp_path, self.namespace, self.partitions)
+        from engine.log.kafka import KafkaLog
+
+        return KafkaLog(self.bootstrap, self.namespace, self.partitions, session_timeout_ms=6000)
+
+    async def log(self) -> Log:
+        if self._log is None:
+            self._log = self.new_log()
+            await self._log.start()
+            self.logs.append(self._log)
+        return self._log
+
+    async def worker(self, data_dir: Path | None = None) -> Worker:
+        worker = Worker(await self.log(), data_dir=data_dir or self.tmp_path / "worker")
+        await worker.start()
+        self.workers.append(worker)
+        return worker
+
+    async def client(self) -> Client:
+        client = Client(await self.log())
+        self.clients.append(client)
+        return client
+
+    async def stop_worker(self, worker: Worker) -> None:
+        await worker.stop()
+        self.workers.remove(worker)
+        if self.kind == "embedded":  # the embedded log has one worker per process
+            pass
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.close()
+        for worker in self.workers:
+            await worker.stop()
+        for log in self.logs:
+            await log.close()
+
+
+def logloom_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "engine.cli", *args]
+
+
+def spawn(*args: str, env: dict | None = None, cwd: Path | None = None, log_file: Path | None = None) -> subprocess.Popen:
+    """Start ``logloom ARGS`` as a real process."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                **(env or {})}
+    out = open(log_file, "ab") if log_file else subprocess.DEVNULL
+    return subprocess.Popen(logloom_cmd(*args), env=full_env, cwd=cwd or ROOT, stdout=out, stderr=out)
