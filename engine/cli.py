@@ -106,11 +106,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kafka", metavar="HOST:PORT", help="use a Kafka cluster (default: the embedded log)")
     p.add_argument("--namespace", help="journal namespace (default logloom)")
     p.add_argument("--data-dir", help="local state directory (default ./.logloom)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="logloom", description=__doc__.splitlines()[0])
-    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run one workflow to completion with an in-process worker")

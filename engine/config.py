@@ -32,7 +32,11 @@ class EngineConfig(BaseModel):
 
     @classmethod
     def from_env(cls, **overrides) -> "EngineConfig":
-        """Defaults from LOGLOOM_NAMESPACE, LOGLOOM_DATA_DIR, LOGLOOM_PARTITIONS, LOGLOOM_KAFKA."""
+        """Defaults from the environment, then explicit overrides.
+
+        LOGLOOM_NAMESPACE, LOGLOOM_DATA_DIR, LOGLOOM_PARTITIONS, LOGLOOM_KAFKA (bootstrap),
+        LOGLOOM_KAFKA_SESSION_TIMEOUT_MS, LOGLOOM_KAFKA_REPLICATION_FACTOR.
+        """
         values: dict[str, Any] = {}
         if "LOGLOOM_NAMESPACE" in os.environ:
             values["namespace"] = os.environ["LOGLOOM_NAMESPACE"]
@@ -40,11 +44,15 @@ class EngineConfig(BaseModel):
             values["data_dir"] = os.environ["LOGLOOM_DATA_DIR"]
         if "LOGLOOM_PARTITIONS" in os.environ:
             values["partitions"] = int(os.environ["LOGLOOM_PARTITIONS"])
-        if os.environ.get("LOGLOOM_KAFKA"):
-            values["kafka"] = KafkaConfig(bootstrap=os.environ["LOGLOOM_KAFKA"])
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if isinstance(values.get("kafka"), str):
-            values["kafka"] = KafkaConfig(bootstrap=values["kafka"])
+        bootstrap = values.get("kafka") or os.environ.get("LOGLOOM_KAFKA")
+        if isinstance(bootstrap, str):
+            kafka: dict[str, Any] = {"bootstrap": bootstrap}
+            if "LOGLOOM_KAFKA_SESSION_TIMEOUT_MS" in os.environ:
+                kafka["session_timeout_ms"] = int(os.environ["LOGLOOM_KAFKA_SESSION_TIMEOUT_MS"])
+            if "LOGLOOM_KAFKA_REPLICATION_FACTOR" in os.environ:
+                kafka["replication_factor"] = int(os.environ["LOGLOOM_KAFKA_REPLICATION_FACTOR"])
+            values["kafka"] = KafkaConfig(**kafka)
         return cls(**values)
 
 

@@ -405,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     # Ctrl-C / SIGTERM stop the broker (which runs in its own session, so it does not
     # get the terminal's SIGINT itself). Stop outside the signal handler: Popen.wait()
     # is not reentrant.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
     try:
         code = broker._proc.wait()
     except KeyboardInterrupt:

@@ -67,7 +67,13 @@ class EmbeddedLog(Log):
         else:
             self.path.mkdir(parents=True, exist_ok=True)
             options.create_if_missing(True)
-            self._db = Rdict(str(self.path), options)
+            try:
+                self._db = Rdict(str(self.path), options)
+            except Exception as exc:
+                if "lock" in str(exc).lower():
+                    raise LogloomError(f"the embedded log at {self.path} is in use by another process "
+                                       f"(one process owns an embedded log; use Kafka to run several workers)") from exc
+                raise
         stored = self._db.get(_META_PARTITIONS)
         if stored is None:
             if not self.read_only:

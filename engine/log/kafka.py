@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import uuid
 from typing import Any
@@ -220,6 +221,12 @@ class _KafkaSubscription(Subscription):
 
     def _on_revoke(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
         partitions = [tp.partition for tp in revoked]
+        # Failpoint for the fencing tests: a worker slow to notice that it lost partitions
+        # (a GC pause, a stalled thread) keeps writing meanwhile: the zombie case.
+        delay = float(os.environ.get("LOGLOOM_FAILPOINT_REVOKE_DELAY_S", "0"))
+        if delay and partitions:
+            log.warning("failpoint: delaying revocation of %s by %.1fs", partitions, delay)
+            threading.Event().wait(delay)
         if partitions:
             self._call(self._listener.revoked(partitions))
             consumer.incremental_unassign(revoked)

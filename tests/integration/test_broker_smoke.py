@@ -12,15 +12,22 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-try:
-    from tests.kafka_fixture import provide_kafka
-except ImportError:  # tests/ not importable as a package (e.g. plain `pytest` without rootdir on sys.path)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from kafka_fixture import provide_kafka
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, as conftest.py does
+from kafka_fixture import provide_kafka  # noqa: E402
+
+pytestmark = pytest.mark.kafka
 
 
 @pytest.fixture(scope="module")
-def bootstrap():
+def bootstrap(request):
+    """The suite's session broker (conftest `kafka_bootstrap`) if there is one, else our own."""
+    try:
+        shared = request.getfixturevalue("kafka_bootstrap")
+    except pytest.FixtureLookupError:
+        shared = None
+    if shared:
+        yield shared
+        return
     servers, cleanup = provide_kafka()
     try:
         yield servers

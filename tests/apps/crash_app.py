@@ -1,0 +1,59 @@
+"""Workflows for the crash tests. Step bodies append `execution,step,event,pid` lines to
+the file named by LOGLOOM_TEST_EFFECTS, so a test can count how often each body ran."""
+
+import asyncio
+import os
+import time
+
+from engine import WorkflowContext, current_step, workflow
+
+EFFECTS = os.environ.get("LOGLOOM_TEST_EFFECTS", "/dev/null")
+GATES = os.environ.get("LOGLOOM_TEST_GATES", "/nonexistent")
+
+
+def _effect(event: str) -> None:
+    info = current_step()
+    line = f"{info.execution_id},{info.key},{event},{os.getpid()}\n"
+    fd = os.open(EFFECTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+async def inc(x: int) -> int:
+    _effect("ran")
+    return x + 1
+
+
+async def gated_inc(x: int) -> int:
+    """Blocks until the gate file for this execution exists."""
+    _effect("start")
+    gate = os.path.join(GATES, current_step().execution_id)
+    while not os.path.exists(gate):
+        await asyncio.sleep(0.05)
+    _effect("ran")
+    return x + 1
+
+
+def slow(seconds: float) -> int:
+    """A sync step body: runs on a worker thread, so a SIGSTOP freezes it mid-sleep."""
+    _effect("start")
+    time.sleep(seconds)
+    _effect("ran")
+    return os.getpid()
+
+
+@workflow
+async def crashy(ctx: WorkflowContext, n: int) -> dict:
+    a = await ctx.step.run("one", inc, n)
+    b = await ctx.step.run("two", inc, a)
+    c = await ctx.step.run("three", gated_inc, b)
+    return {"value": c, "pid": os.getpid()}
+
+
+@workflow
+async def zombie(ctx: WorkflowContext, seconds: float) -> dict:
+    pid = await ctx.step.run("slow", slow, seconds)
+    return {"step_pid": pid, "pid": os.getpid()}

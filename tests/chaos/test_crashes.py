@@ -1,0 +1,217 @@
+"""Crash tests with real processes: kill -9, takeover, and a paused (SIGSTOP) zombie.
+
+Step bodies count their runs in an effects file (see tests/apps/crash_app.py), so the
+tests check what really ran, not what the engine says.
+"""
+
+import json
+import os
+import signal
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT, assert_eventually, logloom_cmd, spawn
+
+APP = str(ROOT / "tests" / "apps" / "crash_app.py")
+pytestmark = pytest.mark.chaos
+
+
+class Effects:
+    def __init__(self, tmp_path: Path):
+        self.path = tmp_path / "effects.txt"
+        self.gates = tmp_path / "gates"
+        self.gates.mkdir()
+        self.env = {"LOGLOOM_TEST_EFFECTS": str(self.path), "LOGLOOM_TEST_GATES": str(self.gates),
+                    "LOGLOOM_KAFKA_SESSION_TIMEOUT_MS": "6000"}
+
+    def lines(self) -> list[list[str]]:
+        if not self.path.exists():
+            return []
+        return [line.split(",") for line in self.path.read_text().splitlines()]
+
+    def count(self, execution_id: str, step: str, event: str = "ran") -> int:
+        return sum(1 for e, s, ev, _ in self.lines() if (e, s, ev) == (execution_id, step, event))
+
+    def pids(self, execution_id: str, step: str, event: str) -> list[int]:
+        return [int(p) for e, s, ev, p in self.lines() if (e, s, ev) == (execution_id, step, event)]
+
+    def open_gate(self, execution_id: str) -> None:
+        (self.gates / execution_id).touch()
+
+
+def kill9(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGCONT)
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            kill9(proc)
+
+
+# -- embedded log: `logloom run` killed between steps, then run again ----------------------
+
+
+async def test_embedded_kill9_between_steps_resumes_without_rerunning(tmp_path):
+    fx = Effects(tmp_path)
+    args = ["run", f"{APP}:crashy", "--input", '{"n": 1}', "--execution-id", "crash-1",
+            "--data-dir", str(tmp_path / "data")]
+    first = spawn(*args, env=fx.env, log_file=tmp_path / "first.log")
+    try:
+        await assert_eventually(lambda: fx.count("crash-1", "three", "start") == 1, timeout=60,
+                                message="step three started (one and two recorded)")
+    finally:
+        kill9(first)
+    fx.open_gate("crash-1")
+    second = subprocess.run(logloom_cmd(*args), env={**os.environ, **fx.env, "PYTHONPATH": str(ROOT)},
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    result = json.loads(second.stdout)
+    assert result["value"] == 4 and result["pid"] != first.pid
+    assert fx.count("crash-1", "one") == 1 and fx.count("crash-1", "two") == 1
+    assert fx.count("crash-1", "three") == 1  # the interrupted body completed once, in the new process
+
+
+def test_embedded_log_admits_one_process_at_a_time(tmp_path):
+    fx = Effects(tmp_path)
+    data = str(tmp_path / "data")
+    holder = spawn("run", f"{APP}:crashy", "--input", '{"n": 1}', "--execution-id", "lock-1",
+                   "--data-dir", data, env=fx.env)
+    try:
+        import time
+        deadline = time.monotonic() + 60
+        while fx.count("lock-1", "three", "start") == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        other = subprocess.run(logloom_cmd("run", f"{APP}:crashy", "--input", '{"n": 1}', "--data-dir", data),
+                               env={**os.environ, **fx.env, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
+                               capture_output=True, text=True, timeout=60)
+        assert other.returncode == 2 and "in use by another process" in other.stderr
+    finally:
+        kill9(holder)
+
+
+# -- Kafka: separate worker processes ------------------------------------------------------
+
+
+def kafka_worker(fx: Effects, bootstrap: str, namespace: str, data_dir: Path, log_file: Path) -> subprocess.Popen:
+    return spawn("worker", APP, "--kafka", bootstrap, "--namespace", namespace, "--partitions", "4",
+                 "--data-dir", str(data_dir), "-v", env=fx.env, log_file=log_file)
+
+
+@pytest.fixture
+async def kafka_client(kafka_bootstrap, namespace):
+    from engine import Client
+    from engine.log.kafka import KafkaLog
+
+    log = KafkaLog(kafka_bootstrap, namespace, 4)
+    await log.start()
+    client = Client(log)
+    yield client
+    await client.close()
+    await log.close()
+
+
+async def test_kafka_kill9_between_steps_resumes_without_rerunning(tmp_path, kafka_bootstrap, namespace, kafka_client):
+    fx = Effects(tmp_path)
+    worker = kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "w", tmp_path / "w1.log")
+    procs = [worker]
+    try:
+        handle = await kafka_client.invoke("crashy", {"n": 1}, execution_id="kcrash-1")
+        await assert_eventually(lambda: fx.count("kcrash-1", "three", "start") == 1, timeout=60)
+        kill9(worker)
+        fx.open_gate("kcrash-1")
+        procs.append(kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "w", tmp_path / "w2.log"))
+        result = await handle.result(timeout=90)
+        assert result["value"] == 4 and result["pid"] == procs[1].pid
+        assert fx.count("kcrash-1", "one") == 1 and fx.count("kcrash-1", "two") == 1
+        assert fx.count("kcrash-1", "three") == 1
+    finally:
+        for p in procs:
+            stop(p)
+
+
+async def test_kafka_two_workers_kill_one_the_other_takes_over(tmp_path, kafka_bootstrap, namespace, kafka_client):
+    fx = Effects(tmp_path)
+    a = kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "a", tmp_path / "a.log")
+    b = None
+    try:
+        await assert_eventually(lambda: _active(tmp_path / "a.log"), timeout=60, message="A owns partitions")
+        b = kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "b", tmp_path / "b.log")
+        await assert_eventually(lambda: _active(tmp_path / "b.log"), timeout=60, message="B owns partitions")
+        ids = [f"take-{i}" for i in range(12)]
+        handles = [await kafka_client.invoke("crashy", {"n": i}, execution_id=eid) for i, eid in enumerate(ids)]
+        await assert_eventually(lambda: all(fx.count(e, "three", "start") >= 1 for e in ids), timeout=60,
+                                message="every execution reached step three")
+        on_a = [e for e in ids if a.pid in fx.pids(e, "three", "start")]
+        assert on_a and len(on_a) < len(ids), "both workers own partitions"
+        kill9(a)
+        for eid in ids:
+            fx.open_gate(eid)
+        results = {eid: await h.result(timeout=90) for eid, h in zip(ids, handles)}
+        for i, eid in enumerate(ids):
+            assert results[eid]["value"] == i + 3
+            assert results[eid]["pid"] == b.pid
+            assert fx.count(eid, "one") == 1 and fx.count(eid, "two") == 1
+    finally:
+        stop(a)
+        if b is not None:
+            stop(b)
+
+
+def _active(log_file: Path) -> bool:
+    """The worker logged that it owns at least one partition."""
+    return log_file.exists() and "active with epoch" in log_file.read_text()
+
+
+async def test_kafka_paused_worker_is_fenced_after_takeover(tmp_path, kafka_bootstrap, namespace, kafka_client):
+    """SIGSTOP A mid-step until B owns its partitions, SIGCONT it: A's late writes take no effect.
+
+    librdkafka usually notices a lost session right after SIGCONT, and then cancels the
+    step before it can write. A real zombie is slower to notice (a long GC pause, a
+    stalled thread), so A runs with a failpoint that delays its revocation by 8 s: A
+    finishes its step and appends while it still believes it owns the partition.
+    """
+    fx = Effects(tmp_path)
+    fx.env["LOGLOOM_FAILPOINT_REVOKE_DELAY_S"] = "8"
+    a = kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "a", tmp_path / "a.log")
+    fx.env.pop("LOGLOOM_FAILPOINT_REVOKE_DELAY_S")
+    b = None
+    try:
+        await assert_eventually(lambda: _active(tmp_path / "a.log"), timeout=60, message="A owns partitions")
+        handle = await kafka_client.invoke("zombie", {"seconds": 3}, execution_id="zombie-1")
+        await assert_eventually(lambda: fx.pids("zombie-1", "slow", "start") == [a.pid], timeout=60)
+        a.send_signal(signal.SIGSTOP)                       # A is now a zombie mid-step
+        b = kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "b", tmp_path / "b.log")
+        result = await handle.result(timeout=90)            # B took over and finished the run
+        assert result == {"step_pid": b.pid, "pid": b.pid}
+        a.send_signal(signal.SIGCONT)                       # A wakes up and finishes its step body
+        await assert_eventually(lambda: a.pid in fx.pids("zombie-1", "slow", "ran"), timeout=30)
+
+        async def zombie_records():
+            history = await kafka_client.history("zombie-1")
+            claims = [r for r in history if r.type == "PartitionClaimed" and r.outcome == "applied"]
+            a_epoch = next(r.fields["epoch"] for r in claims if f"-{a.pid}-" in r.fields["owner"])
+            b_claim = next(r for r in claims if f"-{b.pid}-" in r.fields["owner"])
+            late = [r for r in history if r.offset > b_claim.offset and r.type != "PartitionClaimed"
+                    and r.fields["epoch"] == a_epoch]
+            return (history, late) if late else None
+        history, late = await assert_eventually(zombie_records, timeout=30, message="A's late record reached the log")
+        assert all(r.outcome.startswith("fenced") for r in late), [(r.type, r.outcome) for r in late]
+        assert any(r.type == "StepCompleted" and r.fields["result"] == str(a.pid) for r in late)
+        execution = await kafka_client.get_execution("zombie-1")
+        assert execution.status == "completed" and execution.result == {"step_pid": b.pid, "pid": b.pid}
+        steps = [r for r in history if r.type == "StepCompleted" and r.outcome == "applied"]
+        assert len(steps) == 1 and steps[0].fields["result"] == str(b.pid)
+    finally:
+        stop(a)
+        if b is not None:
+            stop(b)
