@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on both logs. The suite starts its own Kafka broker
+# (LOGLOOM_KAFKA_BOOTSTRAP to use an existing one); this script fetches the broker's jars.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+if [ -z "${LOGLOOM_KAFKA_BOOTSTRAP:-}" ]; then
+  .venv/bin/python deploy/kafka/kafka_local.py fetch >/dev/null
+fi
+exec .venv/bin/python -m pytest "$@"
