@@ -49,6 +49,7 @@ class PartitionProcessor:
         self.invoker = invoker
         self.owner = f"{worker_id}/{uuid.uuid4().hex[:8]}"
         self.applied = store.applied_offset()
+        self.replayed_from = self.applied + 1
         self.epoch = 0
         self.phase = REPLAYING
         self._catchup_end = 0

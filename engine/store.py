@@ -71,6 +71,10 @@ class StorePartition:
             yield key, orjson.loads(it.value())
             it.next()
 
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every raw key and value, in key order (for audits and tests)."""
+        return iter(self._db.items())
+
     def transaction(self) -> "PartitionTransaction":
         return PartitionTransaction(self)
 

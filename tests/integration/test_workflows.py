@@ -91,11 +91,12 @@ async def test_invalid_payload_starts_nothing(harness):
 async def test_invoking_twice_with_one_id_starts_one_execution(harness):
     await harness.worker()
     client = await harness.client()
-    first = await t_process_order.invoke(client, {"order_id": "d", "amount": 1}, execution_id="dup-1")
-    second = await t_process_order.invoke(client, {"order_id": "d", "amount": 1}, execution_id="dup-1")
+    eid = f"{harness.namespace}-dup"
+    first = await t_process_order.invoke(client, {"order_id": "d", "amount": 1}, execution_id=eid)
+    second = await t_process_order.invoke(client, {"order_id": "d", "amount": 1}, execution_id=eid)
     assert await first.result(timeout=30) == await second.result(timeout=30)
-    assert RUNS[("dup-1", "charge")] == 1
-    history = await client.history("dup-1", include_claims=False)
+    assert RUNS[(eid, "charge")] == 1
+    history = await client.history(eid, include_claims=False)
     invocations = [r.outcome for r in history if r.type == "InvocationRequested"]
     assert invocations[0] == "applied" and len(invocations) == 2 and invocations[1].startswith("duplicate")
 
@@ -201,13 +202,13 @@ async def test_non_serialisable_step_result_names_the_step_and_execution(harness
 async def test_unknown_workflow_fails_clearly_and_the_partition_keeps_going(harness):
     await harness.worker()
     client = await harness.client()
-    handle = await client.invoke("no_such_workflow", {}, execution_id="unknown-1")
+    handle = await client.invoke("no_such_workflow", {}, execution_id=f"{harness.namespace}-unknown")
     with pytest.raises(WorkflowFailedError) as info:
         await handle.result(timeout=30)
     assert info.value.error["code"] == "UNKNOWN_WORKFLOW" and "no_such_workflow" in info.value.error["message"]
     # the same partition still processes work
     key = next(f"after-{i}" for i in range(1000)
-               if client.log.partition_for(f"after-{i}") == client.log.partition_for("unknown-1"))
+               if client.log.partition_for(f"after-{i}") == client.log.partition_for(handle.execution_id))
     ok = await t_process_order.invoke(client, {"order_id": "z", "amount": 1}, execution_id=key)
     assert (await ok.result(timeout=30))["status"] == "completed"
 
@@ -232,27 +233,29 @@ async def _wait_step_recorded(client, execution_id, key):
 
 
 async def test_a_new_worker_resumes_without_rerunning_completed_steps(harness):
-    GATES["resume"] = asyncio.Event()
+    name = eid = f"{harness.namespace}-resume"
+    GATES[name] = asyncio.Event()
     worker = await harness.worker()
     client = await harness.client()
-    handle = await t_gated.invoke(client, {"name": "resume"}, execution_id="resume-1")
-    await _wait_step_recorded(client, "resume-1", "a")
+    handle = await t_gated.invoke(client, {"name": name}, execution_id=eid)
+    await _wait_step_recorded(client, eid, "a")
     await harness.stop_worker(worker)
-    GATES["resume"].set()
+    GATES[name].set()
     await harness.worker(harness.tmp_path / "second-worker")
-    assert await handle.result(timeout=60) == ["ch_resume", "ch_resume-2"]
-    assert RUNS[("resume-1", "charge")] == 2  # "a" once, "after" once: "a" did not run again
+    assert await handle.result(timeout=60) == [f"ch_{name}", f"ch_{name}-2"]
+    assert RUNS[(eid, "charge")] == 2  # "a" once, "after" once: "a" did not run again
 
 
 async def test_replay_divergence_fails_with_nondeterminism_error(harness):
-    GATES["diverge"] = asyncio.Event()
+    name = eid = f"{harness.namespace}-diverge"
+    GATES[name] = asyncio.Event()
     worker = await harness.worker()
     client = await harness.client()
-    handle = await t_gated.invoke(client, {"name": "diverge"}, execution_id="diverge-1")
-    await _wait_step_recorded(client, "diverge-1", "a")
+    handle = await t_gated.invoke(client, {"name": name}, execution_id=eid)
+    await _wait_step_recorded(client, eid, "a")
     await harness.stop_worker(worker)
-    ORDER_FLIP.add("diverge")  # the code now calls step "b" first
-    GATES["diverge"].set()
+    ORDER_FLIP.add(name)  # the code now calls step "b" first
+    GATES[name].set()
     await harness.worker()
     with pytest.raises(WorkflowFailedError) as info:
         await handle.result(timeout=60)
