@@ -56,9 +56,13 @@ class EngineHarness:
         return self._log
 
     async def worker(self, data_dir: Path | None = None) -> Worker:
+        """Start a worker; when it is the only one, wait until it owns every partition."""
         worker = Worker(await self.log(), data_dir=data_dir or self.tmp_path / "worker")
         await worker.start()
         self.workers.append(worker)
+        if len(self.workers) == 1:
+            await assert_eventually(lambda: len(worker.active_partitions()) == self.partitions, timeout=60,
+                                    message="the worker owns every partition")
         return worker
 
     async def client(self) -> Client:
