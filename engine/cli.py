@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -62,10 +63,15 @@ async def cmd_run(args) -> int:
 
 async def cmd_worker(args) -> int:
     load_app(args.app)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # leave the group cleanly: partitions move at once
+        loop.add_signal_handler(sig, stop.set)
     async with _engine(args, worker=True) as (_, worker):
         print(f"worker {worker.worker_id} running (namespace {worker.log.namespace}); Ctrl-C stops it",
               file=sys.stderr)
-        await asyncio.Event().wait()
+        await stop.wait()
+        print(f"worker {worker.worker_id} stopping", file=sys.stderr)
     return EXIT_OK
 
 

@@ -1,0 +1,47 @@
+"""The CLI against Kafka, with real processes: a worker, `invoke --wait`, `history`, `workflow get`."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from helpers import ROOT, assert_eventually, logloom_cmd, spawn
+
+pytestmark = pytest.mark.chaos
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(logloom_cmd(*args), cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+async def test_worker_invoke_history_on_kafka(tmp_path, kafka_bootstrap, namespace):
+    kafka = ["--kafka", kafka_bootstrap, "--namespace", namespace]
+    worker = spawn("worker", "examples/orders.py", *kafka, "--partitions", "4", "--data-dir", str(tmp_path), "-v",
+                   log_file=tmp_path / "worker.log")
+    try:
+        await assert_eventually(lambda: "active with epoch" in (tmp_path / "worker.log").read_text(), timeout=60)
+        done = cli("invoke", "process_order", "--input", '{"order_id": "c1", "amount": 3}',
+                   "--execution-id", "cli-1", "--wait", "--timeout", "60", *kafka)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {"status": "completed", "charge_id": "ch_c1"}
+
+        history = cli("history", "cli-1", "--json", *kafka)
+        assert history.returncode == 0, history.stderr
+        types = [r["type"] for r in json.loads(history.stdout) if r["type"] != "PartitionClaimed"]
+        assert types == ["InvocationRequested", "ExecutionStarted", "StepCompleted", "StepCompleted",
+                         "StepCompleted", "ExecutionCompleted"]
+
+        status = cli("workflow", "get", "cli-1", *kafka)
+        assert json.loads(status.stdout)["status"] == "completed"
+
+        bad = cli("invoke", "process_order", "--input", '{"order_id": "c2"}', "--execution-id", "cli-2",
+                  "--wait", "--timeout", "60", *kafka)
+        assert bad.returncode == 1 and "INVALID_INPUT" in bad.stderr
+
+        missing = cli("workflow", "get", "nope", *kafka)
+        assert missing.returncode == 3 and "no execution 'nope'" in missing.stderr
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
