@@ -222,38 +222,35 @@ async def t_gated(ctx: WorkflowContext, name: str) -> list:
     return [first["id"], second["id"]]
 
 
-async def _wait_step_recorded(client, execution_id, key):
+async def _stop_after_first_step(harness, suffix: str):
+    """Run t_gated until step "a" is recorded, then stop the worker. Returns (name, handle)."""
+    name = f"{harness.namespace}-{suffix}"
+    GATES[name] = asyncio.Event()
+    worker = await harness.worker()
+    client = await harness.client()
+    handle = await t_gated.invoke(client, {"name": name}, execution_id=name)
+
     async def recorded():
         try:
-            history = await client.history(execution_id, include_claims=False)
+            history = await client.history(name, include_claims=False)
         except Exception:
             return False
-        return any(r.type == "StepCompleted" and r.fields["key"] == key for r in history)
-    await assert_eventually(recorded, timeout=30, message=f"step {key} recorded")
+        return any(r.type == "StepCompleted" and r.fields["key"] == "a" for r in history)
+    await assert_eventually(recorded, timeout=30, message="step a recorded")
+    await harness.stop_worker(worker)
+    return name, handle
 
 
 async def test_a_new_worker_resumes_without_rerunning_completed_steps(harness):
-    name = eid = f"{harness.namespace}-resume"
-    GATES[name] = asyncio.Event()
-    worker = await harness.worker()
-    client = await harness.client()
-    handle = await t_gated.invoke(client, {"name": name}, execution_id=eid)
-    await _wait_step_recorded(client, eid, "a")
-    await harness.stop_worker(worker)
+    name, handle = await _stop_after_first_step(harness, "resume")
     GATES[name].set()
     await harness.worker(harness.tmp_path / "second-worker")
     assert await handle.result(timeout=60) == [f"ch_{name}", f"ch_{name}-2"]
-    assert RUNS[(eid, "charge")] == 2  # "a" once, "after" once: "a" did not run again
+    assert RUNS[(name, "charge")] == 2  # "a" once, "after" once: "a" did not run again
 
 
 async def test_replay_divergence_fails_with_nondeterminism_error(harness):
-    name = eid = f"{harness.namespace}-diverge"
-    GATES[name] = asyncio.Event()
-    worker = await harness.worker()
-    client = await harness.client()
-    handle = await t_gated.invoke(client, {"name": name}, execution_id=eid)
-    await _wait_step_recorded(client, eid, "a")
-    await harness.stop_worker(worker)
+    name, handle = await _stop_after_first_step(harness, "diverge")
     ORDER_FLIP.add(name)  # the code now calls step "b" first
     GATES[name].set()
     await harness.worker()
