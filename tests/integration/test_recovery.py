@@ -1,8 +1,9 @@
 """Recovery: a lost store rebuilds to the same state; a restart replays only the tail."""
 
 import shutil
+import time
 
-from engine import WorkflowContext, WorkflowFailedError, workflow
+from engine import RetryableError, WorkflowContext, current_step, WorkflowFailedError, workflow
 from engine.replay import rebuild_partition
 from engine.store import StorePartition
 
@@ -109,3 +110,40 @@ async def test_redelivered_records_are_skipped_by_offset(harness, tmp_path):
     store.close()
     assert (last, events) == (end - 1, [])
     assert snapshot(path) == once
+
+
+BACKOFF_ATTEMPTS: dict[str, list[float]] = {}
+
+
+async def fails_once_with_backoff() -> str:
+    info = current_step()
+    BACKOFF_ATTEMPTS.setdefault(info.execution_id, []).append(time.time())
+    if info.attempt == 1:
+        raise RetryableError("later", retry_after=2.0)
+    return "ok"
+
+
+@workflow
+async def t_backoff(ctx: WorkflowContext) -> str:
+    return await ctx.step.run("call", fails_once_with_backoff, max_retries=3)
+
+
+async def test_a_restart_during_backoff_waits_only_the_remaining_time(harness):
+    worker = await harness.worker()
+    client = await harness.client()
+    eid = f"{harness.namespace}-backoff"
+    handle = await t_backoff.invoke(client, execution_id=eid)
+
+    async def attempt_failed():
+        try:
+            return [r for r in await client.history(eid, include_claims=False) if r.type == "StepAttemptFailed"]
+        except Exception:
+            return None
+    failed = await assert_eventually(attempt_failed, timeout=30)
+    retry_at = failed[0].fields["retry_at"] / 1000
+    await harness.stop_worker(worker)          # the restart happens inside the 2 s backoff
+    await harness.worker(harness.tmp_path / "second")
+    assert await handle.result(timeout=30) == "ok"
+    first, second = BACKOFF_ATTEMPTS[eid]
+    assert second >= retry_at - 0.05, "the retry did not wait for its recorded due time"
+    assert second < retry_at + 1.5, "the restarted worker waited a whole new backoff"
