@@ -214,7 +214,7 @@ def _format_storage(libs: Path, props: Path, data_dir: Path) -> None:
     if (data_dir / "kraft-logs" / "meta.properties").exists():
         return  # already formatted; re-formatting a formatted dir fails
     cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
-    cmd = _java_cmd(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
+    cmd = _java_cmd(libs, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props),
                     heap=False)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:

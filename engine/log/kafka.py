@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 PRODUCER_DEFAULTS = {
     "enable.idempotence": True,
     "acks": "all",
-    "linger.ms": 1,
+    "linger.ms": 0,
     "compression.type": "lz4",
     "partitioner": "consistent",
 }
@@ -57,6 +57,18 @@ def _watermark(consumer: Consumer, topic: str, partition: int, attempts: int = 1
                 raise
             threading.Event().wait(0.1)
     raise AssertionError("unreachable")
+
+
+def _consume_available(consumer: Consumer, timeout: float) -> list:
+    """Wait up to ``timeout`` for one message, then take whatever else is already here.
+
+    ``consume(n, timeout)`` waits the whole timeout unless ``n`` messages arrive, which
+    would add the timeout to every hop of a step; ``poll`` returns on the first message.
+    """
+    first = consumer.poll(timeout)
+    if first is None:
+        return []
+    return [first, *consumer.consume(999, 0)]
 
 
 def _entry(msg) -> Entry:
@@ -239,7 +251,7 @@ class _KafkaSubscription(Subscription):
                            on_revoke=self._on_revoke, on_lost=self._on_revoke)
         try:
             while not self._stop.is_set():
-                messages = consumer.consume(1000, 0.1)
+                messages = _consume_available(consumer, 0.1)
                 entries = []
                 for msg in messages:
                     if msg.error() is None:
@@ -267,24 +279,26 @@ class _KafkaReader(Reader):
         self._log = log
         self._consumer = Consumer(log.consumer_config(**{
             "group.id": f"{log.namespace}.reader.{uuid.uuid4().hex}",
-            "fetch.wait.max.ms": 10,
+            "fetch.wait.max.ms": 100,
         }))
         self._positions: dict[int, int] = {}
-        self._lock = threading.Lock()
+        self._changed = False
+        self._lock = threading.Lock()  # guards the positions only, never a blocking call
 
     def assign(self, partition: int, offset: int) -> None:
         with self._lock:
             self._positions[partition] = offset
-            self._consumer.assign([TopicPartition(self._log.topic, p, o) for p, o in self._positions.items()])
+            self._changed = True
 
     def _consume(self, timeout: float) -> list[Entry]:
         with self._lock:
-            messages = self._consumer.consume(1000, timeout)
-        out = []
-        for msg in messages:
-            if msg.error() is None:
-                out.append(_entry(msg))
-                self._positions[msg.partition()] = msg.offset() + 1
+            if self._changed:
+                self._consumer.assign([TopicPartition(self._log.topic, p, o) for p, o in self._positions.items()])
+                self._changed = False
+        out = [_entry(msg) for msg in _consume_available(self._consumer, timeout) if msg.error() is None]
+        with self._lock:
+            for entry in out:
+                self._positions[entry.partition] = entry.offset + 1
         return out
 
     async def poll(self, timeout: float) -> list[Entry]:

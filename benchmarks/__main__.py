@@ -1,0 +1,121 @@
+"""python -m benchmarks --log embedded|kafka|both --workloads w1,rebuild [--reps 3] [--out FILE]
+
+Runs each selected workload ``--reps`` times on each selected log, prints a table of
+median / min / max per metric, writes them as JSON, and renders the W1 chart next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from . import report
+from .envs import open_env
+from .stats import summarize
+from .workloads import WORKLOADS
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def _count(text: str) -> int:
+    """100000, 100k, 1M, 1_000_000."""
+    text = text.strip().lower().replace("_", "")
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    return int(float(text[:-1] if scale > 1 else text) * scale)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    p.add_argument("--log", choices=["embedded", "kafka", "both"], default="both")
+    p.add_argument("--workloads", default="w1,rebuild",
+                   help=f"comma-separated, from: {', '.join(WORKLOADS)} (default w1,rebuild)")
+    p.add_argument("--reps", type=int, default=3, help="repetitions of each workload (default 3)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results (the chart goes beside it)")
+    p.add_argument("--rebuild-records", default="100k", type=lambda s: [_count(x) for x in s.split(",")],
+                   help="journal sizes for REBUILD, e.g. 100k,1M (default 100k)")
+    p.add_argument("--w1-workflows", type=int, default=2000, help="W1 workflows at 64 in flight (default 2000)")
+    p.add_argument("--w1-sequential", type=int, default=200, help="W1 workflows one at a time (default 200)")
+    p.add_argument("--profile", choices=["pyinstrument", "cprofile"],
+                   help="instead of benchmarking: profile one W1 repetition on the embedded log")
+    return p
+
+
+def run_rep(env, workload, params: dict) -> dict[str, float]:
+    gc.collect()
+    return asyncio.run(workload.run(env, params))  # a fresh event loop per repetition
+
+
+def run_workload(env, workload, params: dict, reps: int) -> dict:
+    row = {"log": env.kind, "workload": workload.name, "params": params, "reps": reps, "env": env.info}
+    values = []
+    row["loadavg_1m_after_each_rep"] = []  # other load on the machine skews results: keep it visible
+    try:
+        for rep in range(1, reps + 1):
+            t0 = time.monotonic()
+            metrics = run_rep(env, workload, params)
+            values.append(metrics)
+            row["loadavg_1m_after_each_rep"].append(round(os.getloadavg()[0], 2))
+            headline = workload.metrics[0]
+            print(f"  {env.kind} {workload.name} rep {rep}/{reps}: {headline.key}="
+                  f"{metrics[headline.key]:,.1f} {headline.unit} ({time.monotonic() - t0:.0f} s)",
+                  file=sys.stderr, flush=True)
+    except Exception as exc:
+        traceback.print_exc()
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        row["completed_reps"] = len(values)
+    row["metrics"] = summarize(values) if values else {}
+    report.annotate_targets(row)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.profile:
+        from .profiling import profile_w1
+        return profile_w1(args)
+    names = [n.strip() for n in args.workloads.split(",") if n.strip()]
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        parser().error(f"unknown workloads {unknown}; known: {sorted(WORKLOADS)}")
+    if args.reps < 1:
+        parser().error("--reps must be at least 1")
+    kinds = ["embedded", "kafka"] if args.log == "both" else [args.log]
+    doc = {"machine": report.machine_info(), "config": {"reps": args.reps, "logs": kinds, "workloads": names},
+           "results": []}
+    rows = doc["results"]
+    for kind in kinds:
+        try:
+            env = open_env(kind)
+        except Exception as exc:
+            traceback.print_exc()
+            rows.extend({"log": kind, "workload": n, "params": {}, "reps": 0, "error": f"cannot open {kind}: {exc}"}
+                        for n in names)
+            continue
+        try:
+            for name in names:
+                workload = WORKLOADS[name]
+                if kind not in workload.logs:
+                    continue
+                for params in workload.variants(args):
+                    print(f"{kind} / {name} {params}", file=sys.stderr, flush=True)
+                    rows.append(run_workload(env, workload, params, args.reps))
+        finally:
+            env.close()
+    doc["machine"]["loadavg_at_end"] = os.getloadavg()
+    report.print_table(rows)
+    report.write_json(args.out, doc)
+    print(f"results: {args.out}")
+    chart = report.chart_w1(rows, args.out.parent / "w1.png")
+    if chart:
+        print(f"chart:   {chart}")
+    return 1 if any("error" in r for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""The two logs as benchmark environments: how to open a log, start a worker, and which
+processes' CPU to count.
+
+* ``EmbeddedEnv``: log, worker and client all in the harness process (the embedded log
+  is single-process by design).
+* ``KafkaEnv``: the client in the harness process, each worker a real
+  ``python -m engine.cli worker`` process, and a broker: ``$LOGLOOM_KAFKA_BOOTSTRAP``
+  (its CPU is counted only if ``$LOGLOOM_KAFKA_PID`` names it), else one started with
+  ``deploy/kafka/kafka_local.py`` in a temp dir, counted, and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+from engine import EmbeddedLog, Worker
+from engine.log.base import Log
+
+ROOT = Path(__file__).resolve().parents[1]
+APPS = Path(__file__).resolve().parent / "apps.py"
+KAFKA_LOCAL = ROOT / "deploy" / "kafka" / "kafka_local.py"
+
+
+def new_namespace(prefix: str) -> str:
+    return f"bench-{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+class InProcessWorker:
+    def __init__(self, worker: Worker):
+        self.worker = worker
+        self.pids: dict[str, int] = {}  # already counted as the harness process
+
+    def check(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        await self.worker.stop()
+
+
+class ProcessWorker:
+    def __init__(self, proc: subprocess.Popen, log_path: Path):
+        self.proc = proc
+        self.log_path = log_path
+        self.pids = {"worker": proc.pid}
+
+    def check(self) -> None:
+        """Raise, with the worker's last output, if the process has exited."""
+        if self.proc.poll() is not None:
+            tail = "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:])
+            raise RuntimeError(f"worker process exited with code {self.proc.returncode}:\n{tail}")
+
+    async def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # the CLI leaves the group and flushes on Ctrl-C
+            try:
+                await asyncio.to_thread(self.proc.wait, 30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                await asyncio.to_thread(self.proc.wait)
+
+
+class EmbeddedEnv:
+    kind = "embedded"
+    w1_partitions = 4
+
+    def __init__(self):
+        self.pids = {"harness": os.getpid()}  # worker + client
+        self.info = {"log": "embedded (RocksDB, fsync per group commit)"}
+
+    def new_log(self, data_dir: Path, namespace: str, partitions: int) -> Log:
+        return EmbeddedLog(data_dir, namespace, partitions=partitions)
+
+    async def start_worker(self, log: Log, namespace: str, data_dir: Path) -> InProcessWorker:
+        return InProcessWorker(await Worker(log, data_dir=data_dir).start())
+
+    async def drop_namespace(self, namespace: str) -> None:
+        pass  # the data dir is removed with the repetition's temp dir
+
+    def close(self) -> None:
+        pass
+
+
+def _load_kafka_local():
+    """Import deploy/kafka/kafka_local.py by path (deploy/ is not a package)."""
+    name = "logloom_kafka_local"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, KAFKA_LOCAL)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # its dataclasses need the module registered
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+class KafkaEnv:
+    kind = "kafka"
+    w1_partitions = 8
+
+    def __init__(self):
+        self.broker = None
+        self._broker_dir: Path | None = None
+        self.pids = {"client": os.getpid()}
+        bootstrap = os.environ.get("LOGLOOM_KAFKA_BOOTSTRAP")
+        if bootstrap:
+            self.bootstrap = bootstrap
+            if os.environ.get("LOGLOOM_KAFKA_PID"):
+                self.pids["broker"] = int(os.environ["LOGLOOM_KAFKA_PID"])
+            counted = "counted" if "broker" in self.pids else "not counted (set LOGLOOM_KAFKA_PID)"
+            self.info = {"log": "kafka", "broker": f"external {bootstrap}, CPU {counted}"}
+            return
+        atexit.register(self.close)  # never leave our broker behind
+        for attempt in (1, 2):
+            self._broker_dir = Path(tempfile.mkdtemp(prefix="logloom-bench-kafka-"))
+            print(f"starting a Kafka broker in {self._broker_dir} ...", file=sys.stderr, flush=True)
+            try:
+                self.broker = _load_kafka_local().start(self._broker_dir)
+                break
+            except RuntimeError as exc:
+                # kafka_local.py formats storage with a random cluster id that starts with '-'
+                # one time in 64, which kafka-storage's argument parser rejects: try once more.
+                shutil.rmtree(self._broker_dir, ignore_errors=True)
+                if attempt == 2:
+                    raise
+                print(f"broker start failed, retrying once: {str(exc).splitlines()[0]}", file=sys.stderr)
+        self.bootstrap = self.broker.bootstrap
+        self.pids["broker"] = self.broker.pid
+        print(f"broker ready at {self.bootstrap} (pid {self.broker.pid})", file=sys.stderr, flush=True)
+        self.info = {"log": "kafka", "broker": f"kafka_local.py single node (KRaft), Kafka "
+                     f"{_load_kafka_local().KAFKA_VERSION}, CPU counted"}
+
+    def new_log(self, data_dir: Path, namespace: str, partitions: int) -> Log:
+        from engine.log.kafka import KafkaLog
+
+        return KafkaLog(self.bootstrap, namespace, partitions=partitions)
+
+    async def start_worker(self, log: Log, namespace: str, data_dir: Path) -> ProcessWorker:
+        log_path = Path(data_dir) / "worker.log"
+        cmd = [sys.executable, "-m", "engine.cli", "worker", str(APPS), "--kafka", self.bootstrap,
+               "--namespace", namespace, "--data-dir", str(Path(data_dir) / "worker"),
+               "--partitions", str(log.num_partitions)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        with open(log_path, "wb") as out:
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT)
+        return ProcessWorker(proc, log_path)
+
+    async def drop_namespace(self, namespace: str) -> None:
+        """Delete the namespace's journal topic (only topics this harness created)."""
+        from confluent_kafka.admin import AdminClient
+
+        from engine import topics
+
+        def delete() -> None:
+            admin = AdminClient({"bootstrap.servers": self.bootstrap})
+            for future in admin.delete_topics([topics.journal(namespace)]).values():
+                try:
+                    future.result(timeout=30)
+                except Exception as exc:
+                    print(f"note: could not delete {topics.journal(namespace)}: {exc}", file=sys.stderr)
+
+        await asyncio.to_thread(delete)
+
+    def close(self) -> None:
+        if self.broker is not None:
+            print(f"stopping broker pid {self.broker.pid}", file=sys.stderr, flush=True)
+            self.broker.stop()
+            self.broker = None
+        if self._broker_dir is not None:
+            shutil.rmtree(self._broker_dir, ignore_errors=True)
+            self._broker_dir = None
+
+
+def open_env(kind: str):
+    return EmbeddedEnv() if kind == "embedded" else KafkaEnv()
