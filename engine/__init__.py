@@ -2,10 +2,10 @@
 
 from .client import Client, Execution, ExecutionHandle, HistoryRecord
 from .config import EngineConfig, KafkaConfig, open_log
-from .context import FunctionContext, StepInfo, WorkflowContext, current_step
+from .context import FunctionContext, Resumed, StepInfo, WorkflowContext, current_step
 from .errors import (DuplicateStepKeyError, ExecutionNotFoundError, InputValidationError, LogloomError,
                      NondeterminismError, RetryableError, SerializationError, StepExecutionError,
-                     TerminalError, UnknownWorkflowError, WorkflowFailedError)
+                     TerminalError, UnknownWorkflowError, WaitTimeoutError, WorkflowFailedError)
 from .log import EmbeddedLog, Log
 from .registry import Backoff, RetryPolicy, Workflow, function, registry, workflow
 from .worker import Worker
@@ -14,7 +14,7 @@ __all__ = [
     "Backoff", "Client", "DuplicateStepKeyError", "EmbeddedLog", "EngineConfig", "Execution",
     "ExecutionHandle", "ExecutionNotFoundError", "FunctionContext", "HistoryRecord",
     "InputValidationError", "KafkaConfig", "Log", "LogloomError", "NondeterminismError",
-    "RetryPolicy", "RetryableError", "SerializationError", "StepExecutionError", "StepInfo",
-    "TerminalError", "UnknownWorkflowError", "Worker", "Workflow", "WorkflowContext",
+    "Resumed", "RetryPolicy", "RetryableError", "SerializationError", "StepExecutionError", "StepInfo",
+    "TerminalError", "UnknownWorkflowError", "WaitTimeoutError", "Worker", "Workflow", "WorkflowContext",
     "WorkflowFailedError", "current_step", "function", "open_log", "registry", "workflow",
 ]

@@ -108,6 +108,27 @@ async def cmd_workflow_get(args) -> int:
     return EXIT_OK
 
 
+async def cmd_resume(args) -> int:
+    data = json.loads(args.data)
+    async with _engine(args, worker=False) as (client, _):
+        await client.get_execution(args.execution_id, session_id=args.session_id)  # exists, or exit 3
+        await client.resume(args.execution_id, args.name, data, session_id=args.session_id)
+    _print({"resumed": args.execution_id, "name": args.name})
+    return EXIT_OK
+
+
+async def cmd_workflow_list(args) -> int:
+    async with _engine(args, worker=False, read_only=args.kafka is None) as (client, _):
+        executions = await client.list_executions(status=args.status)
+    if args.json:
+        _print([e.model_dump(mode="json") for e in executions])
+        return EXIT_OK
+    for e in executions:
+        waits = ", ".join(f"{w['kind']}:{w['key']}" for w in e.waiting_for)
+        print(f"{e.execution_id:<34} {e.workflow:<24} {e.status:<10} {waits}")
+    return EXIT_OK
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kafka", metavar="HOST:PORT", help="use a Kafka cluster (default: the embedded log)")
     p.add_argument("--namespace", help="journal namespace (default logloom)")
@@ -153,7 +174,20 @@ def parser() -> argparse.ArgumentParser:
     _common(history)
     history.set_defaults(func=cmd_history)
 
+    resume = sub.add_parser("resume", help="resume a suspended execution")
+    resume.add_argument("execution_id")
+    resume.add_argument("name", help="the suspension's name")
+    resume.add_argument("--data", default="null", help="JSON payload the workflow receives")
+    resume.add_argument("--session-id")
+    _common(resume)
+    resume.set_defaults(func=cmd_resume)
+
     wf = sub.add_parser("workflow", help="inspect executions").add_subparsers(dest="verb", required=True)
+    listing = wf.add_parser("list", help="executions in the namespace")
+    listing.add_argument("--status", choices=["pending", "running", "waiting", "completed", "failed"])
+    listing.add_argument("--json", action="store_true")
+    _common(listing)
+    listing.set_defaults(func=cmd_workflow_list)
     get = wf.add_parser("get", help="status, result and error of one execution")
     get.add_argument("execution_id")
     get.add_argument("--session-id")

@@ -50,15 +50,21 @@ class Execution(BaseModel):
     created_at: datetime | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    waiting_for: list[dict] = []  # open waits: kind (timer, suspend), key, due_at, data (question...)
 
     @classmethod
     def from_row(cls, row: dict) -> "Execution":
         ts = lambda ms: None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+        waits = []
+        for _, wait in sorted(row.get("waits", {}).items(), key=lambda kv: int(kv[0])):
+            waits.append({"kind": wait["kind"], "key": wait["key"], "due_at": ts(wait.get("due_at")),
+                          "data": from_json(wait.get("data"))})
         return cls(execution_id=row["id"], workflow=row["workflow"], status=row["status"],
                    result=from_json(row["result"]), error=row["error"], user_id=row["user_id"],
                    session_id=row["session_id"], parent_execution_id=row["parent_id"],
                    root_execution_id=row["root_id"], created_at=ts(row["created_at"]),
-                   started_at=ts(row["started_at"]), completed_at=ts(row["completed_at"]))
+                   started_at=ts(row["started_at"]), completed_at=ts(row["completed_at"]),
+                   waiting_for=waits)
 
     @property
     def done(self) -> bool:
@@ -159,7 +165,33 @@ class Client:
         await self.log.append(partition, routing_key.encode(), self.codec.encode("InvocationRequested", record))
         return ExecutionHandle(self, execution_id, routing_key, fresh)
 
+    async def resume(self, execution_id: str, name: str, data: Any = None, *,
+                     session_id: str | None = None) -> None:
+        """Resume the execution's suspension ``name`` with ``data``.
+
+        A resume that arrives before the workflow reaches that suspension is kept and
+        delivered when it does.
+        """
+        routing_key = session_id or execution_id
+        record = {"execution_id": execution_id, "epoch": 0, "at": int(time.time() * 1000), "name": name,
+                  "data": to_json(data, f"resume data for {execution_id}/{name}")}
+        await self.log.append(self.log.partition_for(routing_key), routing_key.encode(),
+                              self.codec.encode("ResumeRequested", record))
+
     # -- queries ---------------------------------------------------------------------
+
+    async def list_executions(self, status: str | None = None) -> list[Execution]:
+        """Every execution in the namespace (optionally of one status), folded from the log.
+
+        Reads every partition from offset 0: meant for the CLI and for tests.
+        """
+        out = []
+        for partition in range(self.log.num_partitions):
+            state, _ = await self._scan_partition(partition, key=None, stop=None)
+            for _, row in state.scan(b"e/"):
+                if status is None or row["status"] == status:
+                    out.append(Execution.from_row(row))
+        return sorted(out, key=lambda e: e.created_at or datetime.min.replace(tzinfo=timezone.utc))
 
     async def get_execution(self, execution_id: str, *, session_id: str | None = None) -> Execution:
         routing_key = session_id or execution_id
@@ -187,7 +219,7 @@ class Client:
                 continue
             outcome = "applied"
             for event in events:
-                if event.kind in ("fenced", "duplicate", "ignored", "claim_rejected"):
+                if event.kind in ("fenced", "duplicate", "ignored", "claim_rejected", "buffered"):
                     outcome = f"{event.kind}: {event.data}" if event.kind != "claim_rejected" else "claim rejected"
             fields = {k: v for k, v in record.items() if k not in ("type", "at")}
             out.append(HistoryRecord(offset=entry.offset, type=record["type"],
@@ -201,10 +233,12 @@ class Client:
 
     async def _scan(self, routing_key: str, stop: int | None, collect: bool = False):
         """Fold one routing key's records (and the claims) of its partition from offset 0."""
-        partition = self.log.partition_for(routing_key)
+        return await self._scan_partition(self.log.partition_for(routing_key), routing_key.encode(), stop, collect)
+
+    async def _scan_partition(self, partition: int, key: bytes | None, stop: int | None, collect: bool = False):
+        """Fold a partition from offset 0 up to ``stop``: all of it, or one key and the claims."""
         if stop is None:
             stop = await self.log.end_offset(partition)
-        key = routing_key.encode()
         state = MemoryState()
         records: list[tuple[Entry, dict, list]] = []
         reader = self.log.reader()
@@ -216,7 +250,7 @@ class Client:
                     if entry.offset >= stop:
                         break
                     position = entry.offset + 1
-                    if entry.key != key and entry.key != PARTITION_KEY:
+                    if key is not None and entry.key != key and entry.key != PARTITION_KEY:
                         continue
                     try:
                         record = self.codec.decode(entry.value)

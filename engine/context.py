@@ -25,11 +25,11 @@ import inspect
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import (DuplicateStepKeyError, RetryableError, SerializationError, TerminalError,
-                     step_error_from_record, to_record)
+                     WaitTimeoutError, step_error_from_record, to_record)
 from .journal import Journal
 from .registry import Function, RetryPolicy
 from .serde import from_json, to_json
@@ -78,6 +78,13 @@ class FunctionContext:
         self.logger = logger
 
 
+@dataclass(frozen=True)
+class Resumed:
+    """What ``ctx.step.suspend`` returns: the payload the execution was resumed with."""
+
+    data: Any
+
+
 class WorkflowContext:
     """What a workflow body gets as ``ctx``."""
 
@@ -100,6 +107,27 @@ class WorkflowContext:
         info = current_step()
         return info.key if info else None
 
+    async def sleep(self, seconds: float | timedelta, name: str | None = None) -> None:
+        """Durable sleep (AGNT5 style): survives restarts; a restart waits only what remains."""
+        if isinstance(seconds, timedelta):
+            seconds = seconds.total_seconds()
+        key = self.step._key(name, "sleep")
+        await self.step._timer(key, int((time.time() + seconds) * 1000))
+
+    async def wait_for_user(self, question: str, input_type: str = "text", options: list | None = None, *,
+                            name: str | None = None, timeout: float | None = None) -> Any:
+        """Ask a person (AGNT5 style); returns their answer: the chosen option id, or the text.
+
+        ``input_type`` is ``text``, ``approval``, ``select`` or ``multiselect``. Resume it with
+        ``client.resume(execution_id, name, answer)`` or ``logloom resume``.
+        """
+        if input_type not in ("text", "approval", "select", "multiselect"):
+            raise ValueError(f"input_type must be text, approval, select or multiselect, not {input_type!r}")
+        key = self.step._key(name, "wait_for_user")
+        data = {"question": question, "input_type": input_type, "options": options or []}
+        resumed = await self.step._suspend(key, data, timeout)
+        return resumed.data
+
 
 class StepApi:
     """``ctx.step``: Polos-style ``ctx.step.run(name, fn, ...)`` and AGNT5-style ``ctx.step(fn, ...)``."""
@@ -113,10 +141,7 @@ class StepApi:
     async def run(self, name: str, fn: Callable, *args, max_retries: int = 0, base_delay: float = 1.0,
                   max_delay: float = 10.0, **kwargs) -> Any:
         """Run ``fn(*args, **kwargs)`` as the durable step ``name``; returns its recorded result."""
-        if name in self._explicit_keys:
-            raise DuplicateStepKeyError(
-                f"execution {self._ctx.execution_id}: step key {name!r} is used twice; step keys must be unique")
-        self._explicit_keys.add(name)
+        self._explicit(name)
         policy = RetryPolicy(max_retries, base_delay, max_delay)
         if isinstance(fn, Function):
             policy = fn.retry if max_retries == 0 else policy
@@ -126,19 +151,71 @@ class StepApi:
     async def __call__(self, fn: Callable, *args, key: str | None = None, **kwargs) -> Any:
         """Run ``fn`` as a durable step keyed by its name and occurrence, or by ``key=``."""
         is_function = isinstance(fn, Function)
-        name = fn.name if is_function else getattr(fn, "__name__", "step")
-        if key is None:
-            count = self._occurrences.get(name, 0) + 1
-            self._occurrences[name] = count
-            key = f"{name}:{count}"
-        elif key in self._explicit_keys:
-            raise DuplicateStepKeyError(
-                f"execution {self._ctx.execution_id}: step key {key!r} is used twice; step keys must be unique")
-        else:
-            self._explicit_keys.add(key)
+        key = self._key(key, fn.name if is_function else getattr(fn, "__name__", "step"))
         if is_function:
             return await self._step(key, fn.fn, args, kwargs, fn.retry, pass_context=True)
         return await self._step(key, fn, args, kwargs, RetryPolicy(), pass_context=False)
+
+    # -- waits: durable sleeps and suspensions --------------------------------------------
+
+    async def wait_for(self, name: str, *, seconds: float = 0, minutes: float = 0, hours: float = 0,
+                       days: float = 0) -> None:
+        """Durable sleep for the given duration, as the wait ``name``."""
+        delay = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds).total_seconds()
+        await self._timer(self._explicit(name), int((time.time() + delay) * 1000))
+
+    async def wait_until(self, name: str, when: datetime) -> None:
+        """Durable sleep until ``when`` (an aware datetime; naive means UTC)."""
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        await self._timer(self._explicit(name), int(when.timestamp() * 1000))
+
+    async def suspend(self, name: str, data: Any = None, timeout: float | timedelta | None = None) -> Resumed:
+        """Wait until someone resumes this execution at ``name``; returns their payload.
+
+        With ``timeout`` (seconds or timedelta), raises ``WaitTimeoutError`` when it passes.
+        """
+        return await self._suspend(self._explicit(name), data, timeout)
+
+    def _explicit(self, key: str) -> str:
+        if key in self._explicit_keys:
+            raise DuplicateStepKeyError(
+                f"execution {self._ctx.execution_id}: step key {key!r} is used twice; step keys must be unique")
+        self._explicit_keys.add(key)
+        return key
+
+    def _key(self, name: str | None, base: str) -> str:
+        if name is not None:
+            return self._explicit(name)
+        count = self._occurrences.get(base, 0) + 1
+        self._occurrences[base] = count
+        return f"{base}:{count}"
+
+    async def _timer(self, key: str, due_at: int) -> None:
+        await self._wait(key, "TimerScheduled", {"due_at": due_at}, due_at)
+
+    async def _suspend(self, key: str, data: Any, timeout: float | timedelta | None) -> Resumed:
+        if isinstance(timeout, timedelta):
+            timeout = timeout.total_seconds()
+        timeout_at = None if timeout is None else int((time.time() + timeout) * 1000)
+        payload = to_json(data, f"data of suspension {key!r} of execution {self._ctx.execution_id}")
+        return Resumed(await self._wait(key, "Suspended", {"data": payload, "timeout_at": timeout_at}, timeout_at))
+
+    async def _wait(self, key: str, record_type: str, fields: dict, due_at: int | None) -> Any:
+        """1. position and key, 2. the journal, 3. record the wait, 4. park until it ends."""
+        run = self._run
+        seq = run.next_seq()
+        entry = run.journal.recorded(seq, key)
+        if entry is None:
+            entry = await run.record_step(record_type, seq, key, **fields)
+        if entry["status"] == "waiting":
+            entry = await run.park(seq, entry.get("due_at") or entry.get("timeout_at"))
+        run.journal.check_key(seq, key, entry)
+        if entry["status"] == "completed":
+            return from_json(entry["result"])
+        if entry["error"]["code"] == "TIMEOUT":
+            raise WaitTimeoutError(entry["error"]["message"], execution_id=self._ctx.execution_id, wait=key)
+        raise step_error_from_record(entry["error"], self._ctx.execution_id)
 
     async def _step(self, key: str, fn: Callable, args: tuple, kwargs: dict, policy: RetryPolicy,
                     pass_context: bool) -> Any:
@@ -156,35 +233,35 @@ class StepApi:
             await _sleep_until(entry["retry_at"])
         while True:                                                 # 4.
             info = StepInfo(execution_id, key, attempt)
+            failure: Exception | None = None
+            run.busy()
             try:
                 value = await _call(fn, args, kwargs, FunctionContext(self._ctx, info) if pass_context else None, info)
                 result = to_json(value, f"result of step {key!r} of execution {execution_id}")
-            except SerializationError as exc:
-                entry = await run.record_step("StepFailed", seq, key, attempt, error=to_record(exc, step=key))
-                break
-            except TerminalError as exc:
-                entry = await run.record_step("StepFailed", seq, key, attempt, error=to_record(exc, step=key))
-                break
             except Exception as exc:
-                error = to_record(exc, step=key)
-                if attempt > policy.max_retries:
+                failure = exc
+            finally:
+                run.idle()
+            if failure is None:                                     # 5.
+                entry = await run.record_step("StepCompleted", seq, key, attempt=attempt, result=result)
+                break
+            error = to_record(failure, step=key)
+            if isinstance(failure, (SerializationError, TerminalError)) or attempt > policy.max_retries:
+                if not isinstance(failure, (SerializationError, TerminalError)):
                     error["message"] = f"{error['message']} (gave up after {attempt} attempts)"
-                    entry = await run.record_step("StepFailed", seq, key, attempt, error=error)
-                    break
-                delay = exc.retry_after if isinstance(exc, RetryableError) and exc.retry_after is not None \
-                    else policy.delay(attempt)
-                retry_at = int((time.time() + delay) * 1000)
-                logger.warning("execution %s step %r attempt %d failed (%s); retrying in %.2fs",
-                               execution_id, key, attempt, error["message"], delay)
-                entry = await run.record_step("StepAttemptFailed", seq, key, attempt, error=error,
-                                              retry_at=retry_at)
-                if entry["status"] != "retrying":
-                    break
-                attempt = entry["attempt"] + 1
-                await _sleep_until(entry["retry_at"])
-                continue
-            entry = await run.record_step("StepCompleted", seq, key, attempt, result=result)   # 5.
-            break
+                entry = await run.record_step("StepFailed", seq, key, attempt=attempt, error=error)
+                break
+            delay = failure.retry_after if isinstance(failure, RetryableError) and failure.retry_after is not None \
+                else policy.delay(attempt)
+            retry_at = int((time.time() + delay) * 1000)
+            logger.warning("execution %s step %r attempt %d failed (%s); retrying in %.2fs",
+                           execution_id, key, attempt, error["message"], delay)
+            entry = await run.record_step("StepAttemptFailed", seq, key, attempt=attempt, error=error,
+                                          retry_at=retry_at)
+            if entry["status"] != "retrying":
+                break
+            attempt = entry["attempt"] + 1
+            await _sleep_until(entry["retry_at"])
         run.journal.check_key(seq, key, entry)
         if entry["status"] == "completed":
             return from_json(entry["result"])

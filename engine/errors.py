@@ -60,6 +60,17 @@ class StepExecutionError(TerminalError):
         self.execution_id = execution_id
 
 
+class WaitTimeoutError(LogloomError):
+    """A wait (suspension, event) reached its timeout. Catch it to take another path."""
+
+    code = "TIMEOUT"
+
+    def __init__(self, message: str, *, execution_id: str, wait: str):
+        super().__init__(message)
+        self.execution_id = execution_id
+        self.wait = wait
+
+
 class WorkflowFailedError(LogloomError):
     """Raised by ``handle.result()`` when the execution failed."""
 

@@ -18,6 +18,11 @@ Rules:
 3. Steps. The first record that ends a step (``StepCompleted`` or ``StepFailed``) at a
    position wins; later ones are duplicates and the event repeats the winner.
    ``StepAttemptFailed`` records a retry that is due at ``retry_at``.
+4. Waits. ``TimerScheduled`` and ``Suspended`` open a wait at a position: the entry is
+   ``waiting``, the execution is ``waiting`` while any wait is open, and a due time goes
+   into the timer index. ``TimerFired`` ends a sleep, or times a wait out.
+   ``ResumeRequested`` ends the suspension with that name; one that arrives before its
+   suspension is kept and ends it the moment it opens. The first ending wins.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ from typing import NamedTuple
 
 from .store import State
 
-PENDING, RUNNING, COMPLETED, FAILED = "pending", "running", "completed", "failed"
-ACTIVE = (PENDING, RUNNING)
+PENDING, RUNNING, WAITING, COMPLETED, FAILED = "pending", "running", "waiting", "completed", "failed"
+ACTIVE = (PENDING, RUNNING, WAITING)
 EPOCH_KEY = b"m/epoch"
 
 
@@ -57,6 +62,25 @@ def journal_prefix(execution_id: str) -> bytes:
 
 def journal_key(execution_id: str, seq: int) -> bytes:
     return journal_prefix(execution_id) + b"%010d" % seq
+
+
+def timer_key(due_at: int, execution_id: str, seq: int) -> bytes:
+    """Timer index: ordered by due time, so the first key is the next timer to fire."""
+    return b"t/%016d/" % due_at + execution_id.encode() + b"/%010d" % seq
+
+
+def parse_timer_key(key: bytes) -> tuple[int, str, int]:
+    due, rest = key[2:18], key[19:]
+    execution_id, seq = rest[:-11], rest[-10:]
+    return int(due), execution_id.decode(), int(seq)
+
+
+def suspension_key(execution_id: str, name: str) -> bytes:
+    return b"s/" + execution_id.encode() + b"/" + name.encode()
+
+
+def early_resume_key(execution_id: str, name: str) -> bytes:
+    return b"r/" + execution_id.encode() + b"/" + name.encode()
 
 
 def current_epoch(state: State) -> int:
@@ -105,6 +129,7 @@ def _invocation_requested(state: State, r: dict) -> list[Event]:
         "completed_at": None,
         "result": None,
         "error": None,
+        "waits": {},
     }
     state.put(execution_key(execution_id), row)
     state.put(active_key(execution_id), {})
@@ -124,8 +149,8 @@ def _execution_started(state: State, r: dict) -> list[Event]:
     row, ignored = _active_row(state, r)
     if row is None:
         return ignored
-    if row["status"] == RUNNING:
-        return [Event("duplicate", row["id"], "already running")]
+    if row["status"] != PENDING:
+        return [Event("duplicate", row["id"], "already started")]
     row["status"] = RUNNING
     row["started_at"] = r["at"]
     state.put(execution_key(row["id"]), row)
@@ -162,9 +187,113 @@ def _execution_ended(state: State, r: dict) -> list[Event]:
     else:
         row.update(status=FAILED, error=r["error"])
     row["completed_at"] = r["at"]
+    row["waits"] = {}
     state.put(execution_key(row["id"]), row)
     state.delete(active_key(row["id"]))
     return [Event("finished", row["id"], row)]
+
+
+# -- waits -------------------------------------------------------------------------
+
+
+def _open_wait(state: State, r: dict, entry: dict, due_at: int | None) -> tuple[dict | None, list[Event]]:
+    """Common start of a wait: returns the row, or events for a duplicate/ignored record."""
+    row, ignored = _active_row(state, r)
+    if row is None:
+        return None, ignored
+    key = journal_key(row["id"], r["seq"])
+    existing = state.get(key)
+    if existing is not None:
+        return None, [Event("step", row["id"], (r["seq"], existing)), Event("duplicate", row["id"], "wait already recorded")]
+    state.put(key, entry)
+    routing = (row.get("session_id") or row["id"])
+    if due_at is not None:
+        state.put(timer_key(due_at, row["id"], r["seq"]), {"key": r["key"], "routing": routing})
+    waits = row.setdefault("waits", {})
+    waits[str(r["seq"])] = {k: v for k, v in entry.items() if k in ("kind", "key", "due_at", "data")}
+    row["status"] = WAITING
+    return row, []
+
+
+def _close_wait(state: State, row: dict, seq: int, entry: dict) -> list[Event]:
+    """End the wait at ``seq`` with ``entry`` (completed or failed) and wake the execution."""
+    execution_id = row["id"]
+    state.put(journal_key(execution_id, seq), entry)
+    due_at = entry.get("due_at") or entry.get("timeout_at")
+    events = [Event("step", execution_id, (seq, entry))]
+    if due_at is not None:
+        state.delete(timer_key(due_at, execution_id, seq))
+        events.append(Event("timer_done", execution_id, timer_key(due_at, execution_id, seq)))
+    if entry.get("kind") == "suspend":
+        state.delete(suspension_key(execution_id, entry["key"]))
+    row.get("waits", {}).pop(str(seq), None)
+    if not row.get("waits"):
+        row["status"] = RUNNING
+    state.put(execution_key(execution_id), row)
+    events.append(Event("woken", execution_id, row))
+    return events
+
+
+def _timer_scheduled(state: State, r: dict) -> list[Event]:
+    entry = {"key": r["key"], "status": "waiting", "kind": "timer", "due_at": r["due_at"], "attempt": 1, "at": r["at"]}
+    row, events = _open_wait(state, r, entry, r["due_at"])
+    if row is None:
+        return events
+    state.put(execution_key(row["id"]), row)
+    return [Event("step", row["id"], (r["seq"], entry)), Event("timer", row["id"], r["due_at"])]
+
+
+def _suspended(state: State, r: dict) -> list[Event]:
+    entry = {"key": r["key"], "status": "waiting", "kind": "suspend", "data": r["data"],
+             "timeout_at": r.get("timeout_at"), "attempt": 1, "at": r["at"]}
+    row, events = _open_wait(state, r, entry, r.get("timeout_at"))
+    if row is None:
+        return events
+    execution_id = row["id"]
+    early = state.get(early_resume_key(execution_id, r["key"]))
+    if early is not None:  # the resume came first: it ends the wait at once
+        state.delete(early_resume_key(execution_id, r["key"]))
+        return _close_wait(state, row, r["seq"], dict(entry, status="completed", result=early["data"]))
+    state.put(suspension_key(execution_id, r["key"]), {"seq": r["seq"]})
+    state.put(execution_key(execution_id), row)
+    events = [Event("step", execution_id, (r["seq"], entry))]
+    if r.get("timeout_at") is not None:
+        events.append(Event("timer", execution_id, r["timeout_at"]))
+    return events
+
+
+def _timer_fired(state: State, r: dict) -> list[Event]:
+    execution_id, seq = r["execution_id"], r["seq"]
+    index = timer_key(r["due_at"], execution_id, seq)
+    state.delete(index)  # always: a timer of an ended execution must not fire again
+    done = Event("timer_done", execution_id, index)
+    row, ignored = _active_row(state, r)
+    entry = state.get(journal_key(execution_id, seq)) if row is not None else None
+    if entry is None or entry["status"] != "waiting":
+        return [done, *(ignored or [Event("duplicate", execution_id, "wait already ended")])]
+    if entry["kind"] == "timer":
+        ended = dict(entry, status="completed", result="null")
+    else:
+        ended = dict(entry, status="failed", error={
+            "code": "TIMEOUT", "type": "WaitTimeoutError", "step": entry["key"],
+            "message": f"wait {entry['key']!r} of execution {execution_id} timed out"})
+    return [done, *_close_wait(state, row, seq, ended)]
+
+
+def _resume_requested(state: State, r: dict) -> list[Event]:
+    row, ignored = _active_row(state, r)
+    if row is None:
+        return ignored
+    execution_id, name = row["id"], r["name"]
+    suspension = state.get(suspension_key(execution_id, name))
+    if suspension is None:
+        if state.get(early_resume_key(execution_id, name)) is not None:
+            return [Event("duplicate", execution_id, f"a resume of {name!r} is already waiting")]
+        state.put(early_resume_key(execution_id, name), {"data": r["data"], "at": r["at"]})
+        return [Event("buffered", execution_id, f"kept until the workflow suspends at {name!r}")]
+    seq = suspension["seq"]
+    entry = state.get(journal_key(execution_id, seq))
+    return _close_wait(state, row, seq, dict(entry, status="completed", result=r["data"]))
 
 
 _HANDLERS = {
@@ -175,4 +304,8 @@ _HANDLERS = {
     "StepAttemptFailed": _step_outcome,
     "ExecutionCompleted": _execution_ended,
     "ExecutionFailed": _execution_ended,
+    "TimerScheduled": _timer_scheduled,
+    "TimerFired": _timer_fired,
+    "Suspended": _suspended,
+    "ResumeRequested": _resume_requested,
 }

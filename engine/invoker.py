@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from . import fold
 from .context import WorkflowContext
@@ -22,8 +23,18 @@ from .serde import from_json, to_json
 log = logging.getLogger(__name__)
 
 
+# Waits due sooner than this stay in memory; longer ones are evicted (no task, no coroutine).
+KEEP_IN_MEMORY_MS = 1000
+
+
 class ExecutionRun:
-    """One execution while its task runs: its journal, step counter and appends."""
+    """One execution while its task runs: its journal, step counter, appends and waits.
+
+    ``active`` counts step bodies running and appends waiting for their fold; ``parked``
+    holds the open waits (position -> due time). When every branch of the workflow is
+    parked on a wait that is not due soon, the run is evicted: its task is cancelled and
+    the execution lives on only as rows in the store, until a record wakes it.
+    """
 
     def __init__(self, processor: PartitionProcessor, row: dict, journal: Journal):
         self.processor = processor
@@ -32,18 +43,61 @@ class ExecutionRun:
         self.execution_id: str = row["id"]
         self.routing_key: bytes = (row.get("session_id") or row["id"]).encode()
         self._seq = 0
+        self.active = 0
+        self.parked: dict[int, int | None] = {}
+        self.task: asyncio.Task | None = None
+        self.evicted = False
+        self.woken_while_evicting = False
 
     def next_seq(self) -> int:
         self._seq += 1
         return self._seq
 
-    async def record_step(self, record_type: str, seq: int, key: str, attempt: int, **fields) -> dict:
-        """Append a step outcome; returns the entry the fold kept at this position."""
-        entry = await self.processor.append_and_wait(
-            record_type, self.execution_id, self.routing_key, (self.execution_id, seq),
-            seq=seq, key=key, attempt=attempt, **fields)
+    async def record_step(self, record_type: str, seq: int, key: str, **fields) -> dict:
+        """Append a step or wait record; returns the entry the fold kept at this position."""
+        self.active += 1
+        try:
+            entry = await self.processor.append_and_wait(
+                record_type, self.execution_id, self.routing_key, (self.execution_id, seq),
+                seq=seq, key=key, **fields)
+        finally:
+            self.idle()
         self.journal.remember(seq, entry)
         return entry
+
+    def busy(self) -> None:
+        self.active += 1
+
+    def idle(self) -> None:
+        self.active -= 1
+        if self.active == 0 and self.parked:
+            asyncio.get_running_loop().call_soon(self.maybe_evict)
+
+    async def park(self, seq: int, due_at: int | None) -> dict:
+        """Wait, without holding a worker busy, until the fold ends the wait at ``seq``."""
+        waiter = self.processor.waiter((self.execution_id, seq))
+        entry = self.processor.store.get(fold.journal_key(self.execution_id, seq))
+        if entry is not None and entry["status"] != "waiting":  # ended before we got here
+            waiter.cancel()
+        else:
+            self.parked[seq] = due_at
+            asyncio.get_running_loop().call_soon(self.maybe_evict)
+            try:
+                entry = await waiter
+            finally:
+                self.parked.pop(seq, None)
+        self.journal.remember(seq, entry)
+        return entry
+
+    def maybe_evict(self) -> None:
+        if self.evicted or self.active or not self.parked or self.task is None:
+            return
+        soon = time.time() * 1000 + KEEP_IN_MEMORY_MS
+        if any(due is not None and due < soon for due in self.parked.values()):
+            return
+        self.evicted = True
+        log.debug("execution %s evicted while it waits for %s", self.execution_id, sorted(self.parked))
+        self.task.cancel()
 
     async def finish(self, record_type: str, **fields) -> dict:
         return await self.processor.append_and_wait(
@@ -54,10 +108,11 @@ class Invoker:
     def __init__(self, registry: Registry, worker_id: str):
         self.registry = registry
         self.worker_id = worker_id
-        self._tasks: dict[int, dict[str, asyncio.Task]] = {}
+        self._runs: dict[int, dict[str, ExecutionRun]] = {}
 
     def running(self) -> int:
-        return sum(len(tasks) for tasks in self._tasks.values())
+        """Executions with a task in memory (waiting ones that were evicted do not count)."""
+        return sum(len(runs) for runs in self._runs.values())
 
     def resume(self, processor: PartitionProcessor) -> None:
         """Start a task for every execution the store says is pending or running."""
@@ -68,31 +123,52 @@ class Invoker:
                 self.start(processor, row)
 
     def start(self, processor: PartitionProcessor, row: dict) -> None:
-        tasks = self._tasks.setdefault(processor.partition, {})
-        if row["id"] in tasks:
+        runs = self._runs.setdefault(processor.partition, {})
+        if row["id"] in runs:
             return
-        task = asyncio.create_task(self._run(processor, row), name=f"execution {row['id']}")
-        tasks[row["id"]] = task
-        task.add_done_callback(lambda t, tasks=tasks, eid=row["id"]: tasks.pop(eid, None))
-
-    def stop_partition(self, partition: int) -> asyncio.Future:
-        """Cancel the partition's tasks; the returned future resolves when they are gone."""
-        tasks = list(self._tasks.pop(partition, {}).values())
-        for task in tasks:
-            task.cancel()
-        return asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _run(self, processor: PartitionProcessor, row: dict) -> None:
         execution_id = row["id"]
         prefix = fold.journal_prefix(execution_id)
         entries = {int(key[len(prefix):]): entry for key, entry in processor.store.scan(prefix)}
         run = ExecutionRun(processor, row, Journal(execution_id, entries))
+        run.task = asyncio.create_task(self._run(run, row), name=f"execution {execution_id}")
+        runs[execution_id] = run
+        run.task.add_done_callback(lambda _, run=run: self._finished(run))
+
+    def wake(self, processor: PartitionProcessor, row: dict) -> None:
+        """A wait of this execution ended: continue it in memory, or start it again."""
+        run = self._runs.get(processor.partition, {}).get(row["id"])
+        if run is None:
+            self.start(processor, row)
+        elif run.evicted:
+            run.woken_while_evicting = True
+        # else: its parked waiter is resolved by the same fold event
+
+    def _finished(self, run: ExecutionRun) -> None:
+        processor = run.processor
+        runs = self._runs.get(processor.partition, {})
+        if runs.get(run.execution_id) is run:
+            del runs[run.execution_id]
+        if run.evicted and run.woken_while_evicting and processor.phase == "active":
+            row = processor.store.get(fold.execution_key(run.execution_id))
+            if row is not None and row["status"] in fold.ACTIVE:
+                self.start(processor, row)
+
+    def stop_partition(self, partition: int) -> asyncio.Future:
+        """Cancel the partition's tasks; the returned future resolves when they are gone."""
+        tasks = [run.task for run in self._runs.pop(partition, {}).values()]
+        for task in tasks:
+            task.cancel()
+        return asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, run: ExecutionRun, row: dict) -> None:
         try:
             await self._execute(run, row)
         except (Fenced, asyncio.CancelledError):
-            log.debug("execution %s stopped: partition %d no longer owned here", execution_id, processor.partition)
+            if not run.evicted:
+                log.debug("execution %s stopped: partition %d no longer owned here",
+                          run.execution_id, run.processor.partition)
         except Exception:
-            log.exception("execution %s: engine error", execution_id)
+            log.exception("execution %s: engine error", run.execution_id)
 
     async def _execute(self, run: ExecutionRun, row: dict) -> None:
         execution_id = run.execution_id

@@ -54,6 +54,9 @@ class PartitionProcessor:
         self.phase = REPLAYING
         self._catchup_end = 0
         self._waiters: dict[tuple, asyncio.Future] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_due: int | None = None
+        self._firing: set[bytes] = set()  # timer index keys whose TimerFired is in flight
 
     # -- 1. replay, 2. claim -------------------------------------------------------------
 
@@ -102,6 +105,13 @@ class PartitionProcessor:
         elif kind == "invoked":
             if self.phase == ACTIVE:
                 self.invoker.start(self, event.data)
+        elif kind == "woken":
+            if self.phase == ACTIVE:
+                self.invoker.wake(self, event.data)
+        elif kind == "timer":
+            self._schedule_timers()
+        elif kind == "timer_done":
+            self._firing.discard(event.data)
         elif kind == "claimed":
             self._on_claimed(event.data)
         elif kind == "claim_rejected" and event.data["owner"] == self.owner and self.phase == CLAIMING:
@@ -116,6 +126,7 @@ class PartitionProcessor:
                 self.phase = ACTIVE
                 log.info("partition %d: active with epoch %d", self.partition, self.epoch)
                 self.invoker.resume(self)
+                self._schedule_timers()
         elif self.phase in (ACTIVE, CLAIMING):
             log.warning("partition %d: fenced, %s claimed epoch %d", self.partition, claim["owner"], claim["epoch"])
             self._fence()
@@ -124,6 +135,48 @@ class PartitionProcessor:
         waiter = self._waiters.pop(key, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(value)
+
+    # -- timers: the owner appends TimerFired when a timer in the index is due ------------
+
+    def _schedule_timers(self) -> None:
+        """Arm one loop timer for the earliest entry of the timer index."""
+        if self.phase != ACTIVE:
+            return
+        first = next((key for key, _ in self.store.scan(b"t/") if key not in self._firing), None)
+        if first is None:
+            return
+        due, _, _ = fold.parse_timer_key(first)
+        if self._timer is not None:
+            if self._timer_due is not None and self._timer_due <= due:
+                return
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer_due = due
+        self._timer = loop.call_at(loop.time() + max(0.0, due / 1000 - time.time()), self._fire_due)
+
+    def _fire_due(self) -> None:
+        """1. append TimerFired for every due timer not already in flight, 2. re-arm."""
+        self._timer = self._timer_due = None
+        if self.phase != ACTIVE:
+            return
+        now = now_ms()
+        for key, index in self.store.scan(b"t/"):
+            due, execution_id, seq = fold.parse_timer_key(key)
+            if due > now:
+                break
+            if key in self._firing:
+                continue
+            self._firing.add(key)
+            ack = self.append("TimerFired", execution_id, index["routing"].encode(), seq=seq, key=index["key"],
+                              due_at=due)
+            ack.add_done_callback(partial(self._fire_appended, key))
+        self._schedule_timers()
+
+    def _fire_appended(self, key: bytes, ack: asyncio.Future) -> None:
+        if ack.cancelled() or ack.exception() is not None:
+            self._firing.discard(key)  # not on the log: fire it again
+            if self.phase == ACTIVE:
+                asyncio.get_running_loop().call_later(0.5, self._schedule_timers)
 
     # -- 3. appends for the invoker ----------------------------------------------------
 
@@ -134,19 +187,32 @@ class PartitionProcessor:
         record = {"execution_id": execution_id, "epoch": self.epoch, "at": at or now_ms(), **fields}
         return self.log.append(self.partition, routing_key, self.codec.encode(record_type, record))
 
+    def waiter(self, key: tuple) -> asyncio.Future:
+        """A future the fold resolves when it applies an outcome for ``key``."""
+        if self.phase != ACTIVE:
+            raise Fenced(f"partition {self.partition} is {self.phase}")
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters[key] = waiter
+        return waiter
+
     async def append_and_wait(self, record_type: str, execution_id: str, routing_key: bytes,
                               wait_for: tuple, **fields):
         """1. register the waiter, 2. append, 3. resume when the fold applied the winner."""
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters[wait_for] = waiter
+        waiter = self.waiter(wait_for)
         ack = self.append(record_type, execution_id, routing_key, **fields)
         ack.add_done_callback(partial(_forward_failure, waiter))
         return await waiter
 
     # -- 4. fenced or closed ---------------------------------------------------------
 
+    def _stop_timers(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self._timer_due = None
+
     def _fence(self) -> None:
         self.phase = FENCED
+        self._stop_timers()
         self._fail_waiters()
         self.invoker.stop_partition(self.partition)
 
@@ -158,6 +224,7 @@ class PartitionProcessor:
 
     async def close(self) -> None:
         self.phase = CLOSED
+        self._stop_timers()
         self._fail_waiters()
         await self.invoker.stop_partition(self.partition)
         self.store.close()

@@ -19,6 +19,10 @@ SAMPLES = {
     "ExecutionCompleted": {"result": "42"},
     "ExecutionFailed": {"error": ERROR},
     "PartitionClaimed": {"owner": "worker-1/abc"},
+    "TimerScheduled": {"seq": 4, "key": "nap", "due_at": 1_700_000_060_000},
+    "TimerFired": {"seq": 4, "key": "nap", "due_at": 1_700_000_060_000},
+    "Suspended": {"seq": 5, "key": "approval", "data": '{"amount":1200}', "timeout_at": None},
+    "ResumeRequested": {"name": "approval", "data": '{"approved":true}'},
 }
 
 
