@@ -57,3 +57,19 @@ async def crashy(ctx: WorkflowContext, n: int) -> dict:
 async def zombie(ctx: WorkflowContext, seconds: float) -> dict:
     pid = await ctx.step.run("slow", slow, seconds)
     return {"step_pid": pid, "pid": os.getpid()}
+
+
+@workflow
+async def napper(ctx: WorkflowContext, seconds: float) -> dict:
+    await ctx.step.run("before", inc, 0)
+    await ctx.sleep(seconds)
+    await ctx.step.run("after", inc, 1)
+    return {"pid": os.getpid()}
+
+
+@workflow
+async def approval(ctx: WorkflowContext, amount: float) -> dict:
+    await ctx.step.run("before", inc, 0)
+    decision = await ctx.step.suspend("approval", data={"amount": amount})
+    await ctx.step.run("after", inc, 1)
+    return {"approved": decision.data["approved"], "pid": os.getpid()}
