@@ -17,7 +17,7 @@ from typing import Any
 
 from .app import load_app, load_workflow
 from .client import Client
-from .config import EngineConfig, open_log
+from .config import EngineConfig, connect_log
 from .errors import ExecutionNotFoundError, LogloomError, WorkflowFailedError
 from .worker import Worker
 
@@ -36,8 +36,7 @@ def _config(args) -> EngineConfig:
 @contextlib.asynccontextmanager
 async def _engine(args, *, worker: bool, read_only: bool = False):
     config = _config(args)
-    log = open_log(config, read_only=read_only)
-    await log.start()
+    log = await connect_log(config, need_worker=worker, read_only=read_only)
     running = None
     try:
         if worker:

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .errors import LogloomError
 from .log.base import Log
 
 
@@ -68,3 +69,24 @@ def open_log(config: EngineConfig, *, read_only: bool = False) -> Log:
     from .log.embedded import EmbeddedLog
 
     return EmbeddedLog(config.data_dir, config.namespace, config.partitions or 4, read_only=read_only)
+
+
+async def connect_log(config: EngineConfig, *, need_worker: bool = False, read_only: bool = False) -> Log:
+    """A started log for the CLI and tools.
+
+    On the embedded log: opened directly when no other process holds it; otherwise,
+    unless a worker must run here, through the owner's local API (``log/local_api.py``).
+    ``read_only`` opens a snapshot that needs no lock, for history and listings.
+    """
+    log = open_log(config, read_only=read_only)
+    try:
+        await log.start()
+        return log
+    except LogloomError as exc:
+        if config.kafka is not None or need_worker or "in use" not in str(exc):
+            raise
+    from .log.local_api import RemoteEmbeddedLog
+
+    remote = RemoteEmbeddedLog(log.path, config.namespace)
+    await remote.start()
+    return remote

@@ -20,6 +20,7 @@ Layout of the RocksDB at ``<data-dir>/<namespace>/log``::
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import struct
 import time
@@ -29,6 +30,8 @@ from rocksdict import AccessType, Options, Rdict, WriteBatch, WriteOptions
 
 from ..errors import LogloomError
 from .base import Entry, Log, PartitionListener, Reader, Subscription
+
+log = logging.getLogger(__name__)
 
 _HEAD = struct.Struct(">qH")
 _META_PARTITIONS = b"m/partitions"
@@ -53,6 +56,7 @@ class EmbeddedLog(Log):
         self._committer: asyncio.Task | None = None
         self._watchers: set[asyncio.Event] = set()
         self._subscribed = False
+        self._api = None
         self._write_opts = WriteOptions()
         self._write_opts.sync = True
 
@@ -85,8 +89,23 @@ class EmbeddedLog(Log):
         self._wake = asyncio.Event()
         if not self.read_only:
             self._committer = asyncio.create_task(self._commit_loop(), name="embedded-log-commit")
+            await self._serve_local_api()
+
+    async def _serve_local_api(self) -> None:
+        """Let other processes on this machine append and read (see ``local_api.py``)."""
+        from .local_api import LocalApiServer, socket_path
+
+        server = LocalApiServer(self, socket_path(self.path))
+        try:
+            await server.start()
+            self._api = server
+        except OSError as exc:
+            log.warning("embedded log: no local API for other processes (%s)", exc)
 
     async def close(self) -> None:
+        if self._api is not None:
+            await self._api.close()
+            self._api = None
         if self._committer is not None:
             await self._drain()
             self._committer.cancel()

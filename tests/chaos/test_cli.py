@@ -45,3 +45,40 @@ async def test_worker_invoke_history_on_kafka(tmp_path, kafka_bootstrap, namespa
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+async def test_a_second_shell_acts_on_an_embedded_worker(tmp_path):
+    """A long-lived embedded worker owns the log; other processes invoke, inspect and resume."""
+    app = str(ROOT / "tests" / "apps" / "crash_app.py")
+    effects = tmp_path / "effects.txt"
+    data = ["--data-dir", str(tmp_path / "data")]
+    env = {"LOGLOOM_TEST_EFFECTS": str(effects)}
+    worker = spawn("worker", app, *data, "-v", env=env, log_file=tmp_path / "worker.log")
+    try:
+        await assert_eventually(lambda: "active with epoch" in (tmp_path / "worker.log").read_text(), timeout=60)
+        started = cli("invoke", "approval", "--input", '{"amount": 2000}', "--execution-id", "shell-1", *data)
+        assert started.returncode == 0, started.stderr
+        assert json.loads(started.stdout) == {"execution_id": "shell-1"}
+
+        async def waiting():
+            got = cli("workflow", "get", "shell-1", *data)
+            return got.returncode == 0 and json.loads(got.stdout)["status"] == "waiting" and json.loads(got.stdout)
+        status = await assert_eventually(waiting, timeout=30)
+        assert status["waiting_for"][0]["data"] == {"amount": 2000.0}
+        listed = cli("workflow", "list", "--status", "waiting", "--json", *data)
+        assert [e["execution_id"] for e in json.loads(listed.stdout)] == ["shell-1"]
+
+        resumed = cli("resume", "shell-1", "approval", "--data", '{"approved": true}', *data)
+        assert resumed.returncode == 0, resumed.stderr
+        waited = cli("invoke", "approval", "--input", '{"amount": 2000}', "--execution-id", "shell-1", "--wait",
+                     "--timeout", "30", *data)  # same id: no second run, just its result
+        assert waited.returncode == 0, waited.stderr
+        assert json.loads(waited.stdout)["approved"] is True and json.loads(waited.stdout)["pid"] == worker.pid
+
+        history = cli("history", "shell-1", *data)
+        for kind in ("Suspended", "ResumeRequested", "ExecutionCompleted"):
+            assert kind in history.stdout
+        assert "duplicate" in history.stdout  # the second invoke with the same id
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
