@@ -7,14 +7,15 @@ from .errors import (DuplicateStepKeyError, ExecutionNotFoundError, InputValidat
                      NondeterminismError, RetryableError, SerializationError, StepExecutionError,
                      TerminalError, UnknownWorkflowError, WaitTimeoutError, WorkflowFailedError)
 from .log import EmbeddedLog, Log
-from .registry import Backoff, RetryPolicy, Workflow, function, registry, workflow
+from .events import EventPayload
+from .registry import Backoff, EventTrigger, RetryPolicy, Workflow, event, function, registry, workflow
 from .worker import Worker
 
 __all__ = [
-    "Backoff", "Client", "DuplicateStepKeyError", "EmbeddedLog", "EngineConfig", "Execution",
+    "Backoff", "Client", "EventPayload", "EventTrigger", "DuplicateStepKeyError", "EmbeddedLog", "EngineConfig", "Execution",
     "ExecutionHandle", "ExecutionNotFoundError", "FunctionContext", "HistoryRecord",
     "InputValidationError", "KafkaConfig", "Log", "LogloomError", "NondeterminismError",
     "Resumed", "RetryPolicy", "RetryableError", "SerializationError", "StepExecutionError", "StepInfo",
     "TerminalError", "UnknownWorkflowError", "WaitTimeoutError", "Worker", "Workflow", "WorkflowContext",
-    "WorkflowFailedError", "current_step", "function", "open_log", "registry", "workflow",
+    "WorkflowFailedError", "current_step", "event", "function", "open_log", "registry", "workflow",
 ]

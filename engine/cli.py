@@ -107,6 +107,14 @@ async def cmd_workflow_get(args) -> int:
     return EXIT_OK
 
 
+async def cmd_publish(args) -> int:
+    data = json.loads(args.data)
+    async with _engine(args, worker=False) as (client, _):
+        partition, offset = await client.publish_event(args.topic, data, key=args.key)
+    _print({"topic": args.topic, "partition": partition, "offset": offset})
+    return EXIT_OK
+
+
 async def cmd_resume(args) -> int:
     data = json.loads(args.data)
     async with _engine(args, worker=False) as (client, _):
@@ -172,6 +180,13 @@ def parser() -> argparse.ArgumentParser:
     history.add_argument("--json", action="store_true")
     _common(history)
     history.set_defaults(func=cmd_history)
+
+    publish = sub.add_parser("publish", help="publish a JSON event on a domain topic")
+    publish.add_argument("topic", help="topic, or topic/KEY")
+    publish.add_argument("--data", default="null", help="JSON event data")
+    publish.add_argument("--key")
+    _common(publish)
+    publish.set_defaults(func=cmd_publish)
 
     resume = sub.add_parser("resume", help="resume a suspended execution")
     resume.add_argument("execution_id")

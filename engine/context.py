@@ -156,6 +156,20 @@ class StepApi:
             return await self._step(key, fn.fn, args, kwargs, fn.retry, pass_context=True)
         return await self._step(key, fn, args, kwargs, RetryPolicy(), pass_context=False)
 
+    async def publish_event(self, name: str, topic: str, data: Any, key: str | None = None) -> dict:
+        """Publish a domain event as the step ``name``: recorded once, published at least once."""
+        from .events import encode_event, split_topic
+
+        log = self._run.processor.log
+
+        async def publish() -> dict:
+            topic_name, topic_key = split_topic(topic)
+            event_key = topic_key if topic_key is not None else key
+            partition, offset = await log.publish(topic_name, None if event_key is None else event_key.encode(),
+                                                  encode_event(data))
+            return {"topic": topic_name, "partition": partition, "offset": offset}
+        return await self.run(name, publish)
+
     # -- waits: durable sleeps and suspensions --------------------------------------------
 
     async def wait_for(self, name: str, *, seconds: float = 0, minutes: float = 0, hours: float = 0,

@@ -41,8 +41,10 @@ def now_ms() -> int:
 
 
 class PartitionProcessor:
-    def __init__(self, partition: int, log_: Log, store: StorePartition, codec: Codec, invoker, worker_id: str):
+    def __init__(self, partition: int, log_: Log, store: StorePartition, codec: Codec, invoker, worker_id: str,
+                 on_ownership=lambda processor, owned: None):
         self.partition = partition
+        self.on_ownership = on_ownership  # called with True when active, False when that ends
         self.log = log_
         self.store = store
         self.codec = codec
@@ -127,6 +129,7 @@ class PartitionProcessor:
                 log.info("partition %d: active with epoch %d", self.partition, self.epoch)
                 self.invoker.resume(self)
                 self._schedule_timers()
+                self.on_ownership(self, True)
         elif self.phase in (ACTIVE, CLAIMING):
             log.warning("partition %d: fenced, %s claimed epoch %d", self.partition, claim["owner"], claim["epoch"])
             self._fence()
@@ -213,6 +216,7 @@ class PartitionProcessor:
     def _fence(self) -> None:
         self.phase = FENCED
         self._stop_timers()
+        self.on_ownership(self, False)
         self._fail_waiters()
         self.invoker.stop_partition(self.partition)
 
@@ -223,8 +227,11 @@ class PartitionProcessor:
                 waiter.set_exception(Fenced(f"partition {self.partition} is no longer owned"))
 
     async def close(self) -> None:
+        was_active = self.phase == ACTIVE
         self.phase = CLOSED
         self._stop_timers()
+        if was_active:
+            self.on_ownership(self, False)
         self._fail_waiters()
         await self.invoker.stop_partition(self.partition)
         self.store.close()

@@ -41,13 +41,28 @@ class Backoff:
     multiplier: float = 2.0
 
 
+@dataclass(frozen=True)
+class EventTrigger:
+    """``triggers=[event("user.signed_up")]``: every event on the topic starts one execution."""
+
+    topic: str
+
+
+def event(topic: str) -> EventTrigger:
+    """A trigger on the domain topic ``topic`` (AGNT5 style)."""
+    if "/" in topic:
+        raise LogloomError(f"a trigger names a whole topic, not a key: {topic!r}")
+    return EventTrigger(topic)
+
+
 class Workflow:
-    def __init__(self, fn: Callable, name: str | None = None):
+    def __init__(self, fn: Callable, name: str | None = None, triggers: list[EventTrigger] | None = None):
         if not inspect.iscoroutinefunction(fn):
             raise LogloomError(f"@workflow needs an async def, got {fn!r}")
         self.fn = fn
         self.name = name or fn.__name__
         self.binder = Binder(fn, skip=1)
+        self.triggers = list(triggers or [])
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -96,6 +111,23 @@ class Registry:
         self.workflows[wf.name] = wf
         return wf
 
+    def workflow(self, fn: Callable | None = None, *, name: str | None = None,
+                 trigger_on_event: str | None = None, triggers: list[EventTrigger] | None = None):
+        """``@workflow`` into this registry (a worker given this registry runs only these)."""
+        all_triggers = list(triggers or []) + ([event(trigger_on_event)] if trigger_on_event else [])
+
+        def wrap(f: Callable) -> Workflow:
+            return self.add(Workflow(f, name, all_triggers))
+        return wrap(fn) if fn is not None else wrap
+
+    def triggered_by(self) -> dict[str, list[Workflow]]:
+        """Domain topic -> the workflows each of its events starts."""
+        out: dict[str, list[Workflow]] = {}
+        for wf in self.workflows.values():
+            for trigger in wf.triggers:
+                out.setdefault(trigger.topic, []).append(wf)
+        return out
+
     def get(self, name: str) -> Workflow:
         try:
             return self.workflows[name]
@@ -107,11 +139,14 @@ class Registry:
 registry = Registry()  # workflows register here on import
 
 
-def workflow(fn: Callable | None = None, *, name: str | None = None):
-    """Register an ``async def wf(ctx: WorkflowContext, ...)`` as a durable workflow."""
-    def wrap(f: Callable) -> Workflow:
-        return registry.add(Workflow(f, name))
-    return wrap(fn) if fn is not None else wrap
+def workflow(fn: Callable | None = None, *, name: str | None = None, trigger_on_event: str | None = None,
+             triggers: list[EventTrigger] | None = None):
+    """Register an ``async def wf(ctx: WorkflowContext, ...)`` as a durable workflow.
+
+    ``trigger_on_event="topic"`` (Polos style) or ``triggers=[event("topic")]`` (AGNT5 style)
+    start one execution per event published on that topic.
+    """
+    return registry.workflow(fn, name=name, trigger_on_event=trigger_on_event, triggers=triggers)
 
 
 def function(fn: Callable | None = None, *, name: str | None = None, retries: int = 0,

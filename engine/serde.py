@@ -55,6 +55,11 @@ class Binder:
             self._fields_model = pydantic.create_model(
                 f"{fn.__name__}_input", __config__=pydantic.ConfigDict(arbitrary_types_allowed=True), **fields)
 
+    @property
+    def model(self) -> type | None:
+        """The pydantic model the whole payload binds to (Polos style), if any."""
+        return self._model_param
+
     def bind(self, payload: Any) -> dict[str, Any]:
         """Keyword arguments for the workflow; raises ``InputValidationError``."""
         try:

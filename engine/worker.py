@@ -19,6 +19,7 @@ from .invoker import Invoker
 from .log.base import Entry, Log, Subscription
 from .processor import PartitionProcessor
 from .registry import Registry, registry as default_registry
+from .router import Router
 from .store import StorePartition
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class Worker:
         self.codec = codec or default_codec()
         self.invoker = Invoker(self.registry, self.worker_id)
         self.processors: dict[int, PartitionProcessor] = {}
+        self.router = Router(log_, self.registry, self.codec)
         self._subscription: Subscription | None = None
         self._stopped = asyncio.Event()
 
@@ -54,6 +56,7 @@ class Worker:
             self._subscription = None
         for partition in list(self.processors):
             await self.processors.pop(partition).close()
+        await self.router.stop()
         self._stopped.set()
 
     async def run_forever(self) -> None:
@@ -74,7 +77,8 @@ class Worker:
             if partition in self.processors:  # assigned again without a revoke in between
                 await self.processors.pop(partition).close()
             store = StorePartition(self.store_path(partition))
-            processor = PartitionProcessor(partition, self.log, store, self.codec, self.invoker, self.worker_id)
+            processor = PartitionProcessor(partition, self.log, store, self.codec, self.invoker, self.worker_id,
+                                           on_ownership=self._ownership_changed)
             self.processors[partition] = processor
             starts[partition] = processor.applied + 1
             log.info("partition %d: replaying from offset %d to %d", partition, starts[partition], end)
@@ -86,6 +90,15 @@ class Worker:
             processor = self.processors.pop(partition, None)
             if processor is not None:
                 await processor.close()
+
+    def _ownership_changed(self, processor: PartitionProcessor, owned: bool) -> None:
+        """The router runs beside the owner of partition 0: one router per namespace."""
+        if processor.partition != 0:
+            return
+        if owned:
+            self.router.start()
+        else:
+            asyncio.ensure_future(self.router.stop())
 
     def records(self, entries: list[Entry]) -> None:
         start = 0

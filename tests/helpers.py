@@ -55,9 +55,9 @@ class EngineHarness:
             self.logs.append(self._log)
         return self._log
 
-    async def worker(self, data_dir: Path | None = None) -> Worker:
+    async def worker(self, data_dir: Path | None = None, registry=None) -> Worker:
         """Start a worker; when it is the only one, wait until it owns every partition."""
-        worker = Worker(await self.log(), data_dir=data_dir or self.tmp_path / "worker")
+        worker = Worker(await self.log(), registry, data_dir=data_dir or self.tmp_path / "worker")
         await worker.start()
         self.workers.append(worker)
         if len(self.workers) == 1:

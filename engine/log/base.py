@@ -29,6 +29,7 @@ class Entry:
     key: bytes
     value: bytes
     timestamp: int  # milliseconds since the epoch, set by the log
+    topic: str = ""  # "" for the journal; a named topic's name otherwise
 
 
 def partition_for(routing_key: str | bytes, num_partitions: int) -> int:
@@ -93,6 +94,31 @@ class Log(ABC):
 
     @abstractmethod
     def reader(self) -> Reader: ...
+
+    # -- named topics: domain events, read by the router ------------------------------
+
+    @abstractmethod
+    async def ensure_topic(self, topic: str, partitions: int = 1) -> int:
+        """Create ``topic`` if missing; returns its partition count."""
+
+    @abstractmethod
+    async def publish(self, topic: str, key: bytes | None, value: bytes) -> tuple[int, int]:
+        """Append to a named topic (partition by key); returns (partition, offset) once durable."""
+
+    @abstractmethod
+    def topic_reader(self, topic: str) -> Reader:
+        """A cursor over a named topic's partitions."""
+
+    @abstractmethod
+    async def topic_partitions(self, topic: str) -> int:
+        """Partition count of a named topic; 0 if it does not exist."""
+
+    @abstractmethod
+    async def committed(self, group: str, topic: str) -> dict[int, int]:
+        """Offsets ``group`` committed on ``topic``: the next offset to read, per partition."""
+
+    @abstractmethod
+    async def commit(self, group: str, topic: str, offsets: dict[int, int]) -> None: ...
 
     def partition_for(self, routing_key: str | bytes) -> int:
         return partition_for(routing_key, self.num_partitions)

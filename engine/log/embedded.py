@@ -11,10 +11,17 @@ are acknowledged or become visible to readers. Concurrent appends share one sync
 2. The committer task takes everything queued, writes it as one batch, and syncs.
 3. Only then are the offsets made visible to readers and the append futures resolved.
 
+Besides the journal it holds named topics for domain events (``publish``,
+``topic_reader``) and the committed offsets of their consumer groups, so the same router
+code runs on both logs.
+
 Layout of the RocksDB at ``<data-dir>/<namespace>/log``::
 
-    b"m/partitions"                      -> partition count (fixed at creation)
-    b"r" + partition(>I) + offset(>q)   -> timestamp(>q) keylen(>H) key value
+    b"m/partitions"                                -> journal partition count (fixed)
+    b"m/topic/" + name                             -> a named topic's partition count
+    b"c/" + group + 0 + topic + 0 + partition(>I)  -> committed offset (>q)
+    b"r" + partition(>I) + offset(>q)              -> journal record: timestamp(>q) keylen(>H) key value
+    b"T" + topic + 0 + partition(>I) + offset(>q)  -> topic record, same value layout
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from pathlib import Path
 from rocksdict import AccessType, Options, Rdict, WriteBatch, WriteOptions
 
 from ..errors import LogloomError
-from .base import Entry, Log, PartitionListener, Reader, Subscription
+from .base import Entry, Log, PartitionListener, Reader, Subscription, partition_for
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +44,17 @@ _HEAD = struct.Struct(">qH")
 _META_PARTITIONS = b"m/partitions"
 
 
-def _key(partition: int, offset: int) -> bytes:
-    return b"r" + struct.pack(">Iq", partition, offset)
+JOURNAL = ""  # the stream name of the journal; named topics use their own
+
+
+def _prefix(topic: str, partition: int) -> bytes:
+    if topic == JOURNAL:
+        return b"r" + struct.pack(">I", partition)
+    return b"T" + topic.encode() + b"\x00" + struct.pack(">I", partition)
+
+
+def _key(partition: int, offset: int, topic: str = JOURNAL) -> bytes:
+    return _prefix(topic, partition) + struct.pack(">q", offset)
 
 
 class EmbeddedLog(Log):
@@ -49,8 +65,9 @@ class EmbeddedLog(Log):
         self.path = Path(data_dir) / namespace / "log"
         self.read_only = read_only
         self._db: Rdict | None = None
-        self._next: list[int] = []       # next offset to assign, per partition
-        self._visible: list[int] = []    # offsets below this are durable and readable
+        self._next: dict[tuple[str, int], int] = {}     # next offset to assign, per stream
+        self._visible: dict[tuple[str, int], int] = {}  # offsets below this are durable and readable
+        self._topics: dict[str, int] = {}               # named topic -> partitions
         self._pending: list[tuple] = []
         self._wake: asyncio.Event | None = None
         self._committer: asyncio.Task | None = None
@@ -84,8 +101,16 @@ class EmbeddedLog(Log):
                 self._db.put(_META_PARTITIONS, str(self.num_partitions).encode())
         else:
             self.num_partitions = int(stored)  # fixed at creation
-        self._next = [self._last_offset(p) + 1 for p in range(self.num_partitions)]
-        self._visible = list(self._next)
+        for p in range(self.num_partitions):
+            self._open_stream(JOURNAL, p)
+        it = self._db.iter()
+        it.seek(b"m/topic/")
+        while it.valid() and it.key().startswith(b"m/topic/"):
+            self._topics[it.key()[8:].decode()] = int(it.value())
+            it.next()
+        for topic, partitions in self._topics.items():
+            for p in range(partitions):
+                self._open_stream(topic, p)
         self._wake = asyncio.Event()
         if not self.read_only:
             self._committer = asyncio.create_task(self._commit_loop(), name="embedded-log-commit")
@@ -122,24 +147,26 @@ class EmbeddedLog(Log):
         while self._pending:
             await asyncio.sleep(0.001)
 
-    def _last_offset(self, partition: int) -> int:
+    def _open_stream(self, topic: str, partition: int) -> None:
+        prefix = _prefix(topic, partition)
         it = self._db.iter()
-        it.seek_for_prev(_key(partition, 2**62))
-        if it.valid() and it.key()[:5] == _key(partition, 0)[:5]:
-            return struct.unpack(">q", it.key()[5:])[0]
-        return -1
+        it.seek_for_prev(prefix + struct.pack(">q", 2**62))
+        last = -1
+        if it.valid() and it.key()[:len(prefix)] == prefix:
+            last = struct.unpack(">q", it.key()[len(prefix):])[0]
+        self._next[(topic, partition)] = self._visible[(topic, partition)] = last + 1
 
     # -- writing ---------------------------------------------------------------------
 
-    def append(self, partition: int, key: bytes, value: bytes) -> asyncio.Future[int]:
+    def append(self, partition: int, key: bytes, value: bytes, topic: str = JOURNAL) -> asyncio.Future[int]:
         if self.read_only or self._db is None:
             raise LogloomError("embedded log is not open for writing")
-        if not 0 <= partition < self.num_partitions:
-            raise LogloomError(f"partition {partition} out of range 0..{self.num_partitions - 1}")
+        if (topic, partition) not in self._next:
+            raise LogloomError(f"no partition {partition} in {topic or 'the journal'}")
         future = asyncio.get_running_loop().create_future()
-        offset = self._next[partition]
-        self._next[partition] = offset + 1
-        self._pending.append((partition, offset, key, value, future))
+        offset = self._next[(topic, partition)]
+        self._next[(topic, partition)] = offset + 1
+        self._pending.append((topic, partition, offset, key, value, future))
         self._wake.set()
         return future
 
@@ -152,8 +179,8 @@ class EmbeddedLog(Log):
                 continue
             now = int(time.time() * 1000)
             wb = WriteBatch(raw_mode=True)
-            for partition, offset, key, value, _ in batch:
-                wb.put(_key(partition, offset), _HEAD.pack(now, len(key)) + key + value)
+            for topic, partition, offset, key, value, _ in batch:
+                wb.put(_key(partition, offset, topic), _HEAD.pack(now, len(key)) + key + value)
             try:
                 await asyncio.to_thread(self._db.write, wb, self._write_opts)
             except Exception as exc:  # the disk failed: nothing in this batch is durable
@@ -161,8 +188,8 @@ class EmbeddedLog(Log):
                     if not future.done():
                         future.set_exception(LogloomError(f"embedded log write failed: {exc}"))
                 raise
-            for partition, offset, _, _, future in batch:
-                self._visible[partition] = offset + 1
+            for topic, partition, offset, _, _, future in batch:
+                self._visible[(topic, partition)] = offset + 1
                 if not future.done():
                     future.set_result(offset)
             for watcher in self._watchers:
@@ -170,26 +197,67 @@ class EmbeddedLog(Log):
 
     # -- reading ---------------------------------------------------------------------
 
-    async def end_offset(self, partition: int) -> int:
-        return self._visible[partition]
+    async def end_offset(self, partition: int, topic: str = JOURNAL) -> int:
+        return self._visible[(topic, partition)]
 
-    def read(self, partition: int, start: int, limit: int = 1000) -> list[Entry]:
-        """Durable records of ``partition`` from ``start``, at most ``limit`` of them."""
-        stop = min(self._visible[partition], start + limit)
+    def read(self, partition: int, start: int, limit: int = 1000, topic: str = JOURNAL) -> list[Entry]:
+        """Durable records of a partition from ``start``, at most ``limit`` of them."""
+        stop = min(self._visible.get((topic, partition), 0), start + limit)
         if start >= stop:
             return []
         out = []
         it = self._db.iter()
-        it.seek(_key(partition, start))
+        it.seek(_key(partition, start, topic))
         offset = start
         while offset < stop and it.valid():
             raw = it.value()
             ts, key_len = _HEAD.unpack_from(raw)
             key_end = _HEAD.size + key_len
-            out.append(Entry(partition, offset, raw[_HEAD.size:key_end], raw[key_end:], ts))
+            out.append(Entry(partition, offset, raw[_HEAD.size:key_end], raw[key_end:], ts, topic))
             offset += 1
             it.next()
         return out
+
+    # -- named topics: domain events ---------------------------------------------------
+
+    async def ensure_topic(self, topic: str, partitions: int = 1) -> int:
+        if topic not in self._topics:
+            if self.read_only:
+                raise LogloomError(f"no topic {topic!r}")
+            self._db.put(b"m/topic/" + topic.encode(), str(partitions).encode())
+            self._topics[topic] = partitions
+            for p in range(partitions):
+                self._open_stream(topic, p)
+        return self._topics[topic]
+
+    async def publish(self, topic: str, key: bytes | None, value: bytes) -> tuple[int, int]:
+        partitions = await self.ensure_topic(topic)
+        partition = 0 if key is None else partition_for(key, partitions)
+        return partition, await self.append(partition, key or b"", value, topic)
+
+    def topic_reader(self, topic: str) -> Reader:
+        return _EmbeddedReader(self, topic)
+
+    async def topic_partitions(self, topic: str) -> int:
+        return self._topics.get(topic, 0)
+
+    async def committed(self, group: str, topic: str) -> dict[int, int]:
+        prefix = b"c/" + group.encode() + b"\x00" + topic.encode() + b"\x00"
+        out = {}
+        it = self._db.iter()
+        it.seek(prefix)
+        while it.valid() and it.key().startswith(prefix):
+            out[struct.unpack(">I", it.key()[len(prefix):])[0]] = struct.unpack(">q", it.value())[0]
+            it.next()
+        return out
+
+    async def commit(self, group: str, topic: str, offsets: dict[int, int]) -> None:
+        """Record that ``group`` consumed ``topic`` up to (not including) these offsets."""
+        prefix = b"c/" + group.encode() + b"\x00" + topic.encode() + b"\x00"
+        wb = WriteBatch(raw_mode=True)
+        for partition, offset in offsets.items():
+            wb.put(prefix + struct.pack(">I", partition), struct.pack(">q", offset))
+        self._db.write(wb)
 
     def _watch(self) -> asyncio.Event:
         event = asyncio.Event()
@@ -207,8 +275,9 @@ class EmbeddedLog(Log):
 
 
 class _EmbeddedReader(Reader):
-    def __init__(self, log: EmbeddedLog):
+    def __init__(self, log: EmbeddedLog, topic: str = JOURNAL):
         self._log = log
+        self._topic = topic
         self._cursors: dict[int, int] = {}
         self._event = log._watch()
 
@@ -221,7 +290,7 @@ class _EmbeddedReader(Reader):
     def _read_some(self) -> list[Entry]:
         out: list[Entry] = []
         for partition, cursor in self._cursors.items():
-            entries = self._log.read(partition, cursor)
+            entries = self._log.read(partition, cursor, topic=self._topic)
             if entries:
                 self._cursors[partition] = entries[-1].offset + 1
                 out.extend(entries)

@@ -71,8 +71,8 @@ def _consume_available(consumer: Consumer, timeout: float) -> list:
     return [first, *consumer.consume(999, 0)]
 
 
-def _entry(msg) -> Entry:
-    return Entry(msg.partition(), msg.offset(), msg.key() or b"", msg.value() or b"", msg.timestamp()[1])
+def _entry(msg, topic: str = "") -> Entry:
+    return Entry(msg.partition(), msg.offset(), msg.key() or b"", msg.value() or b"", msg.timestamp()[1], topic)
 
 
 class KafkaLog(Log):
@@ -94,6 +94,8 @@ class KafkaLog(Log):
         self._running = False
         self._meta: Consumer | None = None
         self._meta_lock = threading.Lock()
+        self._topic_partitions: dict[str, int] = {}
+        self._groups: dict[str, Consumer] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -107,25 +109,26 @@ class KafkaLog(Log):
         self._poller.start()
 
     def _ensure_topic(self) -> None:
+        self.num_partitions = self._create_topic(self.topic, self.num_partitions, topics.JOURNAL_TOPIC_CONFIG)
+
+    def _create_topic(self, topic: str, partitions: int, config: dict | None = None) -> int:
+        """Create ``topic`` unless it exists; wait for its leaders; return its partition count."""
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
-        metadata = admin.list_topics(timeout=30)
-        if self.topic not in metadata.topics:
-            new = NewTopic(self.topic, num_partitions=self.num_partitions,
-                           replication_factor=self.replication_factor,
-                           config=dict(topics.JOURNAL_TOPIC_CONFIG))
+        if topic not in admin.list_topics(timeout=30).topics:
+            new = NewTopic(topic, num_partitions=partitions, replication_factor=self.replication_factor,
+                           config=dict(config or {}))
             try:
-                admin.create_topics([new])[self.topic].result(timeout=30)
+                admin.create_topics([new])[topic].result(timeout=30)
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise LogloomError(f"cannot create topic {self.topic}: {exc}") from exc
+                    raise LogloomError(f"cannot create topic {topic}: {exc}") from exc
         for _ in range(300):  # wait until every partition has a leader
-            described = admin.list_topics(self.topic, timeout=10).topics.get(self.topic)
+            described = admin.list_topics(topic, timeout=10).topics.get(topic)
             if described is not None and described.error is None and described.partitions and all(
                     p.leader >= 0 for p in described.partitions.values()):
-                self.num_partitions = len(described.partitions)  # fixed at creation
-                return
+                return len(described.partitions)  # fixed at creation
             threading.Event().wait(0.1)
-        raise LogloomError(f"topic {self.topic} has no leaders after 30 s")
+        raise LogloomError(f"topic {topic} has no leaders after 30 s")
 
     async def close(self) -> None:
         if self._producer is not None:
@@ -136,6 +139,9 @@ class KafkaLog(Log):
         if self._meta is not None:
             self._meta.close()
             self._meta = None
+        for consumer in self._groups.values():
+            consumer.close()
+        self._groups = {}
 
     def _poll_producer(self) -> None:
         while self._running:
@@ -183,7 +189,54 @@ class KafkaLog(Log):
         return _KafkaSubscription(self, listener)
 
     def reader(self) -> Reader:
-        return _KafkaReader(self)
+        return _KafkaReader(self, self.topic)
+
+    # -- named topics: domain events -------------------------------------------------
+
+    async def ensure_topic(self, topic: str, partitions: int = 1) -> int:
+        if topic not in self._topic_partitions:
+            self._topic_partitions[topic] = await asyncio.to_thread(self._create_topic, topic, partitions)
+        return self._topic_partitions[topic]
+
+    async def publish(self, topic: str, key: bytes | None, value: bytes) -> tuple[int, int]:
+        """Produce to a domain topic with librdkafka's partitioner (creating the topic if needed)."""
+        await self.ensure_topic(topic)
+        loop = self._loop
+        future = loop.create_future()
+
+        def delivered(err, msg):
+            if err is not None:
+                loop.call_soon_threadsafe(_fail, future, LogloomError(f"publish to {topic} failed: {err}"))
+            else:
+                loop.call_soon_threadsafe(_resolve, future, (msg.partition(), msg.offset()))
+        self._producer.produce(topic, value=value, key=key, on_delivery=delivered)
+        return await future
+
+    def topic_reader(self, topic: str) -> Reader:
+        return _KafkaReader(self, topic)
+
+    async def topic_partitions(self, topic: str) -> int:
+        def lookup() -> int:
+            described = AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(topic, timeout=10).topics.get(topic)
+            return len(described.partitions) if described is not None and described.error is None else 0
+        return await asyncio.to_thread(lookup)
+
+    def _group_consumer(self, group: str) -> Consumer:
+        if group not in self._groups:
+            self._groups[group] = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group,
+                                            "enable.auto.commit": False})
+        return self._groups[group]
+
+    async def committed(self, group: str, topic: str) -> dict[int, int]:
+        partitions = await self.topic_partitions(topic)
+        def lookup() -> dict[int, int]:
+            tps = self._group_consumer(group).committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+            return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
+        return await asyncio.to_thread(lookup)
+
+    async def commit(self, group: str, topic: str, offsets: dict[int, int]) -> None:
+        tps = [TopicPartition(topic, p, o) for p, o in offsets.items()]
+        await asyncio.to_thread(self._group_consumer(group).commit, offsets=tps, asynchronous=False)
 
     def consumer_config(self, **extra) -> dict:
         return {"bootstrap.servers": self.bootstrap, **self._consumer_config, **extra}
@@ -275,8 +328,10 @@ class _KafkaSubscription(Subscription):
 class _KafkaReader(Reader):
     """A group-less consumer with explicit assignment, for clients and history."""
 
-    def __init__(self, log: KafkaLog):
+    def __init__(self, log: KafkaLog, topic: str):
         self._log = log
+        self._topic = topic
+        self._entry_topic = "" if topic == log.topic else topic
         self._consumer = Consumer(log.consumer_config(**{
             "group.id": f"{log.namespace}.reader.{uuid.uuid4().hex}",
             "fetch.wait.max.ms": 100,
@@ -293,9 +348,10 @@ class _KafkaReader(Reader):
     def _consume(self, timeout: float) -> list[Entry]:
         with self._lock:
             if self._changed:
-                self._consumer.assign([TopicPartition(self._log.topic, p, o) for p, o in self._positions.items()])
+                self._consumer.assign([TopicPartition(self._topic, p, o) for p, o in self._positions.items()])
                 self._changed = False
-        out = [_entry(msg) for msg in _consume_available(self._consumer, timeout) if msg.error() is None]
+        out = [_entry(msg, self._entry_topic) for msg in _consume_available(self._consumer, timeout)
+               if msg.error() is None]
         with self._lock:
             for entry in out:
                 self._positions[entry.partition] = entry.offset + 1

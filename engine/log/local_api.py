@@ -13,6 +13,7 @@ Keys and values travel base64-encoded.
     {"op": "meta"}                                        -> {"partitions": N}
     {"op": "append", "p": P, "k": K, "v": V}              -> {"offset": O}
     {"op": "end", "p": P}                                 -> {"end": O}
+    {"op": "publish", "t": TOPIC, "k": K|null, "v": V}    -> {"partition": P, "offset": O}
     {"op": "read", "cursors": {"P": O}, "wait": S}        -> {"entries": [[P, O, K, V, TS], ...]}
     any failure                                           -> {"error": "message"}
 
@@ -90,6 +91,10 @@ class LocalApiServer:
             return {"offset": await log.append(request["p"], _unb64(request["k"]), _unb64(request["v"]))}
         if op == "end":
             return {"end": await log.end_offset(request["p"])}
+        if op == "publish":
+            key = None if request["k"] is None else _unb64(request["k"])
+            partition, offset = await log.publish(request["t"], key, _unb64(request["v"]))
+            return {"partition": partition, "offset": offset}
         if op == "read":
             cursors = {int(p): o for p, o in request["cursors"].items()}
             watch.clear()
@@ -172,6 +177,28 @@ class RemoteEmbeddedLog(Log):
 
     def reader(self) -> Reader:
         return _RemoteReader(self.path)
+
+    async def publish(self, topic: str, key: bytes | None, value: bytes) -> tuple[int, int]:
+        response = await self._connection.call(op="publish", t=topic, k=None if key is None else _b64(key), v=_b64(value))
+        return response["partition"], response["offset"]
+
+    def _owner_only(self, what: str):
+        raise LogloomError(f"{what} is done by the process that owns the embedded log")
+
+    async def ensure_topic(self, topic: str, partitions: int = 1) -> int:
+        self._owner_only("creating topics")
+
+    def topic_reader(self, topic: str) -> Reader:
+        self._owner_only("reading domain topics")
+
+    async def topic_partitions(self, topic: str) -> int:
+        self._owner_only("reading domain topics")
+
+    async def committed(self, group: str, topic: str) -> dict[int, int]:
+        self._owner_only("reading consumer offsets")
+
+    async def commit(self, group: str, topic: str, offsets: dict[int, int]) -> None:
+        self._owner_only("committing consumer offsets")
 
 
 class _RemoteReader(Reader):

@@ -73,3 +73,12 @@ async def approval(ctx: WorkflowContext, amount: float) -> dict:
     decision = await ctx.step.suspend("approval", data={"amount": amount})
     await ctx.step.run("after", inc, 1)
     return {"approved": decision.data["approved"], "pid": os.getpid()}
+
+
+TRIGGER_TOPIC = os.environ.get("LOGLOOM_TEST_TOPIC", "test.signup")
+
+
+@workflow(trigger_on_event=TRIGGER_TOPIC)
+async def on_signup(ctx: WorkflowContext, user_id: str, n: int) -> dict:
+    await ctx.step.run("record", inc, n)
+    return {"user_id": user_id}
