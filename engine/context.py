@@ -191,6 +191,24 @@ class StepApi:
         """
         return await self._suspend(self._explicit(name), data, timeout)
 
+    async def wait_for_event(self, name: str, topic: str, timeout: float | timedelta | None = None):
+        """Wait for the next event on a domain topic (``name`` or ``name/KEY``); returns an ``EventPayload``.
+
+        Delivered: the first event on that topic/key after this execution was created (or
+        after the last event it already received there), even one published before the
+        workflow reached this wait. With ``timeout``, raises ``WaitTimeoutError``.
+        """
+        from .events import EventPayload, split_topic
+
+        key = self._explicit(name)
+        topic_name, event_key = split_topic(topic)
+        if isinstance(timeout, timedelta):
+            timeout = timeout.total_seconds()
+        timeout_at = None if timeout is None else int((time.time() + timeout) * 1000)
+        event = await self._wait(key, "EventAwaited", {"topic": topic_name, "event_key": event_key,
+                                                       "timeout_at": timeout_at}, timeout_at)
+        return EventPayload(**event)
+
     def _explicit(self, key: str) -> str:
         if key in self._explicit_keys:
             raise DuplicateStepKeyError(

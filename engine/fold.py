@@ -23,6 +23,8 @@ Rules:
    into the timer index. ``TimerFired`` ends a sleep, or times a wait out.
    ``ResumeRequested`` ends the suspension with that name; one that arrives before its
    suspension is kept and ends it the moment it opens. The first ending wins.
+
+Rules 5-7, for waits on events from domain topics, are in ``fold_events.py``.
 """
 
 from __future__ import annotations
@@ -81,6 +83,11 @@ def suspension_key(execution_id: str, name: str) -> bytes:
 
 def early_resume_key(execution_id: str, name: str) -> bytes:
     return b"r/" + execution_id.encode() + b"/" + name.encode()
+
+
+def awaiting_key(execution_id: str, seq: int) -> bytes:
+    """Open event waits on the waiter's partition (what its owner registers, and re-registers)."""
+    return b"ea/" + execution_id.encode() + b"\x00%010d" % seq
 
 
 def current_epoch(state: State) -> int:
@@ -210,7 +217,8 @@ def _open_wait(state: State, r: dict, entry: dict, due_at: int | None) -> tuple[
     if due_at is not None:
         state.put(timer_key(due_at, row["id"], r["seq"]), {"key": r["key"], "routing": routing})
     waits = row.setdefault("waits", {})
-    waits[str(r["seq"])] = {k: v for k, v in entry.items() if k in ("kind", "key", "due_at", "data")}
+    waits[str(r["seq"])] = {k: v for k, v in entry.items()
+                            if k in ("kind", "key", "due_at", "data", "topic", "event_key", "timeout_at")}
     row["status"] = WAITING
     return row, []
 
@@ -226,6 +234,10 @@ def _close_wait(state: State, row: dict, seq: int, entry: dict) -> list[Event]:
         events.append(Event("timer_done", execution_id, timer_key(due_at, execution_id, seq)))
     if entry.get("kind") == "suspend":
         state.delete(suspension_key(execution_id, entry["key"]))
+    if entry.get("kind") == "event":  # the event partition may forget this wait now
+        state.delete(awaiting_key(execution_id, seq))
+        events.append(Event("close_wait", execution_id, {"seq": seq, "topic": entry["topic"],
+                                                         "event_key": entry.get("event_key")}))
     row.get("waits", {}).pop(str(seq), None)
     if not row.get("waits"):
         row["status"] = RUNNING
@@ -309,3 +321,8 @@ _HANDLERS = {
     "Suspended": _suspended,
     "ResumeRequested": _resume_requested,
 }
+
+
+from .fold_events import HANDLERS as _EVENT_HANDLERS  # noqa: E402  (rules 5-7 use the helpers above)
+
+_HANDLERS.update(_EVENT_HANDLERS)

@@ -42,8 +42,9 @@ def now_ms() -> int:
 
 class PartitionProcessor:
     def __init__(self, partition: int, log_: Log, store: StorePartition, codec: Codec, invoker, worker_id: str,
-                 on_ownership=lambda processor, owned: None):
+                 on_ownership=lambda processor, owned: None, events=None):
         self.partition = partition
+        self.events = events  # EventMessenger: cross-partition messages for wait_for_event
         self.on_ownership = on_ownership  # called with True when active, False when that ends
         self.log = log_
         self.store = store
@@ -112,6 +113,9 @@ class PartitionProcessor:
                 self.invoker.wake(self, event.data)
         elif kind == "timer":
             self._schedule_timers()
+        elif kind in ("await_event", "deliver", "close_wait", "topic_awaited"):
+            if self.phase == ACTIVE:
+                self.events.on_fold_event(self, event)
         elif kind == "timer_done":
             self._firing.discard(event.data)
         elif kind == "claimed":
@@ -129,6 +133,7 @@ class PartitionProcessor:
                 log.info("partition %d: active with epoch %d", self.partition, self.epoch)
                 self.invoker.resume(self)
                 self._schedule_timers()
+                self.events.resend(self)
                 self.on_ownership(self, True)
         elif self.phase in (ACTIVE, CLAIMING):
             log.warning("partition %d: fenced, %s claimed epoch %d", self.partition, claim["owner"], claim["epoch"])
@@ -197,6 +202,16 @@ class PartitionProcessor:
         waiter = asyncio.get_running_loop().create_future()
         self._waiters[key] = waiter
         return waiter
+
+    def send(self, record_type: str, routing_key: str, to_partition: int | None = None,
+             **fields) -> asyncio.Future[int]:
+        """Append a command (epoch 0) to the partition ``routing_key`` maps to (or ``to_partition``)."""
+        if self.phase != ACTIVE:
+            raise Fenced(f"partition {self.partition} is {self.phase}")
+        record = {"epoch": 0, "at": now_ms(), **fields}
+        if to_partition is None:
+            to_partition = self.log.partition_for(routing_key)
+        return self.log.append(to_partition, routing_key.encode(), self.codec.encode(record_type, record))
 
     async def append_and_wait(self, record_type: str, execution_id: str, routing_key: bytes,
                               wait_for: tuple, **fields):

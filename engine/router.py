@@ -1,14 +1,19 @@
 """The router: events on domain topics become journal records.
 
 It runs beside the owner of journal partition 0, so one router is active per namespace,
-and it moves with that partition on a rebalance. For each triggering topic it reads
-every partition from the router group's committed offsets (from the start, for a topic
-it never read), and for each event, in offset order:
+and it moves with that partition on a rebalance. It reads the topics that trigger
+workflows, and the topics workflows wait on (partition 0 folds the set, from
+``TopicAwaited`` records). It reads every partition from the router group's committed
+offsets; a topic it never read starts at the beginning (triggers) or at the creation
+time of the first execution that waited on it (waits), so no event after that is
+missed. For each event, in offset order:
 
 1. Decode it (JSON). A malformed event goes to the dead-letter topic with the reason.
 2. For each workflow the topic triggers, build and validate the input; an event the
    workflow rejects goes to the dead-letter topic. Otherwise append
    ``InvocationRequested`` with the execution id ``<workflow>:<topic>:<partition>:<offset>``.
+   If workflows wait on the topic, append ``EventReceived`` to the event's partition
+   (see ``fold_events.py``).
 3. When those appends are acknowledged, commit the offsets of the batch.
 
 A crash between 2 and 3 reads the events again; the fold ignores an invocation whose
@@ -29,6 +34,7 @@ from . import topics
 from .codec import Codec
 from .errors import LogloomError
 from .events import EventPayload, decode_event
+from .fold_events import event_routing_key
 from .log.base import Entry, Log
 from .registry import Registry, Workflow
 from .serde import to_json
@@ -60,42 +66,78 @@ class Router:
         self.registry = registry
         self.codec = codec
         self.group = router_group(log_.namespace)
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._awaited: dict[str, int] = {}  # topic -> read it from this time, when never read
+        self._active = False
 
     @property
     def running(self) -> bool:
-        return bool(self._tasks)
+        return self._active
 
     def start(self) -> None:
-        if self._tasks:
+        if self._active:
             return
-        for topic, workflows in sorted(self.registry.triggered_by().items()):
-            self._tasks.append(asyncio.create_task(self._route(topic, workflows), name=f"router {topic}"))
+        self._active = True
+        for topic in sorted(set(self.registry.triggered_by()) | set(self._awaited)):
+            self._start_topic(topic)
+
+    def watch(self, topic: str, since: int) -> None:
+        """Workflows wait on ``topic``: route its events from ``since`` (ms) on."""
+        known = self._awaited.get(topic)
+        if known is not None and known <= since:
+            return
+        self._awaited[topic] = since
+        if self._active:
+            self._start_topic(topic, rewind_to=since)
+
+    def _start_topic(self, topic: str, rewind_to: int | None = None) -> None:
+        old = self._tasks.pop(topic, None)
+        if old is not None:
+            old.cancel()
+        self._tasks[topic] = asyncio.create_task(self._route(topic, rewind_to), name=f"router {topic}")
 
     async def stop(self) -> None:
-        tasks, self._tasks = self._tasks, []
+        self._active = False
+        self._awaited = {}
+        tasks, self._tasks = list(self._tasks.values()), {}
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _route(self, topic: str, workflows: list[Workflow]) -> None:
+    async def _route(self, topic: str, rewind_to: int | None) -> None:
         while True:
             try:
-                await self._route_topic(topic, workflows)
+                await self._route_topic(topic, rewind_to)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("router for %s failed; restarting in 1 s", topic)
                 await asyncio.sleep(1)
 
-    async def _route_topic(self, topic: str, workflows: list[Workflow]) -> None:
-        partitions = await self.log.ensure_topic(topic)
+    async def _start_offsets(self, topic: str, partitions: int, rewind_to: int | None) -> dict[int, int]:
         committed = await self.log.committed(self.group, topic)
+        since = self._awaited.get(topic)
+        starts = {}
+        for partition in range(partitions):
+            start = committed.get(partition)
+            if start is None and since is not None:
+                start = await self.log.offset_for_time(topic, partition, since)
+            if rewind_to is not None:  # newly awaited while read for triggers only: read the gap again
+                start = min(start if start is not None else 0,
+                            await self.log.offset_for_time(topic, partition, rewind_to))
+            starts[partition] = start or 0
+        return starts
+
+    async def _route_topic(self, topic: str, rewind_to: int | None) -> None:
+        partitions = await self.log.ensure_topic(topic)
+        starts = await self._start_offsets(topic, partitions, rewind_to)
         reader = self.log.topic_reader(topic)
         try:
-            for partition in range(partitions):
-                reader.assign(partition, committed.get(partition, 0))
-            log.info("router: %s -> %s", topic, [wf.name for wf in workflows])
+            for partition, offset in starts.items():
+                reader.assign(partition, offset)
+            workflows = self.registry.triggered_by().get(topic, [])
+            log.info("router: %s from %s -> %s%s", topic, starts, [wf.name for wf in workflows],
+                     " and waits" if topic in self._awaited else "")
             while True:
                 entries = await reader.poll(timeout=0.5)
                 if not entries:
@@ -128,6 +170,14 @@ class Router:
                       "user_id": None, "session_id": None, "parent_execution_id": None, "root_execution_id": None}
             appends.append(self.log.append(self.log.partition_for(execution_id), execution_id.encode(),
                                            self.codec.encode("InvocationRequested", record)))
+        if entry.topic in self._awaited:
+            event_key = entry.key.decode(errors="replace") if entry.key else None
+            routing_key = event_routing_key(entry.topic, event_key)
+            record = {"execution_id": "", "epoch": 0, "at": int(time.time() * 1000), "topic": entry.topic,
+                      "event_key": event_key, "partition": entry.partition, "offset": entry.offset,
+                      "timestamp": entry.timestamp, "data": entry.value.decode()}
+            appends.append(self.log.append(self.log.partition_for(routing_key), routing_key.encode(),
+                                           self.codec.encode("EventReceived", record)))
         await asyncio.gather(*appends)
 
     async def _dead_letter(self, entry: Entry, reason: str) -> None:

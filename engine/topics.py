@@ -21,6 +21,10 @@ def worker_group(namespace: str) -> str:
 # Key of partition-level records (claims). Execution ids never start with a NUL byte.
 PARTITION_KEY = b"\x00partition"
 
+# Key of the awaited-topics records (TopicAwaited), which always go to partition 0, where
+# the router runs.
+TOPICS_KEY = "\x00topics"
+
 # The journal is the source of truth: Kafka must never delete it by age or size.
 JOURNAL_TOPIC_CONFIG = {
     "cleanup.policy": "delete",

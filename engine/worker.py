@@ -19,6 +19,7 @@ from .invoker import Invoker
 from .log.base import Entry, Log, Subscription
 from .processor import PartitionProcessor
 from .registry import Registry, registry as default_registry
+from .messenger import EventMessenger
 from .router import Router
 from .store import StorePartition
 
@@ -40,6 +41,7 @@ class Worker:
         self.invoker = Invoker(self.registry, self.worker_id)
         self.processors: dict[int, PartitionProcessor] = {}
         self.router = Router(log_, self.registry, self.codec)
+        self.messenger = EventMessenger(self.router)
         self._subscription: Subscription | None = None
         self._stopped = asyncio.Event()
 
@@ -78,7 +80,7 @@ class Worker:
                 await self.processors.pop(partition).close()
             store = StorePartition(self.store_path(partition))
             processor = PartitionProcessor(partition, self.log, store, self.codec, self.invoker, self.worker_id,
-                                           on_ownership=self._ownership_changed)
+                                           on_ownership=self._ownership_changed, events=self.messenger)
             self.processors[partition] = processor
             starts[partition] = processor.applied + 1
             log.info("partition %d: replaying from offset %d to %d", partition, starts[partition], end)

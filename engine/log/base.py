@@ -114,6 +114,10 @@ class Log(ABC):
         """Partition count of a named topic; 0 if it does not exist."""
 
     @abstractmethod
+    async def offset_for_time(self, topic: str, partition: int, timestamp: int) -> int:
+        """The first offset whose record is at or after ``timestamp`` (ms); the end if none."""
+
+    @abstractmethod
     async def committed(self, group: str, topic: str) -> dict[int, int]:
         """Offsets ``group`` committed on ``topic``: the next offset to read, per partition."""
 

@@ -241,6 +241,15 @@ class EmbeddedLog(Log):
     async def topic_partitions(self, topic: str) -> int:
         return self._topics.get(topic, 0)
 
+    async def offset_for_time(self, topic: str, partition: int, timestamp: int) -> int:
+        offset = 0
+        while entries := self.read(partition, offset, 1000, topic):
+            for entry in entries:
+                if entry.timestamp >= timestamp:
+                    return entry.offset
+            offset = entries[-1].offset + 1
+        return offset
+
     async def committed(self, group: str, topic: str) -> dict[int, int]:
         prefix = b"c/" + group.encode() + b"\x00" + topic.encode() + b"\x00"
         out = {}

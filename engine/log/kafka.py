@@ -227,6 +227,16 @@ class KafkaLog(Log):
                                             "enable.auto.commit": False})
         return self._groups[group]
 
+    async def offset_for_time(self, topic: str, partition: int, timestamp: int) -> int:
+        def lookup() -> int:
+            with self._meta_lock:
+                consumer = self._metadata_consumer()
+                found = consumer.offsets_for_times([TopicPartition(topic, partition, timestamp)], timeout=10)[0]
+                if found.offset >= 0:
+                    return found.offset
+                return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10, cached=False)[1]
+        return await asyncio.to_thread(lookup)
+
     async def committed(self, group: str, topic: str) -> dict[int, int]:
         partitions = await self.topic_partitions(topic)
         def lookup() -> dict[int, int]:

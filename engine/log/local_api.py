@@ -194,6 +194,9 @@ class RemoteEmbeddedLog(Log):
     async def topic_partitions(self, topic: str) -> int:
         self._owner_only("reading domain topics")
 
+    async def offset_for_time(self, topic: str, partition: int, timestamp: int) -> int:
+        self._owner_only("reading domain topics")
+
     async def committed(self, group: str, topic: str) -> dict[int, int]:
         self._owner_only("reading consumer offsets")
 

@@ -23,6 +23,15 @@ SAMPLES = {
     "TimerFired": {"seq": 4, "key": "nap", "due_at": 1_700_000_060_000},
     "Suspended": {"seq": 5, "key": "approval", "data": '{"amount":1200}', "timeout_at": None},
     "ResumeRequested": {"name": "approval", "data": '{"approved":true}'},
+    "EventAwaited": {"seq": 6, "key": "pickup", "topic": "warehouse.pickup", "event_key": "o-1", "timeout_at": None},
+    "WaitRegistered": {"seq": 6, "topic": "warehouse.pickup", "event_key": "o-1", "since": [1, -1, -1],
+                       "reply_key": "exec-1"},
+    "EventReceived": {"topic": "t", "event_key": None, "partition": 0, "offset": 9, "timestamp": 1_700_000_000_000,
+                      "data": "{}"},
+    "EventDelivered": {"seq": 6, "topic": "t", "event_key": "k", "partition": 0, "offset": 9,
+                       "timestamp": 1_700_000_000_000, "data": '{"ok":1}'},
+    "WaitClosed": {"seq": 6, "topic": "t", "event_key": "k"},
+    "TopicAwaited": {"topic": "t", "since": 1_700_000_000_000},
 }
 
 

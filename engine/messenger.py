@@ -1,0 +1,62 @@
+"""Cross-partition messages for ``wait_for_event``: the effects side of ``fold_events.py``.
+
+The fold decides; this sends. Each fold event becomes a command appended to another
+partition, and on taking a partition over the owner sends again whatever may not have
+arrived (its open registrations, its undelivered outbox). Receivers are idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from . import fold
+from .fold_events import event_routing_key
+from .topics import TOPICS_KEY
+
+log = logging.getLogger(__name__)
+
+
+class EventMessenger:
+    def __init__(self, router=None):
+        self.router = router
+        self._announced: set[str] = set()  # topics this worker already told partition 0 about
+
+    def on_fold_event(self, processor, event: fold.Event) -> None:
+        data = event.data
+        if event.kind == "await_event":
+            self._register(processor, event.execution_id, data)
+        elif event.kind == "deliver":
+            self._deliver(processor, data)
+        elif event.kind == "close_wait":
+            processor.send("WaitClosed", event_routing_key(data["topic"], data["event_key"]),
+                           execution_id=event.execution_id, seq=data["seq"], topic=data["topic"],
+                           event_key=data["event_key"])
+        elif event.kind == "topic_awaited" and self.router is not None:
+            self.router.watch(data["topic"], data["since"])
+
+    def resend(self, processor) -> None:
+        """On activation: registrations and deliveries that may not have reached their partition."""
+        for key, registration in processor.store.scan(b"ea/"):
+            self._register(processor, key[3:-11].decode(), registration, announce=True)
+        for _, delivery in processor.store.scan(b"ed/"):
+            self._deliver(processor, delivery)
+        if processor.partition == 0 and self.router is not None:
+            for key, known in processor.store.scan(b"et/"):
+                self.router.watch(key[3:].decode(), known["since"])
+
+    def _register(self, processor, execution_id: str, registration: dict, announce: bool = False) -> None:
+        topic = registration["topic"]
+        processor.send("WaitRegistered", event_routing_key(topic, registration["event_key"]),
+                       execution_id=execution_id, seq=registration["seq"], topic=topic,
+                       event_key=registration["event_key"], since=registration["since"],
+                       reply_key=registration["reply_key"])
+        if announce or topic not in self._announced:
+            self._announced.add(topic)
+            processor.send("TopicAwaited", TOPICS_KEY, to_partition=0, execution_id="", topic=topic,
+                           since=registration["created_at"])
+
+    def _deliver(self, processor, delivery: dict) -> None:
+        processor.send("EventDelivered", delivery["reply_key"], execution_id=delivery["execution_id"],
+                       seq=delivery["seq"], topic=delivery["topic"], event_key=delivery["event_key"],
+                       partition=delivery["partition"], offset=delivery["offset"],
+                       timestamp=delivery["timestamp"], data=delivery["data"])
