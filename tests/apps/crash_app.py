@@ -82,3 +82,14 @@ TRIGGER_TOPIC = os.environ.get("LOGLOOM_TEST_TOPIC", "test.signup")
 async def on_signup(ctx: WorkflowContext, user_id: str, n: int) -> dict:
     await ctx.step.run("record", inc, n)
     return {"user_id": user_id}
+
+
+PICKUP_TOPIC = os.environ.get("LOGLOOM_TEST_PICKUP_TOPIC", "test.pickup")
+
+
+@workflow
+async def await_pickup(ctx: WorkflowContext, order_id: str) -> dict:
+    await ctx.step.run("before", inc, 0)
+    event = await ctx.step.wait_for_event("pickup", topic=f"{PICKUP_TOPIC}/{order_id}")
+    await ctx.step.run("after", inc, event.data["n"])
+    return {"n": event.data["n"], "pid": os.getpid()}

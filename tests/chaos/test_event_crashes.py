@@ -1,0 +1,78 @@
+"""kill -9 while events are in flight to waiting executions, on both logs."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from helpers import ROOT, assert_eventually, logloom_cmd, spawn
+from test_crashes import APP, Effects, kafka_client, kafka_worker, kill9, stop  # noqa: F401
+
+pytestmark = pytest.mark.chaos
+ORDERS = 12
+
+
+def cli(fx, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(logloom_cmd(*args), cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **fx.env, "PYTHONPATH": str(ROOT)})
+
+
+def check_effects(fx: Effects, ids: list[str]) -> None:
+    for eid in ids:
+        assert fx.count(eid, "before") == 1, eid
+        assert fx.count(eid, "after") == 1, eid
+
+
+async def test_kafka_kill9_while_events_are_in_flight(tmp_path, kafka_bootstrap, namespace, kafka_client):
+    fx = Effects(tmp_path)
+    topic = f"{namespace}.pickup"
+    fx.env["LOGLOOM_TEST_PICKUP_TOPIC"] = topic
+    a = kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "a", tmp_path / "a.log")
+    procs = [a]
+    try:
+        ids = [f"pick-{i}" for i in range(ORDERS)]
+        handles = [await kafka_client.invoke("await_pickup", {"order_id": eid}, execution_id=eid) for eid in ids]
+        await assert_eventually(lambda: all(fx.count(e, "before") == 1 for e in ids), timeout=60)
+        for i, eid in enumerate(ids):
+            await kafka_client.publish_event(f"{topic}/{eid}", {"n": i})
+            if i == ORDERS // 2:
+                kill9(a)
+                procs.append(kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "a", tmp_path / "b.log"))
+        for i, (eid, handle) in enumerate(zip(ids, handles)):
+            assert (await handle.result(timeout=120))["n"] == i
+        check_effects(fx, ids)
+    finally:
+        for p in procs:
+            stop(p)
+
+
+async def test_embedded_kill9_while_events_are_in_flight(tmp_path):
+    fx = Effects(tmp_path)
+    fx.env["LOGLOOM_TEST_PICKUP_TOPIC"] = "pickups"
+    data = ["--data-dir", str(tmp_path / "data")]
+    worker = spawn("worker", APP, *data, "-v", env=fx.env, log_file=tmp_path / "w1.log")
+    procs = [worker]
+    try:
+        await assert_eventually(lambda: "active with epoch" in (tmp_path / "w1.log").read_text(), timeout=60)
+        ids = [f"epick-{i}" for i in range(ORDERS)]
+        for eid in ids:
+            done = cli(fx, "invoke", "await_pickup", "--input", json.dumps({"order_id": eid}), "--execution-id", eid, *data)
+            assert done.returncode == 0, done.stderr
+        await assert_eventually(lambda: all(fx.count(e, "before") == 1 for e in ids), timeout=60)
+        for i, eid in enumerate(ids[: ORDERS // 2]):
+            assert cli(fx, "publish", f"pickups/{eid}", "--data", json.dumps({"n": i}), *data).returncode == 0
+        kill9(worker)
+        procs.append(spawn("worker", APP, *data, "-v", env=fx.env, log_file=tmp_path / "w2.log"))
+        await assert_eventually(lambda: "active with epoch" in (tmp_path / "w2.log").read_text(), timeout=60)
+        for i, eid in enumerate(ids[ORDERS // 2:], start=ORDERS // 2):
+            assert cli(fx, "publish", f"pickups/{eid}", "--data", json.dumps({"n": i}), *data).returncode == 0
+        for i, eid in enumerate(ids):
+            result = cli(fx, "invoke", "await_pickup", "--input", json.dumps({"order_id": eid}), "--execution-id", eid,
+                         "--wait", "--timeout", "60", *data)
+            assert result.returncode == 0, result.stderr
+            assert json.loads(result.stdout)["n"] == i
+        check_effects(fx, ids)
+    finally:
+        for p in procs:
+            stop(p)
