@@ -7,7 +7,7 @@ from .errors import (DuplicateStepKeyError, ExecutionNotFoundError, InputValidat
                      NondeterminismError, RetryableError, SerializationError, StepExecutionError,
                      TerminalError, UnknownWorkflowError, WaitTimeoutError, WorkflowFailedError)
 from .log import EmbeddedLog, Log
-from .events import EventPayload
+from .events import EventPayload, register_event_schema
 from .registry import Backoff, EventTrigger, RetryPolicy, Workflow, event, function, registry, workflow
 from .worker import Worker
 
@@ -17,5 +17,5 @@ __all__ = [
     "InputValidationError", "KafkaConfig", "Log", "LogloomError", "NondeterminismError",
     "Resumed", "RetryPolicy", "RetryableError", "SerializationError", "StepExecutionError", "StepInfo",
     "TerminalError", "UnknownWorkflowError", "WaitTimeoutError", "Worker", "Workflow", "WorkflowContext",
-    "WorkflowFailedError", "current_step", "event", "function", "open_log", "registry", "workflow",
+    "WorkflowFailedError", "current_step", "event", "function", "register_event_schema", "open_log", "registry", "workflow",
 ]

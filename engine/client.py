@@ -166,16 +166,18 @@ class Client:
         await self.log.append(partition, routing_key.encode(), self.codec.encode("InvocationRequested", record))
         return ExecutionHandle(self, execution_id, routing_key, fresh)
 
-    async def publish_event(self, topic: str, data: Any, key: str | None = None) -> tuple[int, int]:
-        """Publish a JSON event on a domain topic (``name`` or ``name/KEY``); returns (partition, offset).
+    async def publish_event(self, topic: str, data: Any, key: str | None = None,
+                            schema: dict | None = None) -> tuple[int, int]:
+        """Publish an event on a domain topic (``name`` or ``name/KEY``); returns (partition, offset).
 
-        Any Kafka producer can publish the same way; the engine reads the topic directly.
+        JSON by default; Avro (single-object encoding) with ``schema``. Any Kafka producer
+        can publish the same way: the engine reads the topic directly.
         """
         name, topic_key = split_topic(topic)
         if topic_key is not None and key is not None and key != topic_key:
             raise LogloomError(f"two keys for one event: {topic!r} and key={key!r}")
         key = topic_key if topic_key is not None else key
-        return await self.log.publish(name, None if key is None else key.encode(), encode_event(data))
+        return await self.log.publish(name, None if key is None else key.encode(), encode_event(data, schema))
 
     async def resume(self, execution_id: str, name: str, data: Any = None, *,
                      session_id: str | None = None) -> None:

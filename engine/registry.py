@@ -48,10 +48,14 @@ class EventTrigger:
     topic: str
 
 
-def event(topic: str) -> EventTrigger:
-    """A trigger on the domain topic ``topic`` (AGNT5 style)."""
+def event(topic: str, schema: dict | None = None) -> EventTrigger:
+    """A trigger on the domain topic ``topic`` (AGNT5 style); ``schema`` if its events are Avro."""
     if "/" in topic:
         raise LogloomError(f"a trigger names a whole topic, not a key: {topic!r}")
+    if schema is not None:
+        from .events import register_event_schema
+
+        register_event_schema(schema)
     return EventTrigger(topic)
 
 

@@ -8,7 +8,8 @@ offsets; a topic it never read starts at the beginning (triggers) or at the crea
 time of the first execution that waited on it (waits), so no event after that is
 missed. For each event, in offset order:
 
-1. Decode it (JSON). A malformed event goes to the dead-letter topic with the reason.
+1. Decode it (JSON, or Avro with a registered schema). A malformed event goes to the
+   dead-letter topic with the reason.
 2. For each workflow the topic triggers, build and validate the input; an event the
    workflow rejects goes to the dead-letter topic. Otherwise append
    ``InvocationRequested`` with the execution id ``<workflow>:<topic>:<partition>:<offset>``.
@@ -154,7 +155,7 @@ class Router:
         try:
             data = decode_event(entry.value)
         except ValueError as exc:
-            await self._dead_letter(entry, f"malformed event: not JSON ({exc})")
+            await self._dead_letter(entry, f"malformed event: {exc}")
             return
         appends = []
         for wf in workflows:
@@ -175,7 +176,7 @@ class Router:
             routing_key = event_routing_key(entry.topic, event_key)
             record = {"execution_id": "", "epoch": 0, "at": int(time.time() * 1000), "topic": entry.topic,
                       "event_key": event_key, "partition": entry.partition, "offset": entry.offset,
-                      "timestamp": entry.timestamp, "data": entry.value.decode()}
+                      "timestamp": entry.timestamp, "data": orjson.dumps(data, default=str).decode()}
             appends.append(self.log.append(self.log.partition_for(routing_key), routing_key.encode(),
                                            self.codec.encode("EventReceived", record)))
         await asyncio.gather(*appends)

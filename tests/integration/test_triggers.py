@@ -91,10 +91,10 @@ async def test_malformed_and_unfitting_events_go_to_the_dead_letter_topic(harnes
         return len(letters) >= 2
     await assert_eventually(two, timeout=30)
     await reader.close()
-    reasons = [json.loads(e.value)["reason"] for e in letters]
-    assert reasons[0].startswith("malformed event: not JSON") and json.loads(letters[0].value)["value"] == "{not json"
+    docs = sorted((json.loads(e.value) for e in letters), key=lambda d: d["offset"])  # letters are not ordered
+    assert docs[0]["reason"].startswith("malformed event: not JSON") and docs[0]["value"] == "{not json"
     # onboard_user takes the whole EventPayload, so only welcome(user_id) rejects the second event
-    assert reasons[1].startswith("event does not fit workflow welcome") and "no_user_id" in reasons[1]
+    assert docs[1]["reason"].startswith("event does not fit workflow welcome") and "no_user_id" in docs[1]["reason"]
     assert len(letters) == 2
 
 
@@ -106,3 +106,44 @@ async def test_a_workflow_step_can_publish_the_event_that_triggers_another(harne
     published = await reg.get("announcer").run(client, {"user_id": "u9"}, timeout=30)
     assert published["topic"] == topic
     assert await _result(client, f"welcome:{topic}:{published['partition']}:{published['offset']}") == "welcome u9"
+
+
+SIGNUP_SCHEMA = {"type": "record", "name": "Signup", "namespace": "test.events",
+                 "fields": [{"name": "user_id", "type": "string"}, {"name": "plan", "type": "string"}]}
+OTHER_SCHEMA = {"type": "record", "name": "Other", "fields": [{"name": "x", "type": "long"}]}
+
+
+async def test_avro_events_trigger_and_bad_avro_is_dead_lettered(harness):
+    topic = f"{harness.namespace}.avro"
+    reg = Registry()
+
+    @reg.workflow(triggers=[event(topic, schema=SIGNUP_SCHEMA)])
+    async def avro_welcome(ctx: WorkflowContext, user_id: str, plan: str) -> str:
+        return f"{user_id} on {plan}"
+
+    await harness.worker(registry=reg)
+    client = await harness.client()
+    log = await harness.log()
+    from engine.events import encode_event
+    unknown = encode_event({"x": 1}, OTHER_SCHEMA)
+    import engine.events as events_module
+    events_module._schemas.pop(unknown[:10])          # a schema this worker never heard of
+    await log.publish(topic, None, unknown)
+    good_header = encode_event({"user_id": "a", "plan": "b"}, SIGNUP_SCHEMA)[:10]
+    await log.publish(topic, None, good_header + b"\xff\xff\xff")   # right fingerprint, broken body
+    partition, offset = await client.publish_event(topic, {"user_id": "u-7", "plan": "pro"}, schema=SIGNUP_SCHEMA)
+    assert await _result(client, f"avro_welcome:{topic}:{partition}:{offset}") == "u-7 on pro"
+    reader = log.topic_reader(dead_letter(log.namespace))
+    reader.assign(0, 0)
+    letters = []
+
+    async def two():
+        letters.extend(await reader.poll(0.5))
+        return len(letters) >= 2
+    await assert_eventually(two, timeout=30)
+    await reader.close()
+    by_reason = {("unknown" if "unknown schema fingerprint" in json.loads(e.value)["reason"] else
+                  "mismatch" if "does not match its schema" in json.loads(e.value)["reason"] else "other"): e
+                 for e in letters}
+    assert sorted(by_reason) == ["mismatch", "unknown"]  # dead letters are not ordered among themselves
+    assert json.loads(by_reason["unknown"].value)["value_encoding"] == "base64"
