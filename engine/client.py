@@ -297,7 +297,21 @@ class Client:
                 view.keys.add(key)
             if self._pump_task is None:
                 self._pump_task = asyncio.create_task(self._pump(), name="client-pump")
+                self._pump_task.add_done_callback(self._pump_ended)
         return view
+
+    def _pump_ended(self, task: asyncio.Task) -> None:
+        """If reading the journal fails, fail every waiter now instead of at its timeout."""
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("client: reading the journal failed: %s", task.exception())
+        self._pump_task = None
+        for view in self._views.values():
+            for waiters in view.waiters.values():
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(task.exception())
+            view.waiters.clear()
 
     async def _pump(self) -> None:
         while True:

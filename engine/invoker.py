@@ -181,8 +181,9 @@ class Invoker:
             return
         if row["status"] == fold.PENDING:
             row = dict(row, started_at=now_ms())
-            run.processor.append("ExecutionStarted", execution_id, run.routing_key, at=row["started_at"],
-                                 worker=self.worker_id)
+            started = run.processor.append("ExecutionStarted", execution_id, run.routing_key, at=row["started_at"],
+                                           worker=self.worker_id)
+            started.add_done_callback(_log_failure)  # not awaited: the first step's record follows it
         ctx = WorkflowContext(run, row)
         try:
             value = await wf.fn(ctx, **kwargs)
@@ -199,3 +200,8 @@ class Invoker:
             await run.finish("ExecutionCompleted", result=result)
             return
         await run.finish("ExecutionFailed", error=error)
+
+
+def _log_failure(ack: asyncio.Future) -> None:
+    if not ack.cancelled() and ack.exception() is not None:
+        log.warning("append failed: %s", ack.exception())
