@@ -23,7 +23,9 @@ import asyncio
 import contextvars
 import inspect
 import logging
+import random as random_module
 import time
+import uuid as uuid_module
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
@@ -107,6 +109,15 @@ class WorkflowContext:
         info = current_step()
         return info.key if info else None
 
+    async def parallel(self, *awaitables) -> list:
+        """Run step calls concurrently; their results in argument order (AGNT5 ``ctx.parallel``)."""
+        return list(await asyncio.gather(*awaitables))
+
+    async def gather(self, **named) -> dict:
+        """Run named step calls concurrently; a dict of their results (AGNT5 ``ctx.gather``)."""
+        results = await asyncio.gather(*named.values())
+        return dict(zip(named, results))
+
     async def sleep(self, seconds: float | timedelta, name: str | None = None) -> None:
         """Durable sleep (AGNT5 style): survives restarts; a restart waits only what remains."""
         if isinstance(seconds, timedelta):
@@ -155,6 +166,20 @@ class StepApi:
         if is_function:
             return await self._step(key, fn.fn, args, kwargs, fn.retry, pass_context=True)
         return await self._step(key, fn, args, kwargs, RetryPolicy(), pass_context=False)
+
+    # -- deterministic values: recorded once, the same on every replay ----------------------
+
+    async def uuid(self, name: str) -> str:
+        """A random UUID (string), recorded as the step ``name``."""
+        return await self.run(name, lambda: str(uuid_module.uuid4()))
+
+    async def now(self, name: str) -> datetime:
+        """The current time (aware UTC), recorded as the step ``name``."""
+        return datetime.fromisoformat(await self.run(name, lambda: datetime.now(timezone.utc).isoformat()))
+
+    async def random(self, name: str) -> float:
+        """A random float in [0, 1), recorded as the step ``name``."""
+        return await self.run(name, random_module.random)
 
     async def publish_event(self, name: str, topic: str, data: Any, key: str | None = None) -> dict:
         """Publish a domain event as the step ``name``: recorded once, published at least once."""
