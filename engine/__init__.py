@@ -2,7 +2,7 @@
 
 from .client import Client, Execution, ExecutionHandle, HistoryRecord
 from .config import EngineConfig, KafkaConfig, open_log
-from .context import FunctionContext, Resumed, StepInfo, WorkflowContext, current_step
+from .context import BatchResult, BatchStats, FunctionContext, Resumed, StepInfo, WorkflowContext, current_step
 from .errors import (DuplicateStepKeyError, ExecutionNotFoundError, InputValidationError, LogloomError,
                      NondeterminismError, RetryableError, SerializationError, StepExecutionError,
                      TerminalError, UnknownWorkflowError, WaitTimeoutError, WorkflowFailedError)
@@ -12,7 +12,7 @@ from .registry import Backoff, EventTrigger, RetryPolicy, Workflow, event, funct
 from .worker import Worker
 
 __all__ = [
-    "Backoff", "Client", "EventPayload", "EventTrigger", "DuplicateStepKeyError", "EmbeddedLog", "EngineConfig", "Execution",
+    "Backoff", "BatchResult", "BatchStats", "Client", "EventPayload", "EventTrigger", "DuplicateStepKeyError", "EmbeddedLog", "EngineConfig", "Execution",
     "ExecutionHandle", "ExecutionNotFoundError", "FunctionContext", "HistoryRecord",
     "InputValidationError", "KafkaConfig", "Log", "LogloomError", "NondeterminismError",
     "Resumed", "RetryPolicy", "RetryableError", "SerializationError", "StepExecutionError", "StepInfo",

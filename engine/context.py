@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import (DuplicateStepKeyError, RetryableError, SerializationError, TerminalError,
-                     WaitTimeoutError, step_error_from_record, to_record)
+from .errors import (DuplicateStepKeyError, RetryableError, SerializationError, StepExecutionError,
+                     TerminalError, WaitTimeoutError, step_error_from_record, to_record)
 from .journal import Journal
 from .registry import Function, RetryPolicy
 from .serde import from_json, to_json
@@ -81,6 +81,22 @@ class FunctionContext:
 
 
 @dataclass(frozen=True)
+class BatchStats:
+    total_items: int
+    completed_items: int
+    failed_items: int
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What ``ctx.batch`` returns: per item, its result (None if it failed) and its error."""
+
+    results: list
+    errors: list  # per item: None, or the StepExecutionError it ended with
+    stats: BatchStats
+
+
+@dataclass(frozen=True)
 class Resumed:
     """What ``ctx.step.suspend`` returns: the payload the execution was resumed with."""
 
@@ -117,6 +133,42 @@ class WorkflowContext:
         """Run named step calls concurrently; a dict of their results (AGNT5 ``ctx.gather``)."""
         results = await asyncio.gather(*named.values())
         return dict(zip(named, results))
+
+    async def batch(self, fn: Callable, items: list, max_concurrency: int = 10, continue_on_failure: bool = True,
+                    name: str | None = None) -> BatchResult:
+        """Run ``fn`` once per item as durable steps, at most ``max_concurrency`` at a time.
+
+        Each item is its own step (``batch:<fn>:<n>[<i>]``): after a crash only the items
+        without a recorded outcome run. A dict item is passed as keyword arguments, a
+        tuple as positional ones, anything else as the one argument. With
+        ``continue_on_failure=False`` the first failure is raised and the rest cancelled.
+        """
+        calls = self.step._reserve_batch(fn, items, name)
+        limit = asyncio.Semaphore(max_concurrency)
+
+        async def one(call):
+            async with limit:
+                return await call()
+        if not continue_on_failure:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(call)) for call in calls]
+            results = [task.result() for task in tasks]
+            return BatchResult(results, [None] * len(results), BatchStats(len(results), len(results), 0))
+        outcomes = await asyncio.gather(*(one(call) for call in calls), return_exceptions=True)
+        errors = [o if isinstance(o, StepExecutionError) else None for o in outcomes]
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, StepExecutionError):
+                raise outcome  # engine signals and cancellation are not item failures
+        results = [None if e is not None else o for o, e in zip(outcomes, errors)]
+        failed = sum(e is not None for e in errors)
+        return BatchResult(results, errors, BatchStats(len(items), len(items) - failed, failed))
+
+    async def map(self, fn: Callable, items: list, max_concurrency: int = 10, name: str | None = None) -> list:
+        """``batch`` that raises the first failure; returns the results in item order."""
+        try:
+            return (await self.batch(fn, items, max_concurrency, continue_on_failure=False, name=name)).results
+        except ExceptionGroup as group:
+            raise group.exceptions[0] from None
 
     async def sleep(self, seconds: float | timedelta, name: str | None = None) -> None:
         """Durable sleep (AGNT5 style): survives restarts; a restart waits only what remains."""
@@ -166,6 +218,19 @@ class StepApi:
         if is_function:
             return await self._step(key, fn.fn, args, kwargs, fn.retry, pass_context=True)
         return await self._step(key, fn, args, kwargs, RetryPolicy(), pass_context=False)
+
+    def _reserve_batch(self, fn: Callable, items: list, name: str | None) -> list[Callable]:
+        """Keys and positions for every item, taken now in item order (so replay matches)."""
+        is_function = isinstance(fn, Function)
+        base = self._key(name, f"batch:{fn.name if is_function else getattr(fn, '__name__', 'step')}")
+        body, policy = (fn.fn, fn.retry) if is_function else (fn, RetryPolicy())
+        calls = []
+        for i, item in enumerate(items):
+            args, kwargs = ((), item) if isinstance(item, dict) else (item, {}) if isinstance(item, tuple) else ((item,), {})
+            seq = self._run.next_seq()
+            calls.append(lambda key=f"{base}[{i}]", args=args, kwargs=kwargs, seq=seq: self._step(
+                key, body, args, kwargs, policy, pass_context=is_function, seq=seq))
+        return calls
 
     # -- deterministic values: recorded once, the same on every replay ----------------------
 
@@ -275,10 +340,10 @@ class StepApi:
         raise step_error_from_record(entry["error"], self._ctx.execution_id)
 
     async def _step(self, key: str, fn: Callable, args: tuple, kwargs: dict, policy: RetryPolicy,
-                    pass_context: bool) -> Any:
+                    pass_context: bool, seq: int | None = None) -> Any:
         run = self._run
         execution_id = self._ctx.execution_id
-        seq = run.next_seq()                                        # 1.
+        seq = run.next_seq() if seq is None else seq               # 1.
         entry = run.journal.recorded(seq, key)                      # 2.
         attempt = 1
         if entry is not None:                                       # 3.

@@ -71,3 +71,62 @@ async def test_deterministic_values_are_the_same_after_a_restart(harness):
 async def _three(probe):
     found = await probe()
     return found if len(found) == 3 else None
+
+
+DOC_RUNS: dict[str, int] = {}
+
+
+@function(retries=0)
+async def process_document(ctx, doc_id: int) -> str:
+    DOC_RUNS[f"{ctx.execution_id}/{doc_id}"] = DOC_RUNS.get(f"{ctx.execution_id}/{doc_id}", 0) + 1
+    if doc_id % 7 == 3:
+        raise ValueError(f"doc {doc_id} is corrupt")
+    await asyncio.sleep(0.001 * (doc_id % 5))  # finish out of order
+    return f"doc-{doc_id}"
+
+
+@workflow
+async def t_batch(ctx: WorkflowContext, n: int, gate: str | None = None) -> dict:
+    batch = await ctx.batch(process_document, [{"doc_id": d} for d in range(n)], max_concurrency=20)
+    if gate:
+        await ctx.step.run("gate", GATES[gate].wait)
+    try:
+        await ctx.map(process_document, [{"doc_id": d} for d in range(5)])
+        mapped = "no failure"
+    except Exception as exc:
+        mapped = f"{type(exc).__name__}: {exc.step}"
+    ok = await ctx.map(process_document, [{"doc_id": d} for d in (0, 1, 2)], name="ok")
+    return {"done": batch.stats.completed_items, "failed": batch.stats.failed_items,
+            "results": batch.results, "map": mapped, "ok": ok}
+
+
+async def test_batch_and_map(harness):
+    await harness.worker()
+    client = await harness.client()
+    handle = await t_batch.invoke(client, {"n": 30})
+    result = await handle.result(timeout=60)
+    failing = [d for d in range(30) if d % 7 == 3]
+    assert result["failed"] == len(failing) and result["done"] == 30 - len(failing)
+    assert result["results"] == [None if d in failing else f"doc-{d}" for d in range(30)]
+    assert result["map"] == "StepExecutionError: batch:process_document:2[3]"
+    assert result["ok"] == ["doc-0", "doc-1", "doc-2"]
+
+
+async def test_a_restarted_batch_runs_no_finished_item_again(harness):
+    gate = f"{harness.namespace}-batch"
+    GATES[gate] = asyncio.Event()
+    worker = await harness.worker()
+    client = await harness.client()
+    handle = await t_batch.invoke(client, {"n": 100, "gate": gate})
+
+    async def batch_done():
+        history = await client.history(handle.execution_id, include_claims=False)
+        return sum(1 for r in history if r.type in ("StepCompleted", "StepFailed")) >= 100
+    await assert_eventually(batch_done, timeout=60)
+    await harness.stop_worker(worker)
+    GATES[gate].set()
+    await harness.worker(harness.tmp_path / "second")
+    result = await handle.result(timeout=60)
+    assert result["done"] + result["failed"] == 100
+    eid = handle.execution_id
+    assert all(DOC_RUNS[f"{eid}/{d}"] == 1 for d in range(5, 100)), "no batch item ran twice"
