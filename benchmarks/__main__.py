@@ -1,4 +1,4 @@
-"""python -m benchmarks --log embedded|kafka|both --workloads w1,rebuild [--reps 3] [--out FILE]
+"""python -m benchmarks --log embedded|kafka|both --workloads w1,rebuild,w3,w4,mem [--reps 3] [--out FILE]
 
 Runs each selected workload ``--reps`` times on each selected log, prints a table of
 median / min / max per metric, writes them as JSON, and renders the W1 chart next to it.
@@ -41,6 +41,10 @@ def parser() -> argparse.ArgumentParser:
                    help="journal sizes for REBUILD, e.g. 100k,1M (default 100k)")
     p.add_argument("--w1-workflows", type=int, default=2000, help="W1 workflows at 64 in flight (default 2000)")
     p.add_argument("--w1-sequential", type=int, default=200, help="W1 workflows one at a time (default 200)")
+    p.add_argument("--w3-workflows", type=int, default=500, help="W3 workflows (default 500)")
+    p.add_argument("--w4-workflows", type=int, default=200, help="W4 workflows (default 200)")
+    p.add_argument("--mem-executions", default="10k", type=_count,
+                   help="MEM executions parked at once (default 10k)")
     p.add_argument("--profile", choices=["pyinstrument", "cprofile"],
                    help="instead of benchmarking: profile one W1 repetition on the embedded log")
     return p

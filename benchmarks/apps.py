@@ -5,6 +5,10 @@ loaded by Kafka worker processes: ``python -m engine.cli worker benchmarks/apps.
 This file imports nothing from the ``benchmarks`` package, so it loads standalone.
 """
 
+import asyncio
+import os
+import time
+
 from engine import WorkflowContext, workflow
 
 
@@ -19,3 +23,42 @@ async def bench_w1(ctx: WorkflowContext, x: int) -> int:
     x = await ctx.step.run("s2", inc, x)
     x = await ctx.step.run("s3", inc, x)
     return x
+
+
+async def effect(path: str, execution_id: str, step: str, delay: float) -> str:
+    """W3 step body: append ``execution,step`` to ``path`` (one O_APPEND write), then sleep."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{execution_id},{step}\n".encode())
+    finally:
+        os.close(fd)
+    if delay:
+        await asyncio.sleep(delay)  # a plain async step body, not a durable sleep
+    return step
+
+
+@workflow(name="bench_w3")
+async def bench_w3(ctx: WorkflowContext, effects: str) -> int:
+    """W3: three steps, each appending a line to the ``effects`` file; step 2 sleeps 50 ms."""
+    await ctx.step.run("s1", effect, effects, ctx.execution_id, "s1", 0)
+    await ctx.step.run("s2", effect, effects, ctx.execution_id, "s2", 0.05)
+    await ctx.step.run("s3", effect, effects, ctx.execution_id, "s3", 0)
+    return 3
+
+
+async def wall_clock() -> float:
+    return time.time()
+
+
+@workflow(name="bench_w4")
+async def bench_w4(ctx: WorkflowContext, seconds: float) -> float:
+    """W4: a durable sleep, then a step that returns the wall-clock time it ran at."""
+    await ctx.sleep(seconds)
+    return await ctx.step.run("woke", wall_clock)
+
+
+@workflow(name="bench_park")
+async def bench_park(ctx: WorkflowContext, i: int) -> dict:
+    """MEM: suspend until resumed (no timeout), return the resume payload."""
+    resumed = await ctx.step.suspend("park")
+    return resumed.data

@@ -80,8 +80,9 @@ class EmbeddedEnv:
     def new_log(self, data_dir: Path, namespace: str, partitions: int) -> Log:
         return EmbeddedLog(data_dir, namespace, partitions=partitions)
 
-    async def start_worker(self, log: Log, namespace: str, data_dir: Path) -> InProcessWorker:
-        return InProcessWorker(await Worker(log, data_dir=data_dir).start())
+    async def start_worker(self, log: Log, namespace: str, data_dir: Path,
+                           worker_id: str | None = None) -> InProcessWorker:
+        return InProcessWorker(await Worker(log, data_dir=data_dir, worker_id=worker_id).start())
 
     async def drop_namespace(self, namespace: str) -> None:
         pass  # the data dir is removed with the repetition's temp dir
@@ -142,11 +143,13 @@ class KafkaEnv:
 
         return KafkaLog(self.bootstrap, namespace, partitions=partitions)
 
-    async def start_worker(self, log: Log, namespace: str, data_dir: Path) -> ProcessWorker:
-        log_path = Path(data_dir) / "worker.log"
+    async def start_worker(self, log: Log, namespace: str, data_dir: Path,
+                           worker_id: str | None = None) -> ProcessWorker:
+        """A worker process with its store under ``data_dir/worker`` (a restart reuses it)."""
+        log_path = Path(data_dir) / f"{worker_id or 'worker'}.log"
         cmd = [sys.executable, "-m", "engine.cli", "worker", str(APPS), "--kafka", self.bootstrap,
                "--namespace", namespace, "--data-dir", str(Path(data_dir) / "worker"),
-               "--partitions", str(log.num_partitions)]
+               "--partitions", str(log.num_partitions), *(["--worker-id", worker_id] if worker_id else [])]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         with open(log_path, "wb") as out:
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,

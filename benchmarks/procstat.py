@@ -1,4 +1,4 @@
-"""CPU seconds of processes from /proc/<pid>/stat (utime + stime, all threads), no dependency."""
+"""CPU seconds (/proc/<pid>/stat: utime + stime, all threads) and memory (/proc/<pid>/status) of processes."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ class CpuMeter:
 
     def stop(self) -> dict[str, float]:
         return {role: cpu_seconds(pid) - self._start[role] for role, pid in self.pids.items()}
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Resident set size now (VmRSS) and its peak so far (VmHWM), in MB (10^6 bytes), from /proc."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                out["rss_mb" if name == "VmRSS" else "hwm_mb"] = int(value.split()[0]) * 1024 / 1e6
+    return out

@@ -1,6 +1,6 @@
 """The workload registry. A workload is one module here that calls ``register``.
 
-To add one (W2 event wake-up, W3 crash recovery, W4 durable sleep, MEM, ...):
+To add one (W2 event wake-up is still to come):
 
 1. Write ``benchmarks/workloads/<name>.py`` with ``async def run(env, params) -> dict``
    that performs ONE repetition on ``env`` (see ``benchmarks/envs.py``) and returns
@@ -59,4 +59,4 @@ def register(workload: Workload) -> Workload:
     return workload
 
 
-from . import rebuild, w1  # noqa: E402,F401  (they register themselves)
+from . import mem, rebuild, w1, w3, w4  # noqa: E402,F401  (they register themselves)

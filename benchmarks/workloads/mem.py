@@ -1,0 +1,157 @@
+"""MEM: park 10,000 executions on waits; the worker's memory; then wake them all.
+
+One repetition, on a fresh namespace (``bench_park`` in ``benchmarks/apps.py``: one
+``ctx.step.suspend("park")`` with no timeout, then return the resume payload):
+
+1. warm-up: 5 W1 workflows (on Kafka: the worker has joined and claimed its partitions);
+   then the worker's RSS (``VmRSS`` of ``/proc/<pid>/status``) **before**;
+2. invoke 10,000 ``bench_park`` (appends gathered 1,000 at a time); wait until the
+   journal holds 10,000 ``Suspended`` records (a reader tails every partition and counts
+   records by type from the header, polled every 0.5 s), then 2 s more to settle; the
+   RSS then is **waiting**. ``VmHWM`` (the peak so far) is reported too;
+3. ``client.resume(id, "park", {"i": i})`` for all 10,000 (1,000 at a time) and wait for
+   every result (each checked); **wake time** is from the first resume to the last result;
+   then the RSS **after**.
+
+The worker is the harness process on the embedded log (its RSS includes the client, which
+folds the 10,000 watched executions too) and the ``engine.cli worker`` process on Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from engine import Client
+
+from ..apps import bench_park, bench_w1
+from ..envs import new_namespace
+from ..journal import TypeCounter
+from ..procstat import CpuMeter, memory_mb
+from . import Metric, Workload, register
+
+CHUNK = 1_000
+TIMEOUT = 900.0
+SETTLE_S = 2.0
+
+
+async def _chunked(calls, n: int) -> list:
+    out = []
+    for start in range(0, n, CHUNK):
+        out.extend(await asyncio.gather(*(calls(i) for i in range(start, min(n, start + CHUNK)))))
+    return out
+
+
+async def _until_parked(counter: TypeCounter, n: int, worker) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while (await counter.drain())["Suspended"] < n:
+        worker.check()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {counter.counts['Suspended']} of {n} executions suspended")
+        await asyncio.sleep(0.5)
+
+
+async def run(env, params: dict) -> dict[str, float]:
+    n = params["executions"]
+    workdir = Path(tempfile.mkdtemp(prefix="logloom-bench-mem-"))
+    namespace = new_namespace("mem")
+    log = env.new_log(workdir, namespace, env.w1_partitions)
+    await log.start()
+    worker = client = counter = None
+    out: dict[str, float] = {}
+    try:
+        worker = await env.start_worker(log, namespace, workdir)
+        client = Client(log)
+        try:
+            await asyncio.gather(*(bench_w1.run(client, {"x": i}, timeout=120) for i in range(5)))
+        except Exception:
+            worker.check()
+            raise
+        pid = worker.pids.get("worker", os.getpid())
+        pids = {**env.pids, **worker.pids}
+        gc.collect()
+        before = memory_mb(pid)
+
+        counter = TypeCounter(log)
+        meter = CpuMeter(pids)
+        t0 = time.perf_counter()
+        handles = await _chunked(lambda i: bench_park.invoke(client, {"i": i}), n)
+        await _until_parked(counter, n, worker)
+        park_s = time.perf_counter() - t0
+        cpu_park = meter.stop()
+        await asyncio.sleep(SETTLE_S)
+        if hasattr(worker, "worker"):  # embedded: executions that still hold a task
+            out["tasks_in_memory_while_waiting"] = float(worker.worker.invoker.running())
+        waiting = memory_mb(pid)
+
+        meter = CpuMeter(pids)
+        t0 = time.perf_counter()
+        await _chunked(lambda i: client.resume(handles[i].execution_id, "park", {"i": i}), n)
+        try:
+            results = await _chunked(lambda i: handles[i].result(timeout=TIMEOUT), n)
+        except Exception:
+            worker.check()
+            raise
+        wake_s = time.perf_counter() - t0
+        cpu_wake = meter.stop()
+        wrong = [i for i, r in enumerate(results) if r != {"i": i}]
+        if wrong:
+            raise AssertionError(f"{len(wrong)} executions returned the wrong payload, e.g. #{wrong[0]}: "
+                                 f"{results[wrong[0]]!r}")
+        after = memory_mb(pid)
+    finally:
+        if counter is not None:
+            await counter.close()
+        if client is not None:
+            await client.close()
+        if worker is not None:
+            await worker.stop()
+        await log.close()
+        await env.drop_namespace(namespace)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    return {
+        "rss_waiting_mb": waiting["rss_mb"],
+        "rss_before_mb": before["rss_mb"],
+        "rss_growth_mb": waiting["rss_mb"] - before["rss_mb"],
+        "kb_per_waiting": (waiting["rss_mb"] - before["rss_mb"]) * 1000 / n,
+        "hwm_waiting_mb": waiting["hwm_mb"],
+        "rss_after_mb": after["rss_mb"],
+        "hwm_after_mb": after["hwm_mb"],
+        "park_s": park_s,
+        "wake_s": wake_s,
+        "completed": float(len(results)),
+        "cpu_s_park": sum(cpu_park.values()),
+        "cpu_s_wake": sum(cpu_wake.values()),
+        **{f"cpu_s_park_{role}": s for role, s in cpu_park.items()},
+        **{f"cpu_s_wake_{role}": s for role, s in cpu_wake.items()},
+        **out,
+    }
+
+
+def variants(args) -> list[dict]:
+    return [{"executions": args.mem_executions}]
+
+
+register(Workload(
+    name="mem",
+    summary="10,000 executions parked on ctx.step.suspend: worker RSS; then resume all",
+    metrics=(
+        Metric("rss_waiting_mb", "worker RSS, all waiting", "MB", "lower", {"embedded": 300, "kafka": 300}),
+        Metric("rss_before_mb", "worker RSS before invoking", "MB", "lower"),
+        Metric("rss_growth_mb", "RSS growth, before to all waiting", "MB", "lower"),
+        Metric("hwm_waiting_mb", "peak RSS (VmHWM) up to all waiting", "MB", "lower"),
+        Metric("rss_after_mb", "worker RSS after all completed", "MB", "lower"),
+        Metric("park_s", "invoke to all suspended", "s", "lower"),
+        Metric("wake_s", "wake all: first resume to last result", "s", "lower"),
+        Metric("completed", "executions completed after resume", "wf"),
+        Metric("tasks_in_memory_while_waiting", "tasks in memory while waiting (embedded)", "tasks", "lower"),
+    ),
+    run=run,
+    variants=variants,
+))
