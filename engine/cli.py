@@ -30,7 +30,8 @@ def _print(value: Any) -> None:
 
 def _config(args) -> EngineConfig:
     return EngineConfig.from_env(namespace=args.namespace, data_dir=args.data_dir,
-                                 partitions=getattr(args, "partitions", None), kafka=args.kafka)
+                                 partitions=getattr(args, "partitions", None), kafka=args.kafka,
+                                 instance_id=getattr(args, "instance_id", None))
 
 
 @contextlib.asynccontextmanager
@@ -160,6 +161,8 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument("app", metavar="APP", help="module path or .py file whose workflows register on import")
     worker.add_argument("--partitions", type=int, help="partition count when the journal is created")
     worker.add_argument("--worker-id")
+    worker.add_argument("--instance-id", help="Kafka static membership: a restarted worker with the same id "
+                                              "takes its partitions back without waiting for the session timeout")
     _common(worker)
     worker.set_defaults(func=cmd_worker)
 

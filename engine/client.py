@@ -8,8 +8,10 @@ a fenced worker is ignored here exactly as it is there.
 
 Reading cost: the first watch on a partition reads that partition from offset 0 (keys
 are compared before anything is decoded, so other executions' records are cheap to
-skip). ``get_execution`` and ``history`` of an execution this client does not watch
-scan its partition once.
+skip). Waiting on an id the client did not create makes that partition's view fold
+every key from then on (one scan, then memory for every execution of the partition).
+``get_execution`` and ``history`` of an execution this client does not watch scan its
+partition once.
 """
 
 from __future__ import annotations
@@ -105,13 +107,17 @@ class ExecutionHandle:
 
 
 class _View:
-    """The client's fold of one partition, restricted to watched routing keys and claims."""
+    """The client's fold of one partition: of the watched routing keys and the claims, or
+    (``keys is None``) of every key, once the client watched an id it did not create."""
 
     def __init__(self):
         self.state = MemoryState()
         self.position = 0
-        self.keys: set[bytes] = set()
+        self.keys: set[bytes] | None = set()
         self.waiters: dict[str, list[asyncio.Future]] = {}
+
+    def watches(self, key: bytes) -> bool:
+        return self.keys is None or key in self.keys or key == PARTITION_KEY
 
 
 class Client:
@@ -211,7 +217,7 @@ class Client:
         routing_key = session_id or execution_id
         view = self._views.get(self.log.partition_for(routing_key))
         row = None
-        if view is not None and routing_key.encode() in view.keys:
+        if view is not None and view.watches(routing_key.encode()):
             row = view.state.get(fold.execution_key(execution_id))
         if row is None:
             state, _ = await self._scan(routing_key, stop=None)
@@ -287,14 +293,15 @@ class Client:
                 if self._reader is None:
                     self._reader = self.log.reader()
                 self._reader.assign(partition, 0)
-            if key not in view.keys:
+            if not view.watches(key):
                 if not fresh and view.position > 0:
-                    # Records of this key before the view's position were skipped: fold them now.
-                    scanned, _ = await self._scan(routing_key, stop=view.position)
-                    for k, value in scanned.data.items():
-                        if k != fold.EPOCH_KEY:
-                            view.state.put(k, value)
-                view.keys.add(key)
+                    # Records of ids this client did not create were skipped. Fold the whole
+                    # partition up to here once, and every key from now on: one scan, not
+                    # one per id (the view then holds every execution of the partition).
+                    view.state, _ = await self._scan_partition(partition, key=None, stop=view.position)
+                    view.keys = None
+                else:
+                    view.keys.add(key)
             if self._pump_task is None:
                 self._pump_task = asyncio.create_task(self._pump(), name="client-pump")
                 self._pump_task.add_done_callback(self._pump_ended)
@@ -324,7 +331,7 @@ class Client:
                     if entry.offset < view.position:
                         continue
                     view.position = entry.offset + 1
-                    if entry.key not in view.keys and entry.key != PARTITION_KEY:
+                    if not view.watches(entry.key):
                         continue
                     try:
                         record = self.codec.decode(entry.value)

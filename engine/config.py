@@ -36,7 +36,7 @@ class EngineConfig(BaseModel):
         """Defaults from the environment, then explicit overrides.
 
         LOGLOOM_NAMESPACE, LOGLOOM_DATA_DIR, LOGLOOM_PARTITIONS, LOGLOOM_KAFKA (bootstrap),
-        LOGLOOM_KAFKA_SESSION_TIMEOUT_MS, LOGLOOM_KAFKA_REPLICATION_FACTOR.
+        LOGLOOM_KAFKA_SESSION_TIMEOUT_MS, LOGLOOM_KAFKA_REPLICATION_FACTOR, LOGLOOM_KAFKA_INSTANCE_ID.
         """
         values: dict[str, Any] = {}
         if "LOGLOOM_NAMESPACE" in os.environ:
@@ -45,10 +45,11 @@ class EngineConfig(BaseModel):
             values["data_dir"] = os.environ["LOGLOOM_DATA_DIR"]
         if "LOGLOOM_PARTITIONS" in os.environ:
             values["partitions"] = int(os.environ["LOGLOOM_PARTITIONS"])
+        instance_id = overrides.pop("instance_id", None) or os.environ.get("LOGLOOM_KAFKA_INSTANCE_ID")
         values.update({k: v for k, v in overrides.items() if v is not None})
         bootstrap = values.get("kafka") or os.environ.get("LOGLOOM_KAFKA")
         if isinstance(bootstrap, str):
-            kafka: dict[str, Any] = {"bootstrap": bootstrap}
+            kafka: dict[str, Any] = {"bootstrap": bootstrap, "instance_id": instance_id}
             if "LOGLOOM_KAFKA_SESSION_TIMEOUT_MS" in os.environ:
                 kafka["session_timeout_ms"] = int(os.environ["LOGLOOM_KAFKA_SESSION_TIMEOUT_MS"])
             if "LOGLOOM_KAFKA_REPLICATION_FACTOR" in os.environ:

@@ -75,10 +75,11 @@ class ExecutionRun:
 
     async def park(self, seq: int, due_at: int | None) -> dict:
         """Wait, without holding a worker busy, until the fold ends the wait at ``seq``."""
-        waiter = self.processor.waiter((self.execution_id, seq))
+        key = (self.execution_id, seq)
+        waiter = self.processor.waiter(key)
         entry = self.processor.store.get(fold.journal_key(self.execution_id, seq))
         if entry is not None and entry["status"] != "waiting":  # ended before we got here
-            waiter.cancel()
+            self.processor.forget_waiter(key, waiter)
         else:
             self.parked[seq] = due_at
             asyncio.get_running_loop().call_soon(self.maybe_evict)
@@ -86,6 +87,7 @@ class ExecutionRun:
                 entry = await waiter
             finally:
                 self.parked.pop(seq, None)
+                self.processor.forget_waiter(key, waiter)  # evicted: nothing stays behind
         self.journal.remember(seq, entry)
         return entry
 

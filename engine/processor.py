@@ -213,6 +213,11 @@ class PartitionProcessor:
             to_partition = self.log.partition_for(routing_key)
         return self.log.append(to_partition, routing_key.encode(), self.codec.encode(record_type, record))
 
+    def forget_waiter(self, key: tuple, waiter: asyncio.Future) -> None:
+        if self._waiters.get(key) is waiter:
+            del self._waiters[key]
+        waiter.cancel()
+
     async def append_and_wait(self, record_type: str, execution_id: str, routing_key: bytes,
                               wait_for: tuple, **fields):
         """1. register the waiter, 2. append, 3. resume when the fold applied the winner."""

@@ -215,3 +215,29 @@ async def test_kafka_paused_worker_is_fenced_after_takeover(tmp_path, kafka_boot
         stop(a)
         if b is not None:
             stop(b)
+
+
+async def test_kafka_static_membership_takes_partitions_back_at_once(tmp_path, kafka_bootstrap, namespace,
+                                                                      kafka_client):
+    """With --instance-id, a restarted worker does not wait for the dead one's 45 s session."""
+    fx = Effects(tmp_path)
+    fx.env["LOGLOOM_KAFKA_SESSION_TIMEOUT_MS"] = "45000"
+
+    def worker(log_name: str):
+        return spawn("worker", APP, "--kafka", kafka_bootstrap, "--namespace", namespace, "--partitions", "4",
+                     "--data-dir", str(tmp_path / "w"), "--instance-id", "worker-0", "-v", env=fx.env,
+                     log_file=tmp_path / log_name)
+    first = worker("w1.log")
+    procs = [first]
+    try:
+        handle = await kafka_client.invoke("crashy", {"n": 1}, execution_id="static-1")
+        await assert_eventually(lambda: fx.count("static-1", "three", "start") == 1, timeout=60)
+        kill9(first)
+        fx.open_gate("static-1")
+        procs.append(worker("w2.log"))
+        result = await handle.result(timeout=25)  # well inside the 45 s session of the dead member
+        assert result["pid"] == procs[1].pid
+        assert fx.count("static-1", "one") == 1 and fx.count("static-1", "two") == 1
+    finally:
+        for p in procs:
+            stop(p)
