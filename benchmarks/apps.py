@@ -62,3 +62,10 @@ async def bench_park(ctx: WorkflowContext, i: int) -> dict:
     """MEM: suspend until resumed (no timeout), return the resume payload."""
     resumed = await ctx.step.suspend("park")
     return resumed.data
+
+
+@workflow
+async def bench_w2(ctx: WorkflowContext, topic: str, key: str) -> int:
+    """W2: wait for the event on topic/key, then finish."""
+    event = await ctx.step.wait_for_event("wait", topic=f"{topic}/{key}")
+    return event.offset
