@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import (DuplicateStepKeyError, RetryableError, SerializationError, StepExecutionError,
                      TerminalError, WaitTimeoutError, step_error_from_record, to_record)
-from .journal import Journal
 from .registry import Function, RetryPolicy
 from .serde import from_json, to_json
 

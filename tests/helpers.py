@@ -89,6 +89,28 @@ def logloom_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "engine.cli", *args]
 
 
+def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``logloom ARGS`` to completion as a real process; output captured as text."""
+    return subprocess.run(logloom_cmd(*args), cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+
+
+async def read_topic(log, topic: str, count: int, timeout: float = 30) -> list:
+    """The first ``count`` records of a named topic's partition 0."""
+    reader = log.topic_reader(topic)
+    reader.assign(0, 0)
+    got: list = []
+
+    async def enough():
+        got.extend(await reader.poll(0.5))
+        return len(got) >= count
+    try:
+        await assert_eventually(enough, timeout=timeout, message=f"{count} records on {topic}")
+    finally:
+        await reader.close()
+    return got
+
+
 def spawn(*args: str, env: dict | None = None, cwd: Path | None = None, log_file: Path | None = None) -> subprocess.Popen:
     """Start ``logloom ARGS`` as a real process."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -280,6 +281,8 @@ class _KafkaSubscription(Subscription):
         self._consumer = Consumer(config)
         self._stop = threading.Event()
         self._owned: set[int] = set()
+        self._stall = float(os.environ.get("LOGLOOM_FAILPOINT_STALL_AFTER_PAUSE_S", "0"))
+        self._last_poll = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="kafka-worker-consumer", daemon=True)
         self._thread.start()
 
@@ -294,14 +297,22 @@ class _KafkaSubscription(Subscription):
         self._owned.update(partitions)
         log.info("assigned partitions %s", sorted(partitions))
 
+    def _stall_after_pause(self) -> None:
+        """Failpoint for the fencing tests (``LOGLOOM_FAILPOINT_STALL_AFTER_PAUSE_S``).
+
+        After the process was paused (SIGSTOP), this consumer stalls, delivering nothing
+        and noticing no revocation, while the rest of the worker runs on and writes: a
+        zombie slow to learn that it lost its partitions.
+        """
+        now = time.monotonic()
+        if self._stall and now - self._last_poll > 2.0:
+            log.warning("failpoint: paused for %.1fs; the consumer stalls %.1fs", now - self._last_poll, self._stall)
+            threading.Event().wait(self._stall)
+        self._last_poll = time.monotonic()
+
     def _on_revoke(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
+        self._stall_after_pause()  # revocations are noticed inside poll(), before it returns
         partitions = [tp.partition for tp in revoked]
-        # Failpoint for the fencing tests: a worker slow to notice that it lost partitions
-        # (a GC pause, a stalled thread) keeps writing meanwhile: the zombie case.
-        delay = float(os.environ.get("LOGLOOM_FAILPOINT_REVOKE_DELAY_S", "0"))
-        if delay and partitions:
-            log.warning("failpoint: delaying revocation of %s by %.1fs", partitions, delay)
-            threading.Event().wait(delay)
         if partitions:
             self._call(self._listener.revoked(partitions))
             consumer.incremental_unassign(revoked)
@@ -315,6 +326,7 @@ class _KafkaSubscription(Subscription):
         try:
             while not self._stop.is_set():
                 messages = _consume_available(consumer, 0.1)
+                self._stall_after_pause()
                 entries = []
                 for msg in messages:
                     if msg.error() is None:

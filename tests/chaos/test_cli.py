@@ -1,19 +1,14 @@
 """The CLI against Kafka, with real processes: a worker, `invoke --wait`, `history`, `workflow get`."""
 
 import json
-import os
-import subprocess
 
 import pytest
 
-from helpers import ROOT, assert_eventually, logloom_cmd, spawn
+from helpers import ROOT, assert_eventually, run_cli, spawn
 
 pytestmark = pytest.mark.chaos
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(logloom_cmd(*args), cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 async def test_worker_invoke_history_on_kafka(tmp_path, kafka_bootstrap, namespace):
@@ -22,25 +17,25 @@ async def test_worker_invoke_history_on_kafka(tmp_path, kafka_bootstrap, namespa
                    log_file=tmp_path / "worker.log")
     try:
         await assert_eventually(lambda: "active with epoch" in (tmp_path / "worker.log").read_text(), timeout=60)
-        done = cli("invoke", "process_order", "--input", '{"order_id": "c1", "amount": 3}',
+        done = run_cli("invoke", "process_order", "--input", '{"order_id": "c1", "amount": 3}',
                    "--execution-id", "cli-1", "--wait", "--timeout", "60", *kafka)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout) == {"status": "completed", "charge_id": "ch_c1"}
 
-        history = cli("history", "cli-1", "--json", *kafka)
+        history = run_cli("history", "cli-1", "--json", *kafka)
         assert history.returncode == 0, history.stderr
         types = [r["type"] for r in json.loads(history.stdout) if r["type"] != "PartitionClaimed"]
         assert types == ["InvocationRequested", "ExecutionStarted", "StepCompleted", "StepCompleted",
                          "StepCompleted", "ExecutionCompleted"]
 
-        status = cli("workflow", "get", "cli-1", *kafka)
+        status = run_cli("workflow", "get", "cli-1", *kafka)
         assert json.loads(status.stdout)["status"] == "completed"
 
-        bad = cli("invoke", "process_order", "--input", '{"order_id": "c2"}', "--execution-id", "cli-2",
+        bad = run_cli("invoke", "process_order", "--input", '{"order_id": "c2"}', "--execution-id", "cli-2",
                   "--wait", "--timeout", "60", *kafka)
         assert bad.returncode == 1 and "INVALID_INPUT" in bad.stderr
 
-        missing = cli("workflow", "get", "nope", *kafka)
+        missing = run_cli("workflow", "get", "nope", *kafka)
         assert missing.returncode == 3 and "no execution 'nope'" in missing.stderr
     finally:
         worker.terminate()
@@ -56,26 +51,26 @@ async def test_a_second_shell_acts_on_an_embedded_worker(tmp_path):
     worker = spawn("worker", app, *data, "-v", env=env, log_file=tmp_path / "worker.log")
     try:
         await assert_eventually(lambda: "active with epoch" in (tmp_path / "worker.log").read_text(), timeout=60)
-        started = cli("invoke", "approval", "--input", '{"amount": 2000}', "--execution-id", "shell-1", *data)
+        started = run_cli("invoke", "approval", "--input", '{"amount": 2000}', "--execution-id", "shell-1", *data)
         assert started.returncode == 0, started.stderr
         assert json.loads(started.stdout) == {"execution_id": "shell-1"}
 
         async def waiting():
-            got = cli("workflow", "get", "shell-1", *data)
+            got = run_cli("workflow", "get", "shell-1", *data)
             return got.returncode == 0 and json.loads(got.stdout)["status"] == "waiting" and json.loads(got.stdout)
         status = await assert_eventually(waiting, timeout=30)
         assert status["waiting_for"][0]["data"] == {"amount": 2000.0}
-        listed = cli("workflow", "list", "--status", "waiting", "--json", *data)
+        listed = run_cli("workflow", "list", "--status", "waiting", "--json", *data)
         assert [e["execution_id"] for e in json.loads(listed.stdout)] == ["shell-1"]
 
-        resumed = cli("resume", "shell-1", "approval", "--data", '{"approved": true}', *data)
+        resumed = run_cli("resume", "shell-1", "approval", "--data", '{"approved": true}', *data)
         assert resumed.returncode == 0, resumed.stderr
-        waited = cli("invoke", "approval", "--input", '{"amount": 2000}', "--execution-id", "shell-1", "--wait",
+        waited = run_cli("invoke", "approval", "--input", '{"amount": 2000}', "--execution-id", "shell-1", "--wait",
                      "--timeout", "30", *data)  # same id: no second run, just its result
         assert waited.returncode == 0, waited.stderr
         assert json.loads(waited.stdout)["approved"] is True and json.loads(waited.stdout)["pid"] == worker.pid
 
-        history = cli("history", "shell-1", *data)
+        history = run_cli("history", "shell-1", *data)
         for kind in ("Suspended", "ResumeRequested", "ExecutionCompleted"):
             assert kind in history.stdout
         assert "duplicate" in history.stdout  # the second invoke with the same id

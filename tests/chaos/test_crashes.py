@@ -8,53 +8,13 @@ import json
 import os
 import signal
 import subprocess
-from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from helpers import ROOT, assert_eventually, logloom_cmd, spawn
+from processes import APP, Effects, kafka_worker, kill9, owns_partitions, stop
 
-APP = str(ROOT / "tests" / "apps" / "crash_app.py")
 pytestmark = pytest.mark.chaos
-
-
-class Effects:
-    def __init__(self, tmp_path: Path):
-        self.path = tmp_path / "effects.txt"
-        self.gates = tmp_path / "gates"
-        self.gates.mkdir()
-        self.env = {"LOGLOOM_TEST_EFFECTS": str(self.path), "LOGLOOM_TEST_GATES": str(self.gates),
-                    "LOGLOOM_KAFKA_SESSION_TIMEOUT_MS": "6000"}
-
-    def lines(self) -> list[list[str]]:
-        if not self.path.exists():
-            return []
-        return [line.split(",") for line in self.path.read_text().splitlines()]
-
-    def count(self, execution_id: str, step: str, event: str = "ran") -> int:
-        return sum(1 for e, s, ev, _ in self.lines() if (e, s, ev) == (execution_id, step, event))
-
-    def pids(self, execution_id: str, step: str, event: str) -> list[int]:
-        return [int(p) for e, s, ev, p in self.lines() if (e, s, ev) == (execution_id, step, event)]
-
-    def open_gate(self, execution_id: str) -> None:
-        (self.gates / execution_id).touch()
-
-
-def kill9(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGCONT)
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            kill9(proc)
 
 
 # -- embedded log: `logloom run` killed between steps, then run again ----------------------
@@ -102,24 +62,6 @@ def test_embedded_log_admits_one_process_at_a_time(tmp_path):
 # -- Kafka: separate worker processes ------------------------------------------------------
 
 
-def kafka_worker(fx: Effects, bootstrap: str, namespace: str, data_dir: Path, log_file: Path) -> subprocess.Popen:
-    return spawn("worker", APP, "--kafka", bootstrap, "--namespace", namespace, "--partitions", "4",
-                 "--data-dir", str(data_dir), "-v", env=fx.env, log_file=log_file)
-
-
-@pytest.fixture
-async def kafka_client(kafka_bootstrap, namespace):
-    from engine import Client
-    from engine.log.kafka import KafkaLog
-
-    log = KafkaLog(kafka_bootstrap, namespace, 4)
-    await log.start()
-    client = Client(log)
-    yield client
-    await client.close()
-    await log.close()
-
-
 async def test_kafka_kill9_between_steps_resumes_without_rerunning(tmp_path, kafka_bootstrap, namespace, kafka_client):
     fx = Effects(tmp_path)
     worker = kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "w", tmp_path / "w1.log")
@@ -144,9 +86,9 @@ async def test_kafka_two_workers_kill_one_the_other_takes_over(tmp_path, kafka_b
     a = kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "a", tmp_path / "a.log")
     b = None
     try:
-        await assert_eventually(lambda: _active(tmp_path / "a.log"), timeout=60, message="A owns partitions")
+        await assert_eventually(lambda: owns_partitions(tmp_path / "a.log"), timeout=60, message="A owns partitions")
         b = kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "b", tmp_path / "b.log")
-        await assert_eventually(lambda: _active(tmp_path / "b.log"), timeout=60, message="B owns partitions")
+        await assert_eventually(lambda: owns_partitions(tmp_path / "b.log"), timeout=60, message="B owns partitions")
         ids = [f"take-{i}" for i in range(12)]
         handles = [await kafka_client.invoke("crashy", {"n": i}, execution_id=eid) for i, eid in enumerate(ids)]
         await assert_eventually(lambda: all(fx.count(e, "three", "start") >= 1 for e in ids), timeout=60,
@@ -167,26 +109,25 @@ async def test_kafka_two_workers_kill_one_the_other_takes_over(tmp_path, kafka_b
             stop(b)
 
 
-def _active(log_file: Path) -> bool:
-    """The worker logged that it owns at least one partition."""
-    return log_file.exists() and "active with epoch" in log_file.read_text()
+
 
 
 async def test_kafka_paused_worker_is_fenced_after_takeover(tmp_path, kafka_bootstrap, namespace, kafka_client):
     """SIGSTOP A mid-step until B owns its partitions, SIGCONT it: A's late writes take no effect.
 
-    librdkafka usually notices a lost session right after SIGCONT, and then cancels the
-    step before it can write. A real zombie is slower to notice (a long GC pause, a
-    stalled thread), so A runs with a failpoint that delays its revocation by 8 s: A
-    finishes its step and appends while it still believes it owns the partition.
+    Right after SIGCONT, librdkafka usually notices the lost session, or delivers B's
+    claim, before A's step finishes, and A then rightly writes nothing. A real zombie is
+    slower to notice (a long GC pause, a stalled thread), so A runs with a failpoint:
+    after a pause its consumer stalls 8 s while the rest of A runs on. A finishes its
+    step and appends while it still believes it owns the partition.
     """
     fx = Effects(tmp_path)
-    fx.env["LOGLOOM_FAILPOINT_REVOKE_DELAY_S"] = "8"
+    fx.env["LOGLOOM_FAILPOINT_STALL_AFTER_PAUSE_S"] = "8"
     a = kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "a", tmp_path / "a.log")
-    fx.env.pop("LOGLOOM_FAILPOINT_REVOKE_DELAY_S")
+    fx.env.pop("LOGLOOM_FAILPOINT_STALL_AFTER_PAUSE_S")
     b = None
     try:
-        await assert_eventually(lambda: _active(tmp_path / "a.log"), timeout=60, message="A owns partitions")
+        await assert_eventually(lambda: owns_partitions(tmp_path / "a.log"), timeout=60, message="A owns partitions")
         handle = await kafka_client.invoke("zombie", {"seconds": 3}, execution_id="zombie-1")
         await assert_eventually(lambda: fx.pids("zombie-1", "slow", "start") == [a.pid], timeout=60)
         a.send_signal(signal.SIGSTOP)                       # A is now a zombie mid-step

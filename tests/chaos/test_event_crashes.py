@@ -1,21 +1,16 @@
 """kill -9 while events are in flight to waiting executions, on both logs."""
 
 import json
-import os
-import subprocess
 
 import pytest
 
-from helpers import ROOT, assert_eventually, logloom_cmd, spawn
-from test_crashes import APP, Effects, kafka_client, kafka_worker, kill9, stop  # noqa: F401
+from helpers import assert_eventually, run_cli, spawn
+from processes import APP, Effects, kafka_worker, kill9, stop
 
 pytestmark = pytest.mark.chaos
 ORDERS = 12
 
 
-def cli(fx, *args) -> subprocess.CompletedProcess:
-    return subprocess.run(logloom_cmd(*args), cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **fx.env, "PYTHONPATH": str(ROOT)})
 
 
 def check_effects(fx: Effects, ids: list[str]) -> None:
@@ -57,19 +52,20 @@ async def test_embedded_kill9_while_events_are_in_flight(tmp_path):
         await assert_eventually(lambda: "active with epoch" in (tmp_path / "w1.log").read_text(), timeout=60)
         ids = [f"epick-{i}" for i in range(ORDERS)]
         for eid in ids:
-            done = cli(fx, "invoke", "await_pickup", "--input", json.dumps({"order_id": eid}), "--execution-id", eid, *data)
+            done = run_cli("invoke", "await_pickup", "--input", json.dumps({"order_id": eid}), "--execution-id", eid,
+                           *data, env=fx.env)
             assert done.returncode == 0, done.stderr
         await assert_eventually(lambda: all(fx.count(e, "before") == 1 for e in ids), timeout=60)
         for i, eid in enumerate(ids[: ORDERS // 2]):
-            assert cli(fx, "publish", f"pickups/{eid}", "--data", json.dumps({"n": i}), *data).returncode == 0
+            assert run_cli("publish", f"pickups/{eid}", "--data", json.dumps({"n": i}), *data, env=fx.env).returncode == 0
         kill9(worker)
         procs.append(spawn("worker", APP, *data, "-v", env=fx.env, log_file=tmp_path / "w2.log"))
         await assert_eventually(lambda: "active with epoch" in (tmp_path / "w2.log").read_text(), timeout=60)
         for i, eid in enumerate(ids[ORDERS // 2:], start=ORDERS // 2):
-            assert cli(fx, "publish", f"pickups/{eid}", "--data", json.dumps({"n": i}), *data).returncode == 0
+            assert run_cli("publish", f"pickups/{eid}", "--data", json.dumps({"n": i}), *data, env=fx.env).returncode == 0
         for i, eid in enumerate(ids):
-            result = cli(fx, "invoke", "await_pickup", "--input", json.dumps({"order_id": eid}), "--execution-id", eid,
-                         "--wait", "--timeout", "60", *data)
+            result = run_cli("invoke", "await_pickup", "--input", json.dumps({"order_id": eid}), "--execution-id", eid,
+                             "--wait", "--timeout", "60", *data, env=fx.env)
             assert result.returncode == 0, result.stderr
             assert json.loads(result.stdout)["n"] == i
         check_effects(fx, ids)

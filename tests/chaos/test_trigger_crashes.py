@@ -2,22 +2,17 @@
 
 import asyncio
 import json
-import os
-import subprocess
 
 import orjson
 import pytest
 
-from helpers import ROOT, assert_eventually, logloom_cmd, spawn
-from test_crashes import APP, Effects, kafka_client, kafka_worker, kill9, stop  # noqa: F401
+from helpers import assert_eventually, run_cli, spawn
+from processes import APP, Effects, kafka_worker, kill9, stop
 
 pytestmark = pytest.mark.chaos
 EVENTS = 30
 
 
-def cli(fx, *args) -> subprocess.CompletedProcess:
-    return subprocess.run(logloom_cmd(*args), cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **fx.env, "PYTHONPATH": str(ROOT)})
 
 
 def runs_per_event(fx: Effects) -> dict[str, int]:
@@ -69,14 +64,15 @@ async def test_embedded_events_published_from_another_shell_survive_a_crash(tmp_
     try:
         await assert_eventually(lambda: "active with epoch" in (tmp_path / "w1.log").read_text(), timeout=60)
         for i in range(10):
-            published = cli(fx, "publish", f"signups/u{i}", "--data", json.dumps({"user_id": f"u{i}", "n": i}), *data)
+            published = run_cli("publish", f"signups/u{i}", "--data", json.dumps({"user_id": f"u{i}", "n": i}), *data,
+                                env=fx.env)
             assert published.returncode == 0, published.stderr
         await assert_eventually(lambda: len(runs_per_event(fx)) >= 2, timeout=60)
         kill9(worker)
         restarted = spawn("worker", APP, *data, "-v", env=fx.env, log_file=tmp_path / "w2.log")
         procs.append(restarted)
         await assert_eventually(lambda: len(runs_per_event(fx)) == 10, timeout=60)
-        listed = cli(fx, "workflow", "list", "--json", *data)
+        listed = run_cli("workflow", "list", "--json", *data, env=fx.env)
         executions = [e for e in json.loads(listed.stdout) if e["workflow"] == "on_signup"]
         assert len(executions) == 10 and all(e["status"] == "completed" for e in executions)
     finally:

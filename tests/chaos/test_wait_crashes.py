@@ -1,24 +1,19 @@
 """kill -9 during a sleep and while suspended, with real processes, on both logs."""
 
 import json
-import os
-import subprocess
 
 import pytest
 
-from helpers import ROOT, assert_eventually, logloom_cmd, spawn
-from test_crashes import APP, Effects, _active, kafka_client, kafka_worker, kill9, stop  # noqa: F401
+from helpers import assert_eventually, run_cli, spawn
+from processes import APP, Effects, kafka_worker, kill9, stop
 
 pytestmark = pytest.mark.chaos
 
 
-def cli(fx: Effects, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(logloom_cmd(*args), cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **fx.env, "PYTHONPATH": str(ROOT)})
 
 
 def history(fx: Effects, execution_id: str, *where: str) -> list[dict]:
-    done = cli(fx, "history", execution_id, "--json", *where)
+    done = run_cli("history", execution_id, "--json", *where, env=fx.env)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -34,7 +29,7 @@ async def test_embedded_kill9_during_sleep_fires_the_timer_once(tmp_path):
                                 timeout=30)
     finally:
         kill9(first)
-    second = cli(fx, *args)
+    second = run_cli(*args, env=fx.env)
     assert second.returncode == 0, second.stderr
     assert fx.count("nap-1", "before") == 1 and fx.count("nap-1", "after") == 1
     records = history(fx, "nap-1", *data)
@@ -49,14 +44,14 @@ async def test_embedded_suspend_survives_kill9_and_resumes_from_another_process(
     first = spawn(*args, env=fx.env)
     try:
         async def suspended():
-            got = cli(fx, "workflow", "get", "ok-1", *data)
+            got = run_cli("workflow", "get", "ok-1", *data, env=fx.env)
             return got.returncode == 0 and json.loads(got.stdout)["status"] == "waiting"
         await assert_eventually(suspended, timeout=60)
     finally:
         kill9(first)
-    resumed = cli(fx, "resume", "ok-1", "approval", "--data", '{"approved": true}', *data)
+    resumed = run_cli("resume", "ok-1", "approval", "--data", '{"approved": true}', *data, env=fx.env)
     assert resumed.returncode == 0, resumed.stderr
-    second = cli(fx, *args)
+    second = run_cli(*args, env=fx.env)
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["approved"] is True
     assert fx.count("ok-1", "before") == 1 and fx.count("ok-1", "after") == 1
@@ -76,7 +71,7 @@ async def test_kafka_kill9_during_sleep_and_while_suspended(tmp_path, kafka_boot
             return statuses == ["waiting", "waiting"]
         await assert_eventually(both_waiting, timeout=60)
         kill9(worker)
-        resumed = cli(fx, "resume", "kok-1", "approval", "--data", '{"approved": false}', *kafka)
+        resumed = run_cli("resume", "kok-1", "approval", "--data", '{"approved": false}', *kafka, env=fx.env)
         assert resumed.returncode == 0, resumed.stderr
         procs.append(kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "w", tmp_path / "w2.log"))
         assert (await nap.result(timeout=90))["pid"] == procs[1].pid

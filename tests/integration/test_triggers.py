@@ -2,14 +2,13 @@
 
 import json
 
-import pytest
 
 from engine import EventPayload, WorkflowContext, event
 from engine.registry import Registry
 from engine.router import router_group
 from engine.topics import dead_letter
 
-from helpers import assert_eventually
+from helpers import assert_eventually, read_topic
 
 
 def app(topic: str) -> Registry:
@@ -82,15 +81,7 @@ async def test_malformed_and_unfitting_events_go_to_the_dead_letter_topic(harnes
     await client.publish_event(topic, {"no_user_id": True})
     partition, offset = await client.publish_event(topic, {"user_id": "good"})
     assert await _result(client, f"welcome:{topic}:{partition}:{offset}") == "welcome good"
-    reader = log.topic_reader(dead_letter(log.namespace))
-    reader.assign(0, 0)
-    letters = []
-
-    async def two():
-        letters.extend(await reader.poll(0.5))
-        return len(letters) >= 2
-    await assert_eventually(two, timeout=30)
-    await reader.close()
+    letters = await read_topic(log, dead_letter(log.namespace), 2)
     docs = sorted((json.loads(e.value) for e in letters), key=lambda d: d["offset"])  # letters are not ordered
     assert docs[0]["reason"].startswith("malformed event: not JSON") and docs[0]["value"] == "{not json"
     # onboard_user takes the whole EventPayload, so only welcome(user_id) rejects the second event
@@ -133,15 +124,7 @@ async def test_avro_events_trigger_and_bad_avro_is_dead_lettered(harness):
     await log.publish(topic, None, good_header + b"\xff\xff\xff")   # right fingerprint, broken body
     partition, offset = await client.publish_event(topic, {"user_id": "u-7", "plan": "pro"}, schema=SIGNUP_SCHEMA)
     assert await _result(client, f"avro_welcome:{topic}:{partition}:{offset}") == "u-7 on pro"
-    reader = log.topic_reader(dead_letter(log.namespace))
-    reader.assign(0, 0)
-    letters = []
-
-    async def two():
-        letters.extend(await reader.poll(0.5))
-        return len(letters) >= 2
-    await assert_eventually(two, timeout=30)
-    await reader.close()
+    letters = await read_topic(log, dead_letter(log.namespace), 2)
     by_reason = {("unknown" if "unknown schema fingerprint" in json.loads(e.value)["reason"] else
                   "mismatch" if "does not match its schema" in json.loads(e.value)["reason"] else "other"): e
                  for e in letters}

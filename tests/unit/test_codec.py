@@ -1,9 +1,7 @@
 import json
-from pathlib import Path
 
 import pytest
-from fastavro import parse_schema, schemaless_writer
-import io
+from fastavro import parse_schema
 
 from engine.codec import HEADER_LEN, MAGIC, Codec, schemas_dir
 from engine.errors import SchemaError

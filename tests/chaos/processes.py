@@ -1,0 +1,57 @@
+"""Real processes for the chaos tests: workers, the effects file, kill -9 and stop."""
+
+import signal
+import subprocess
+from pathlib import Path
+
+from helpers import ROOT, spawn
+
+APP = str(ROOT / "tests" / "apps" / "crash_app.py")
+
+
+class Effects:
+    def __init__(self, tmp_path: Path):
+        self.path = tmp_path / "effects.txt"
+        self.gates = tmp_path / "gates"
+        self.gates.mkdir()
+        self.env = {"LOGLOOM_TEST_EFFECTS": str(self.path), "LOGLOOM_TEST_GATES": str(self.gates),
+                    "LOGLOOM_KAFKA_SESSION_TIMEOUT_MS": "6000"}
+
+    def lines(self) -> list[list[str]]:
+        if not self.path.exists():
+            return []
+        return [line.split(",") for line in self.path.read_text().splitlines()]
+
+    def count(self, execution_id: str, step: str, event: str = "ran") -> int:
+        return sum(1 for e, s, ev, _ in self.lines() if (e, s, ev) == (execution_id, step, event))
+
+    def pids(self, execution_id: str, step: str, event: str) -> list[int]:
+        return [int(p) for e, s, ev, p in self.lines() if (e, s, ev) == (execution_id, step, event)]
+
+    def open_gate(self, execution_id: str) -> None:
+        (self.gates / execution_id).touch()
+
+
+def kill9(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGCONT)
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            kill9(proc)
+
+
+def kafka_worker(fx: Effects, bootstrap: str, namespace: str, data_dir: Path, log_file: Path) -> subprocess.Popen:
+    return spawn("worker", APP, "--kafka", bootstrap, "--namespace", namespace, "--partitions", "4",
+                 "--data-dir", str(data_dir), "-v", env=fx.env, log_file=log_file)
+
+
+def owns_partitions(log_file: Path) -> bool:
+    """The worker logged that it owns at least one partition."""
+    return log_file.exists() and "active with epoch" in log_file.read_text()
