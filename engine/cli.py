@@ -79,7 +79,8 @@ async def cmd_invoke(args) -> int:
     payload = json.loads(args.input)
     async with _engine(args, worker=False) as (client, _):
         handle = await client.invoke(args.workflow, payload, execution_id=args.execution_id,
-                                     user_id=args.user_id, session_id=args.session_id)
+                                     user_id=args.user_id, session_id=args.session_id,
+                                     run_timeout_seconds=args.run_timeout)
         if not args.wait:
             _print({"execution_id": handle.execution_id})
             return EXIT_OK
@@ -122,6 +123,14 @@ async def cmd_resume(args) -> int:
         await client.get_execution(args.execution_id, session_id=args.session_id)  # exists, or exit 3
         await client.resume(args.execution_id, args.name, data, session_id=args.session_id)
     _print({"resumed": args.execution_id, "name": args.name})
+    return EXIT_OK
+
+
+async def cmd_workflow_cancel(args) -> int:
+    async with _engine(args, worker=False) as (client, _):
+        await client.get_execution(args.execution_id, session_id=args.session_id)  # exists, or exit 3
+        await client.cancel(args.execution_id, args.reason, session_id=args.session_id)
+    _print({"cancel_requested": args.execution_id})
     return EXIT_OK
 
 
@@ -173,6 +182,7 @@ def parser() -> argparse.ArgumentParser:
     invoke.add_argument("--user-id")
     invoke.add_argument("--session-id")
     invoke.add_argument("--wait", action="store_true", help="wait for the result and print it")
+    invoke.add_argument("--run-timeout", type=float, help="cancel the execution if it runs longer (seconds)")
     invoke.add_argument("--timeout", type=float, default=None)
     _common(invoke)
     invoke.set_defaults(func=cmd_invoke)
@@ -201,10 +211,17 @@ def parser() -> argparse.ArgumentParser:
 
     wf = sub.add_parser("workflow", help="inspect executions").add_subparsers(dest="verb", required=True)
     listing = wf.add_parser("list", help="executions in the namespace")
-    listing.add_argument("--status", choices=["pending", "running", "waiting", "completed", "failed"])
+    listing.add_argument("--status", choices=["pending", "running", "waiting", "completed", "failed", "cancelled"])
     listing.add_argument("--json", action="store_true")
     _common(listing)
     listing.set_defaults(func=cmd_workflow_list)
+    cancel = wf.add_parser("cancel", help="cancel an execution at its next step or wait")
+    cancel.add_argument("execution_id")
+    cancel.add_argument("--reason", default="cancelled from the command line")
+    cancel.add_argument("--session-id")
+    _common(cancel)
+    cancel.set_defaults(func=cmd_workflow_cancel)
+
     get = wf.add_parser("get", help="status, result and error of one execution")
     get.add_argument("execution_id")
     get.add_argument("--session-id")

@@ -71,7 +71,7 @@ class Execution(BaseModel):
 
     @property
     def done(self) -> bool:
-        return self.status in (fold.COMPLETED, fold.FAILED)
+        return self.status in fold.ENDED
 
 
 class HistoryRecord(BaseModel):
@@ -97,7 +97,7 @@ class ExecutionHandle:
     async def result(self, timeout: float | None = None) -> Any:
         """Wait for the execution to end; its result, or ``WorkflowFailedError``."""
         row = await self.client._wait_finished(self.execution_id, self.routing_key, self._fresh, timeout)
-        if row["status"] == fold.FAILED:
+        if row["status"] in (fold.FAILED, fold.CANCELLED):
             raise WorkflowFailedError(self.execution_id, row["error"])
         return from_json(row["result"])
 
@@ -150,10 +150,12 @@ class Client:
     # -- commands ------------------------------------------------------------------------
 
     async def invoke(self, workflow: Workflow | str, payload: Any = None, *, execution_id: str | None = None,
-                     user_id: str | None = None, session_id: str | None = None) -> ExecutionHandle:
+                     user_id: str | None = None, session_id: str | None = None,
+                     run_timeout_seconds: float | None = None) -> ExecutionHandle:
         """Append an invocation. A payload the workflow rejects raises and starts nothing.
 
-        Invoking twice with the same ``execution_id`` starts one execution.
+        Invoking twice with the same ``execution_id`` starts one execution. With
+        ``run_timeout_seconds``, an execution still running then is cancelled.
         """
         if isinstance(workflow, Workflow):
             workflow.binder.bind(payload)  # raises InputValidationError before anything is written
@@ -165,7 +167,8 @@ class Client:
         routing_key = session_id or execution_id
         record = {"execution_id": execution_id, "epoch": 0, "at": int(time.time() * 1000), "workflow": name,
                   "input": to_json(payload, f"input of execution {execution_id}"), "user_id": user_id,
-                  "session_id": session_id, "parent_execution_id": None, "root_execution_id": None}
+                  "session_id": session_id, "parent_execution_id": None, "root_execution_id": None,
+                  "run_timeout_ms": None if run_timeout_seconds is None else int(run_timeout_seconds * 1000)}
         if fresh:  # nothing of it can precede this append: watch before writing
             await self._watch(routing_key, fresh=True)
         partition = self.log.partition_for(routing_key)
@@ -184,6 +187,14 @@ class Client:
             raise LogloomError(f"two keys for one event: {topic!r} and key={key!r}")
         key = topic_key if topic_key is not None else key
         return await self.log.publish(name, None if key is None else key.encode(), encode_event(data, schema))
+
+    async def cancel(self, execution_id: str, reason: str = "cancelled by a client", *,
+                     session_id: str | None = None) -> None:
+        """Cancel the execution at its next step or wait; its status becomes ``cancelled``."""
+        routing_key = session_id or execution_id
+        record = {"execution_id": execution_id, "epoch": 0, "at": int(time.time() * 1000), "reason": reason}
+        await self.log.append(self.log.partition_for(routing_key), routing_key.encode(),
+                              self.codec.encode("CancelRequested", record))
 
     async def resume(self, execution_id: str, name: str, data: Any = None, *,
                      session_id: str | None = None) -> None:
@@ -347,7 +358,7 @@ class Client:
                              timeout: float | None) -> dict:
         view = await self._watch(routing_key, fresh)
         row = view.state.get(fold.execution_key(execution_id))
-        if row is not None and row["status"] in (fold.COMPLETED, fold.FAILED):
+        if row is not None and row["status"] in fold.ENDED:
             return row
         waiter = asyncio.get_running_loop().create_future()
         view.waiters.setdefault(execution_id, []).append(waiter)

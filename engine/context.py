@@ -325,6 +325,7 @@ class StepApi:
     async def _wait(self, key: str, record_type: str, fields: dict, due_at: int | None) -> Any:
         """1. position and key, 2. the journal, 3. record the wait, 4. park until it ends."""
         run = self._run
+        run.check_cancelled()
         seq = run.next_seq()
         entry = run.journal.recorded(seq, key)
         if entry is None:
@@ -342,6 +343,7 @@ class StepApi:
                     pass_context: bool, seq: int | None = None) -> Any:
         run = self._run
         execution_id = self._ctx.execution_id
+        run.check_cancelled()
         seq = run.next_seq() if seq is None else seq               # 1.
         entry = run.journal.recorded(seq, key)                      # 2.
         attempt = 1

@@ -139,6 +139,14 @@ class NondeterminismError(EngineSignal):
         self.found = found
 
 
+class CancelledByRequest(EngineSignal):
+    """The execution was asked to stop (``client.cancel`` or its run timeout)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Fenced(EngineSignal):
     """This processor lost its partition; it must not change anything any more."""
 

@@ -24,7 +24,11 @@ Rules:
    ``ResumeRequested`` ends the suspension with that name; one that arrives before its
    suspension is kept and ends it the moment it opens. The first ending wins.
 
-Rules 5-7, for waits on events from domain topics, are in ``fold_events.py``.
+5. Cancellation. ``CancelRequested``, or the run timeout's ``TimerFired`` (position 0),
+   marks an active execution as to be cancelled; the owner stops it at its next step or
+   wait and records ``ExecutionCancelled``, which ends it like a failure.
+
+Rules 6-8, for waits on events from domain topics, are in ``fold_events.py``.
 """
 
 from __future__ import annotations
@@ -33,8 +37,11 @@ from typing import NamedTuple
 
 from .store import State
 
-PENDING, RUNNING, WAITING, COMPLETED, FAILED = "pending", "running", "waiting", "completed", "failed"
+PENDING, RUNNING, WAITING = "pending", "running", "waiting"
+COMPLETED, FAILED, CANCELLED = "completed", "failed", "cancelled"
 ACTIVE = (PENDING, RUNNING, WAITING)
+ENDED = (COMPLETED, FAILED, CANCELLED)
+DEADLINE_SEQ = 0  # timer index position of an execution's run timeout (steps start at 1)
 EPOCH_KEY = b"m/epoch"
 
 
@@ -138,9 +145,15 @@ def _invocation_requested(state: State, r: dict) -> list[Event]:
         "error": None,
         "waits": {},
     }
+    events = [Event("invoked", execution_id, row)]
+    if r.get("run_timeout_ms"):
+        row["deadline"] = r["at"] + r["run_timeout_ms"]
+        state.put(timer_key(row["deadline"], execution_id, DEADLINE_SEQ),
+                  {"key": "run timeout", "routing": r.get("session_id") or execution_id})
+        events.append(Event("timer", execution_id, row["deadline"]))
     state.put(execution_key(execution_id), row)
     state.put(active_key(execution_id), {})
-    return [Event("invoked", execution_id, row)]
+    return events
 
 
 def _active_row(state: State, r: dict) -> tuple[dict | None, list[Event]]:
@@ -191,6 +204,9 @@ def _execution_ended(state: State, r: dict) -> list[Event]:
         return ignored
     if r["type"] == "ExecutionCompleted":
         row.update(status=COMPLETED, result=r["result"])
+    elif r["type"] == "ExecutionCancelled":
+        row.update(status=CANCELLED, error={"code": "CANCELLED", "type": "ExecutionCancelled",
+                                            "message": r["reason"], "step": None})
     else:
         row.update(status=FAILED, error=r["error"])
     row["completed_at"] = r["at"]
@@ -280,6 +296,10 @@ def _timer_fired(state: State, r: dict) -> list[Event]:
     state.delete(index)  # always: a timer of an ended execution must not fire again
     done = Event("timer_done", execution_id, index)
     row, ignored = _active_row(state, r)
+    if seq == DEADLINE_SEQ:  # the run timeout
+        if row is None:
+            return [done, *ignored]
+        return [done, *_request_cancel(state, row, "run timeout: still running at its deadline", r["at"])]
     entry = state.get(journal_key(execution_id, seq)) if row is not None else None
     if entry is None or entry["status"] != "waiting":
         return [done, *(ignored or [Event("duplicate", execution_id, "wait already ended")])]
@@ -290,6 +310,21 @@ def _timer_fired(state: State, r: dict) -> list[Event]:
             "code": "TIMEOUT", "type": "WaitTimeoutError", "step": entry["key"],
             "message": f"wait {entry['key']!r} of execution {execution_id} timed out"})
     return [done, *_close_wait(state, row, seq, ended)]
+
+
+def _request_cancel(state: State, row: dict, reason: str, at: int) -> list[Event]:
+    if row.get("cancel"):
+        return [Event("duplicate", row["id"], "cancellation already requested")]
+    row["cancel"] = {"reason": reason, "at": at}
+    state.put(execution_key(row["id"]), row)
+    return [Event("cancel", row["id"], row)]
+
+
+def _cancel_requested(state: State, r: dict) -> list[Event]:
+    row, ignored = _active_row(state, r)
+    if row is None:
+        return ignored
+    return _request_cancel(state, row, r["reason"], r["at"])
 
 
 def _resume_requested(state: State, r: dict) -> list[Event]:
@@ -320,6 +355,8 @@ _HANDLERS = {
     "TimerFired": _timer_fired,
     "Suspended": _suspended,
     "ResumeRequested": _resume_requested,
+    "CancelRequested": _cancel_requested,
+    "ExecutionCancelled": _execution_ended,
 }
 
 

@@ -1,20 +1,20 @@
-"""The fold for ``wait_for_event``: pure and deterministic, like ``fold.py`` (its rules 1-4).
+"""The fold for ``wait_for_event``: pure and deterministic, like ``fold.py`` (its rules 1-5).
 
 Three partitions take part. The *waiter's* partition holds the execution; the *event
 partition* is the one the routing key ``\\0ev/<topic>/<key>`` maps to; partition 0 keeps
 the set of awaited topics for the router. Records, in the order they usually come:
 
-5. ``EventAwaited`` (waiter's partition, owner) opens an event wait. It waits for the
+6. ``EventAwaited`` (waiter's partition, owner) opens an event wait. It waits for the
    first event after a cursor: after the last event this execution received from that
    topic/key, or, for its first wait there, from the moment the execution was created.
    Its owner then sends ``WaitRegistered`` to the event partition and ``TopicAwaited``
    to partition 0 (commands: idempotent, never fenced).
-6. ``EventReceived`` (event partition, from the router) buffers the event for
+7. ``EventReceived`` (event partition, from the router) buffers the event for
    ``EVENT_BUFFER_MS`` (one hour, by record time) and matches every registered wait on
    that topic/key whose cursor it is past. ``WaitRegistered`` matches the buffer the
    same way, so an event that came before the wait is not lost. A match becomes a
    delivery in the event partition's outbox.
-7. The event partition's owner sends each outbox delivery as ``EventDelivered`` to the
+8. The event partition's owner sends each outbox delivery as ``EventDelivered`` to the
    waiter's partition, where the first one ends the wait. The waiter's owner answers
    with ``WaitClosed``, which empties the outbox entry. Owners re-send their open
    registrations and outbox on taking a partition over, and every step is idempotent,
@@ -60,7 +60,7 @@ def _position(event: dict) -> list[int]:
     return [event["timestamp"], event["partition"], event["offset"]]
 
 
-# -- 5. on the waiter's partition ------------------------------------------------------
+# -- 6. on the waiter's partition ------------------------------------------------------
 
 
 def event_awaited(state: State, r: dict) -> list[Event]:
@@ -96,7 +96,7 @@ def event_delivered(state: State, r: dict) -> list[Event]:
     return _close_wait(state, row, seq, dict(entry, status="completed", result=orjson.dumps(event).decode()))
 
 
-# -- 6. and 7. on the event partition --------------------------------------------------
+# -- 7. and 8. on the event partition --------------------------------------------------
 
 
 def _deliver(state: State, waiter: dict, execution_id: str, event: dict) -> Event:

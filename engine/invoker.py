@@ -14,7 +14,7 @@ import time
 
 from . import fold
 from .context import WorkflowContext
-from .errors import EngineSignal, Fenced, LogloomError, NondeterminismError, to_record
+from .errors import CancelledByRequest, EngineSignal, Fenced, LogloomError, NondeterminismError, to_record
 from .journal import Journal
 from .processor import PartitionProcessor, now_ms
 from .registry import Registry
@@ -48,6 +48,18 @@ class ExecutionRun:
         self.task: asyncio.Task | None = None
         self.evicted = False
         self.woken_while_evicting = False
+        self.cancel_reason: str | None = (row.get("cancel") or {}).get("reason")
+        self.cancelling = False  # the task is being cancelled to stop the execution
+
+    def check_cancelled(self) -> None:
+        """At every step and wait: stop here if the execution was asked to stop."""
+        if self.cancel_reason is not None:
+            raise CancelledByRequest(self.cancel_reason)
+
+    def record_cancelled(self) -> None:
+        ack = self.processor.append("ExecutionCancelled", self.execution_id, self.routing_key,
+                                    reason=self.cancel_reason or "cancelled")
+        ack.add_done_callback(_log_failure)
 
     def next_seq(self) -> int:
         self._seq += 1
@@ -129,12 +141,28 @@ class Invoker:
         if row["id"] in runs:
             return
         execution_id = row["id"]
+        if row.get("cancel"):  # asked to stop before it ran again: no replay needed
+            ExecutionRun(processor, row, Journal(execution_id)).record_cancelled()
+            return
         prefix = fold.journal_prefix(execution_id)
         entries = {int(key[len(prefix):]): entry for key, entry in processor.store.scan(prefix)}
         run = ExecutionRun(processor, row, Journal(execution_id, entries))
         run.task = asyncio.create_task(self._run(run, row), name=f"execution {execution_id}")
         runs[execution_id] = run
         run.task.add_done_callback(lambda _, run=run: self._finished(run))
+
+    def cancel(self, processor: PartitionProcessor, row: dict) -> None:
+        """Stop the execution at its next step or wait; at once if it only waits."""
+        run = self._runs.get(processor.partition, {}).get(row["id"])
+        if run is None:
+            self.start(processor, row)  # starts, sees the request, records the cancellation
+            return
+        run.cancel_reason = row["cancel"]["reason"]
+        if run.evicted:
+            run.woken_while_evicting = True
+        elif run.active == 0:  # every branch waits: nothing to finish first
+            run.cancelling = True
+            run.task.cancel()
 
     def wake(self, processor: PartitionProcessor, row: dict) -> None:
         """A wait of this execution ended: continue it in memory, or start it again."""
@@ -165,8 +193,12 @@ class Invoker:
     async def _run(self, run: ExecutionRun, row: dict) -> None:
         try:
             await self._execute(run, row)
+        except CancelledByRequest:
+            run.record_cancelled()
         except (Fenced, asyncio.CancelledError):
-            if not run.evicted:
+            if run.cancelling and run.processor.phase == "active":
+                run.record_cancelled()
+            elif not run.evicted:
                 log.debug("execution %s stopped: partition %d no longer owned here",
                           run.execution_id, run.processor.partition)
         except Exception:
@@ -190,6 +222,8 @@ class Invoker:
         try:
             value = await wf.fn(ctx, **kwargs)
             result = to_json(value, f"result of execution {execution_id}")
+        except CancelledByRequest:
+            raise
         except NondeterminismError as exc:
             log.error("%s", exc)
             error = {"code": exc.code, "type": type(exc).__name__, "message": str(exc), "step": exc.found}

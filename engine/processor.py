@@ -111,6 +111,9 @@ class PartitionProcessor:
         elif kind == "woken":
             if self.phase == ACTIVE:
                 self.invoker.wake(self, event.data)
+        elif kind == "cancel":
+            if self.phase == ACTIVE:
+                self.invoker.cancel(self, event.data)
         elif kind == "timer":
             self._schedule_timers()
         elif kind in ("await_event", "deliver", "close_wait", "topic_awaited"):

@@ -74,10 +74,11 @@ class Workflow:
         return f"<workflow {self.name}>"
 
     async def invoke(self, client: "Client", payload: Any = None, *, execution_id: str | None = None,
-                     user_id: str | None = None, session_id: str | None = None) -> "ExecutionHandle":
+                     user_id: str | None = None, session_id: str | None = None,
+                     run_timeout_seconds: float | None = None) -> "ExecutionHandle":
         """Start an execution; returns a handle at once. Invalid payloads start nothing."""
         return await client.invoke(self, payload, execution_id=execution_id, user_id=user_id,
-                                   session_id=session_id)
+                                   session_id=session_id, run_timeout_seconds=run_timeout_seconds)
 
     async def run(self, client: "Client", payload: Any = None, *, timeout: float | None = None,
                   **options) -> Any:

@@ -70,6 +70,16 @@ async def test_a_second_shell_acts_on_an_embedded_worker(tmp_path):
         assert waited.returncode == 0, waited.stderr
         assert json.loads(waited.stdout)["approved"] is True and json.loads(waited.stdout)["pid"] == worker.pid
 
+        assert run_cli("invoke", "approval", "--input", '{"amount": 1}', "--execution-id", "shell-2",
+                       *data).returncode == 0
+        cancel = run_cli("workflow", "cancel", "shell-2", "--reason", "changed my mind", *data)
+        assert cancel.returncode == 0, cancel.stderr
+
+        async def cancelled():
+            got = run_cli("workflow", "get", "shell-2", *data)
+            return json.loads(got.stdout)["status"] == "cancelled" and json.loads(got.stdout)
+        assert (await assert_eventually(cancelled, timeout=30))["error"]["message"] == "changed my mind"
+
         history = run_cli("history", "shell-1", *data)
         for kind in ("Suspended", "ResumeRequested", "ExecutionCompleted"):
             assert kind in history.stdout

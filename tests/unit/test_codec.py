@@ -9,7 +9,7 @@ from engine.errors import SchemaError
 ERROR = {"code": "ERROR", "type": "ValueError", "message": "boom", "step": "charge"}
 SAMPLES = {
     "InvocationRequested": {"workflow": "wf", "input": '{"a":1}', "user_id": "u", "session_id": None,
-                            "parent_execution_id": None, "root_execution_id": None},
+                            "parent_execution_id": None, "root_execution_id": None, "run_timeout_ms": None},
     "ExecutionStarted": {"worker": "w1"},
     "StepCompleted": {"seq": 1, "key": "charge", "attempt": 1, "result": '{"id":"x"}'},
     "StepAttemptFailed": {"seq": 2, "key": "k", "attempt": 1, "error": ERROR, "retry_at": 1_700_000_001_000},
@@ -30,6 +30,8 @@ SAMPLES = {
                        "timestamp": 1_700_000_000_000, "data": '{"ok":1}'},
     "WaitClosed": {"seq": 6, "topic": "t", "event_key": "k"},
     "TopicAwaited": {"topic": "t", "since": 1_700_000_000_000},
+    "CancelRequested": {"reason": "no longer needed"},
+    "ExecutionCancelled": {"reason": "run timeout"},
 }
 
 
