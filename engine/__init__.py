@@ -4,9 +4,10 @@ from .client import Client, Execution, ExecutionHandle, HistoryRecord
 from .config import EngineConfig, KafkaConfig, open_log
 from .context import BatchResult, BatchStats, FunctionContext, Resumed, StepInfo, WorkflowContext, current_step
 from .errors import (DuplicateStepKeyError, ExecutionNotFoundError, InputValidationError, LogloomError,
-                     NondeterminismError, RetryableError, SerializationError, StepExecutionError,
+                     NondeterminismError, RetryableError, SerializationError, StateTooLargeError, StepExecutionError,
                      TerminalError, UnknownWorkflowError, WaitTimeoutError, WorkflowFailedError)
 from .log import EmbeddedLog, Log
+from .state import WorkflowState
 from .events import EventPayload, register_event_schema
 from .registry import Backoff, EventTrigger, RetryPolicy, Workflow, event, function, registry, workflow
 from .worker import Worker
@@ -15,7 +16,7 @@ __all__ = [
     "Backoff", "BatchResult", "BatchStats", "Client", "EventPayload", "EventTrigger", "DuplicateStepKeyError", "EmbeddedLog", "EngineConfig", "Execution",
     "ExecutionHandle", "ExecutionNotFoundError", "FunctionContext", "HistoryRecord",
     "InputValidationError", "KafkaConfig", "Log", "LogloomError", "NondeterminismError",
-    "Resumed", "RetryPolicy", "RetryableError", "SerializationError", "StepExecutionError", "StepInfo",
-    "TerminalError", "UnknownWorkflowError", "WaitTimeoutError", "Worker", "Workflow", "WorkflowContext",
+    "Resumed", "RetryPolicy", "RetryableError", "SerializationError", "StateTooLargeError", "StepExecutionError", "StepInfo",
+    "TerminalError", "UnknownWorkflowError", "WaitTimeoutError", "Worker", "Workflow", "WorkflowContext", "WorkflowState",
     "WorkflowFailedError", "current_step", "event", "function", "register_event_schema", "open_log", "registry", "workflow",
 ]

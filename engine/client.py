@@ -23,15 +23,17 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from . import fold
 from .codec import Codec, default_codec
-from .errors import ExecutionNotFoundError, LogloomError, SchemaError, WorkflowFailedError
+from .errors import (ExecutionNotFoundError, InputValidationError, LogloomError, SchemaError,
+                     WorkflowFailedError)
 from .events import encode_event, split_topic
 from .log.base import Entry, Log
 from .registry import Workflow
 from .serde import from_json, to_json
+from .state import dump_state
 from .store import MemoryState
 from .topics import PARTITION_KEY
 
@@ -54,6 +56,7 @@ class Execution(BaseModel):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     waiting_for: list[dict] = []  # open waits: kind (timer, suspend), key, due_at, data (question...)
+    state: dict | None = None  # the workflow's state as of its last recorded step
 
     @classmethod
     def from_row(cls, row: dict) -> "Execution":
@@ -67,7 +70,7 @@ class Execution(BaseModel):
                    session_id=row["session_id"], parent_execution_id=row["parent_id"],
                    root_execution_id=row["root_id"], created_at=ts(row["created_at"]),
                    started_at=ts(row["started_at"]), completed_at=ts(row["completed_at"]),
-                   waiting_for=waits)
+                   waiting_for=waits, state=from_json(row.get("state")))
 
     @property
     def done(self) -> bool:
@@ -151,24 +154,31 @@ class Client:
 
     async def invoke(self, workflow: Workflow | str, payload: Any = None, *, execution_id: str | None = None,
                      user_id: str | None = None, session_id: str | None = None,
-                     run_timeout_seconds: float | None = None) -> ExecutionHandle:
+                     run_timeout_seconds: float | None = None, initial_state: Any = None) -> ExecutionHandle:
         """Append an invocation. A payload the workflow rejects raises and starts nothing.
 
         Invoking twice with the same ``execution_id`` starts one execution. With
         ``run_timeout_seconds``, an execution still running then is cancelled.
         """
+        fresh = execution_id is None
+        execution_id = execution_id or uuid.uuid4().hex
         if isinstance(workflow, Workflow):
             workflow.binder.bind(payload)  # raises InputValidationError before anything is written
             name = workflow.name
+            if initial_state is not None:
+                try:
+                    initial_state = workflow.state_schema.model_validate(initial_state)
+                except ValidationError as exc:
+                    raise InputValidationError(f"invalid initial state for {name}: {exc}") from exc
         else:
             name = workflow
-        fresh = execution_id is None
-        execution_id = execution_id or uuid.uuid4().hex
+        state_json = None if initial_state is None else dump_state(initial_state, execution_id)
         routing_key = session_id or execution_id
         record = {"execution_id": execution_id, "epoch": 0, "at": int(time.time() * 1000), "workflow": name,
                   "input": to_json(payload, f"input of execution {execution_id}"), "user_id": user_id,
                   "session_id": session_id, "parent_execution_id": None, "root_execution_id": None,
-                  "run_timeout_ms": None if run_timeout_seconds is None else int(run_timeout_seconds * 1000)}
+                  "run_timeout_ms": None if run_timeout_seconds is None else int(run_timeout_seconds * 1000),
+                  "initial_state": state_json}
         if fresh:  # nothing of it can precede this append: watch before writing
             await self._watch(routing_key, fresh=True)
         partition = self.log.partition_for(routing_key)

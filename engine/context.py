@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import (DuplicateStepKeyError, RetryableError, SerializationError, StepExecutionError,
-                     TerminalError, WaitTimeoutError, step_error_from_record, to_record)
+from .errors import (DuplicateStepKeyError, RetryableError, SerializationError, StateTooLargeError,
+                     StepExecutionError, TerminalError, WaitTimeoutError, step_error_from_record, to_record)
 from .registry import Function, RetryPolicy
 from .serde import from_json, to_json
 
@@ -117,6 +117,7 @@ class WorkflowContext:
         self.started_at: datetime | None = _datetime(row.get("started_at"))
         self.step = StepApi(self, run)
         self.logger = logger
+        self.state = None  # set by the invoker: the workflow's WorkflowState
 
     @property
     def step_key(self) -> str | None:
@@ -366,13 +367,20 @@ class StepApi:
             finally:
                 run.idle()
             if failure is None:                                     # 5.
-                entry = await run.record_step("StepCompleted", seq, key, attempt=attempt, result=result)
-                break
+                try:
+                    checkpoint = run.checkpoint()
+                except StateTooLargeError as exc:
+                    failure = exc
+                else:
+                    entry = await run.record_step("StepCompleted", seq, key, attempt=attempt, result=result,
+                                                  state=checkpoint)
+                    break
             error = to_record(failure, step=key)
             if isinstance(failure, (SerializationError, TerminalError)) or attempt > policy.max_retries:
                 if not isinstance(failure, (SerializationError, TerminalError)):
                     error["message"] = f"{error['message']} (gave up after {attempt} attempts)"
-                entry = await run.record_step("StepFailed", seq, key, attempt=attempt, error=error)
+                entry = await run.record_step("StepFailed", seq, key, attempt=attempt, error=error,
+                                              state=run.checkpoint(or_none=True))
                 break
             delay = failure.retry_after if isinstance(failure, RetryableError) and failure.retry_after is not None \
                 else policy.delay(attempt)

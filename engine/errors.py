@@ -95,6 +95,17 @@ class SerializationError(LogloomError):
     code = "SERIALIZATION"
 
 
+class StateTooLargeError(TerminalError):
+    """The workflow's state would exceed 1 MB of JSON. Nothing was recorded with it."""
+
+    code = "STATE_TOO_LARGE"
+
+    def __init__(self, message: str, *, execution_id: str | None = None, size: int | None = None):
+        super().__init__(message)
+        self.execution_id = execution_id
+        self.size = size
+
+
 class UnknownWorkflowError(LogloomError):
     code = "UNKNOWN_WORKFLOW"
 
@@ -162,8 +173,10 @@ def to_record(exc: BaseException, *, step: str | None = None) -> dict:
     return {"code": code, "type": type(exc).__name__, "message": message, "step": step}
 
 
-def step_error_from_record(error: dict, execution_id: str | None = None) -> StepExecutionError:
+def step_error_from_record(error: dict, execution_id: str | None = None) -> LogloomError:
     """The exception a recorded step failure raises, identically on every replay."""
+    if error["code"] == StateTooLargeError.code:
+        return StateTooLargeError(error["message"], execution_id=execution_id)
     step = error.get("step") or ""
     return StepExecutionError(
         f"step {step!r} failed: {error['type']}: {error['message']}",

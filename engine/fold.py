@@ -144,6 +144,8 @@ def _invocation_requested(state: State, r: dict) -> list[Event]:
         "result": None,
         "error": None,
         "waits": {},
+        "initial_state": r.get("initial_state"),
+        "state": r.get("initial_state"),
     }
     events = [Event("invoked", execution_id, row)]
     if r.get("run_timeout_ms"):
@@ -188,6 +190,9 @@ def _step_outcome(state: State, r: dict) -> list[Event]:
                                  and r["attempt"] <= existing["attempt"]):
         return [Event("step", execution_id, (seq, existing)), Event("duplicate", execution_id, "step already recorded")]
     entry = {"key": r["key"], "attempt": r["attempt"], "at": r["at"]}
+    if r.get("state") is not None:  # the state checkpoint that came with this step
+        row["state"] = r["state"]
+        state.put(execution_key(execution_id), row)
     if r["type"] == "StepCompleted":
         entry.update(status="completed", result=r["result"])
     elif r["type"] == "StepFailed":
@@ -211,6 +216,8 @@ def _execution_ended(state: State, r: dict) -> list[Event]:
         row.update(status=FAILED, error=r["error"])
     row["completed_at"] = r["at"]
     row["waits"] = {}
+    if r.get("state") is not None:
+        row["state"] = r["state"]
     state.put(execution_key(row["id"]), row)
     state.delete(active_key(row["id"]))
     return [Event("finished", row["id"], row)]

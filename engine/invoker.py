@@ -14,11 +14,15 @@ import time
 
 from . import fold
 from .context import WorkflowContext
-from .errors import CancelledByRequest, EngineSignal, Fenced, LogloomError, NondeterminismError, to_record
+from pydantic import ValidationError
+
+from .errors import (CancelledByRequest, EngineSignal, Fenced, LogloomError, NondeterminismError, StateTooLargeError,
+                     to_record)
 from .journal import Journal
 from .processor import PartitionProcessor, now_ms
 from .registry import Registry
 from .serde import from_json, to_json
+from .state import dump_state
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,16 @@ class ExecutionRun:
         self.woken_while_evicting = False
         self.cancel_reason: str | None = (row.get("cancel") or {}).get("reason")
         self.cancelling = False  # the task is being cancelled to stop the execution
+        self.ctx = None  # its WorkflowContext, once the body runs
+
+    def checkpoint(self, or_none: bool = False) -> str | None:
+        """The state's JSON to record with a step; ``StateTooLargeError`` past 1 MB."""
+        try:
+            return dump_state(self.ctx.state if self.ctx else None, self.execution_id)
+        except StateTooLargeError:
+            if or_none:
+                return None
+            raise
 
     def check_cancelled(self) -> None:
         """At every step and wait: stop here if the execution was asked to stop."""
@@ -218,10 +232,17 @@ class Invoker:
             started = run.processor.append("ExecutionStarted", execution_id, run.routing_key, at=row["started_at"],
                                            worker=self.worker_id)
             started.add_done_callback(_log_failure)  # not awaited: the first step's record follows it
-        ctx = WorkflowContext(run, row)
+        ctx = run.ctx = WorkflowContext(run, row)
+        try:
+            ctx.state = wf.state_schema.model_validate(from_json(row.get("initial_state")) or {})
+        except ValidationError as exc:
+            await run.finish("ExecutionFailed", error={"code": "INVALID_INPUT", "type": "ValidationError",
+                                                       "message": f"invalid initial state: {exc}", "step": None})
+            return
         try:
             value = await wf.fn(ctx, **kwargs)
             result = to_json(value, f"result of execution {execution_id}")
+            final_state = run.checkpoint()
         except CancelledByRequest:
             raise
         except NondeterminismError as exc:
@@ -233,9 +254,9 @@ class Invoker:
             error = to_record(exc)
             log.info("execution %s failed: [%s] %s", execution_id, error["code"], error["message"])
         else:
-            await run.finish("ExecutionCompleted", result=result)
+            await run.finish("ExecutionCompleted", result=result, state=final_state)
             return
-        await run.finish("ExecutionFailed", error=error)
+        await run.finish("ExecutionFailed", error=error, state=run.checkpoint(or_none=True))
 
 
 def _log_failure(ack: asyncio.Future) -> None:

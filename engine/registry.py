@@ -60,13 +60,19 @@ def event(topic: str, schema: dict | None = None) -> EventTrigger:
 
 
 class Workflow:
-    def __init__(self, fn: Callable, name: str | None = None, triggers: list[EventTrigger] | None = None):
+    def __init__(self, fn: Callable, name: str | None = None, triggers: list[EventTrigger] | None = None,
+                 state_schema: type | None = None):
         if not inspect.iscoroutinefunction(fn):
             raise LogloomError(f"@workflow needs an async def, got {fn!r}")
+        from .state import WorkflowState
+
+        if state_schema is not None and not (isinstance(state_schema, type) and issubclass(state_schema, WorkflowState)):
+            raise LogloomError(f"state_schema must subclass WorkflowState, got {state_schema!r}")
         self.fn = fn
         self.name = name or fn.__name__
         self.binder = Binder(fn, skip=1)
         self.triggers = list(triggers or [])
+        self.state_schema = state_schema or WorkflowState
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -75,10 +81,11 @@ class Workflow:
 
     async def invoke(self, client: "Client", payload: Any = None, *, execution_id: str | None = None,
                      user_id: str | None = None, session_id: str | None = None,
-                     run_timeout_seconds: float | None = None) -> "ExecutionHandle":
+                     run_timeout_seconds: float | None = None, initial_state: Any = None) -> "ExecutionHandle":
         """Start an execution; returns a handle at once. Invalid payloads start nothing."""
         return await client.invoke(self, payload, execution_id=execution_id, user_id=user_id,
-                                   session_id=session_id, run_timeout_seconds=run_timeout_seconds)
+                                   session_id=session_id, run_timeout_seconds=run_timeout_seconds,
+                                   initial_state=initial_state)
 
     async def run(self, client: "Client", payload: Any = None, *, timeout: float | None = None,
                   **options) -> Any:
@@ -117,12 +124,13 @@ class Registry:
         return wf
 
     def workflow(self, fn: Callable | None = None, *, name: str | None = None,
-                 trigger_on_event: str | None = None, triggers: list[EventTrigger] | None = None):
+                 trigger_on_event: str | None = None, triggers: list[EventTrigger] | None = None,
+                 state_schema: type | None = None):
         """``@workflow`` into this registry (a worker given this registry runs only these)."""
         all_triggers = list(triggers or []) + ([event(trigger_on_event)] if trigger_on_event else [])
 
         def wrap(f: Callable) -> Workflow:
-            return self.add(Workflow(f, name, all_triggers))
+            return self.add(Workflow(f, name, all_triggers, state_schema))
         return wrap(fn) if fn is not None else wrap
 
     def triggered_by(self) -> dict[str, list[Workflow]]:
@@ -145,13 +153,14 @@ registry = Registry()  # workflows register here on import
 
 
 def workflow(fn: Callable | None = None, *, name: str | None = None, trigger_on_event: str | None = None,
-             triggers: list[EventTrigger] | None = None):
+             triggers: list[EventTrigger] | None = None, state_schema: type | None = None):
     """Register an ``async def wf(ctx: WorkflowContext, ...)`` as a durable workflow.
 
     ``trigger_on_event="topic"`` (Polos style) or ``triggers=[event("topic")]`` (AGNT5 style)
     start one execution per event published on that topic.
     """
-    return registry.workflow(fn, name=name, trigger_on_event=trigger_on_event, triggers=triggers)
+    return registry.workflow(fn, name=name, trigger_on_event=trigger_on_event, triggers=triggers,
+                             state_schema=state_schema)
 
 
 def function(fn: Callable | None = None, *, name: str | None = None, retries: int = 0,

@@ -26,8 +26,12 @@ PARTITION_KEY = b"\x00partition"
 TOPICS_KEY = "\x00topics"
 
 # The journal is the source of truth: Kafka must never delete it by age or size.
+# Records carry up to 1 MB of workflow state plus a step result: allow 8 MB records.
+MAX_RECORD_BYTES = 8 * 1024 * 1024
+
 JOURNAL_TOPIC_CONFIG = {
     "cleanup.policy": "delete",
     "retention.ms": "-1",
     "retention.bytes": "-1",
+    "max.message.bytes": str(MAX_RECORD_BYTES),
 }

@@ -36,6 +36,7 @@ PRODUCER_DEFAULTS = {
     "linger.ms": 0,
     "compression.type": "lz4",
     "partitioner": "consistent",
+    "message.max.bytes": topics.MAX_RECORD_BYTES,
 }
 CONSUMER_DEFAULTS = {
     "enable.auto.commit": False,
