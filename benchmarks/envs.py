@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -23,7 +24,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from engine import EmbeddedLog, Worker
+from engine import Client, EmbeddedLog, Worker
 from engine.log.base import Log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,49 @@ KAFKA_LOCAL = ROOT / "deploy" / "kafka" / "kafka_local.py"
 
 def new_namespace(prefix: str) -> str:
     return f"bench-{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+class Session:
+    """One repetition's log, worker and client, on a fresh namespace and data dir."""
+
+    def __init__(self, env, log: Log, worker, client: Client, namespace: str, workdir: Path):
+        self.env, self.log, self.worker, self.client = env, log, worker, client
+        self.namespace, self.workdir = namespace, workdir
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """Every process whose CPU counts: broker (if ours), worker, harness."""
+        return {**self.env.pids, **self.worker.pids}
+
+    async def guard(self, awaitable):
+        """Await it; if it fails, report a dead worker process first (its log says why)."""
+        try:
+            return await awaitable
+        except Exception:
+            self.worker.check()
+            raise
+
+
+@contextlib.asynccontextmanager
+async def session(env, prefix: str):
+    """Open a log on a fresh namespace, start a worker and a client; tear all down after."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"logloom-bench-{prefix}-"))
+    namespace = new_namespace(prefix)
+    log = env.new_log(workdir, namespace, env.w1_partitions)
+    await log.start()
+    worker = client = None
+    try:
+        worker = await env.start_worker(log, namespace, workdir)
+        client = Client(log)
+        yield Session(env, log, worker, client, namespace, workdir)
+    finally:
+        if client is not None:
+            await client.close()
+        if worker is not None:
+            await worker.stop()
+        await log.close()
+        await env.drop_namespace(namespace)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class InProcessWorker:

@@ -22,15 +22,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
-from engine import Client
 
 from ..apps import bench_park, bench_w1
-from ..envs import new_namespace
+from ..envs import session
 from ..journal import TypeCounter
 from ..procstat import CpuMeter, memory_mb
 from . import Metric, Workload, register
@@ -58,45 +54,33 @@ async def _until_parked(counter: TypeCounter, n: int, worker) -> None:
 
 async def run(env, params: dict) -> dict[str, float]:
     n = params["executions"]
-    workdir = Path(tempfile.mkdtemp(prefix="logloom-bench-mem-"))
-    namespace = new_namespace("mem")
-    log = env.new_log(workdir, namespace, env.w1_partitions)
-    await log.start()
-    worker = client = counter = None
     out: dict[str, float] = {}
-    try:
-        worker = await env.start_worker(log, namespace, workdir)
-        client = Client(log)
-        try:
-            await asyncio.gather(*(bench_w1.run(client, {"x": i}, timeout=120) for i in range(5)))
-        except Exception:
-            worker.check()
-            raise
+    async with session(env, "mem") as s:
+        client, worker = s.client, s.worker
+        await s.guard(asyncio.gather(*(bench_w1.run(client, {"x": i}, timeout=120) for i in range(5))))
         pid = worker.pids.get("worker", os.getpid())
-        pids = {**env.pids, **worker.pids}
         gc.collect()
         before = memory_mb(pid)
 
-        counter = TypeCounter(log)
-        meter = CpuMeter(pids)
-        t0 = time.perf_counter()
-        handles = await _chunked(lambda i: bench_park.invoke(client, {"i": i}), n)
-        await _until_parked(counter, n, worker)
-        park_s = time.perf_counter() - t0
-        cpu_park = meter.stop()
+        counter = TypeCounter(s.log)
+        try:
+            meter = CpuMeter(s.pids)
+            t0 = time.perf_counter()
+            handles = await _chunked(lambda i: bench_park.invoke(client, {"i": i}), n)
+            await _until_parked(counter, n, worker)
+            park_s = time.perf_counter() - t0
+            cpu_park = meter.stop()
+        finally:
+            await counter.close()
         await asyncio.sleep(SETTLE_S)
         if hasattr(worker, "worker"):  # embedded: executions that still hold a task
             out["tasks_in_memory_while_waiting"] = float(worker.worker.invoker.running())
         waiting = memory_mb(pid)
 
-        meter = CpuMeter(pids)
+        meter = CpuMeter(s.pids)
         t0 = time.perf_counter()
         await _chunked(lambda i: client.resume(handles[i].execution_id, "park", {"i": i}), n)
-        try:
-            results = await _chunked(lambda i: handles[i].result(timeout=TIMEOUT), n)
-        except Exception:
-            worker.check()
-            raise
+        results = await s.guard(_chunked(lambda i: handles[i].result(timeout=TIMEOUT), n))
         wake_s = time.perf_counter() - t0
         cpu_wake = meter.stop()
         wrong = [i for i, r in enumerate(results) if r != {"i": i}]
@@ -104,16 +88,6 @@ async def run(env, params: dict) -> dict[str, float]:
             raise AssertionError(f"{len(wrong)} executions returned the wrong payload, e.g. #{wrong[0]}: "
                                  f"{results[wrong[0]]!r}")
         after = memory_mb(pid)
-    finally:
-        if counter is not None:
-            await counter.close()
-        if client is not None:
-            await client.close()
-        if worker is not None:
-            await worker.stop()
-        await log.close()
-        await env.drop_namespace(namespace)
-        shutil.rmtree(workdir, ignore_errors=True)
 
     return {
         "rss_waiting_mb": waiting["rss_mb"],

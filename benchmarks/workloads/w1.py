@@ -16,15 +16,12 @@ before and after phases 2 and 3.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 from engine import Client
 
 from ..apps import bench_w1
-from ..envs import new_namespace
+from ..envs import session
 from ..procstat import CpuMeter
 from ..stats import percentile
 from . import Metric, Workload, register
@@ -61,38 +58,19 @@ def _cpu_metrics(prefix: str, cpu: dict[str, float], workflows: int) -> dict[str
 
 
 async def run(env, params: dict) -> dict[str, float]:
-    workdir = Path(tempfile.mkdtemp(prefix="logloom-bench-w1-"))
-    namespace = new_namespace("w1")
-    log = env.new_log(workdir, namespace, env.w1_partitions)
-    await log.start()
-    worker = client = None
-    try:
-        worker = await env.start_worker(log, namespace, workdir)
-        client = Client(log)
-        try:
-            await _concurrent(client, 0, params["warmup"], params["concurrency"])
-        except Exception:
-            worker.check()
-            raise
-        pids = {**env.pids, **worker.pids}
+    async with session(env, "w1") as s:
+        client = s.client
+        await s.guard(_concurrent(client, 0, params["warmup"], params["concurrency"]))
 
-        meter = CpuMeter(pids)
+        meter = CpuMeter(s.pids)
         t0 = time.perf_counter()
         latencies = await _concurrent(client, 1_000_000, params["workflows"], params["concurrency"])
         elapsed = time.perf_counter() - t0
         cpu = meter.stop()
 
-        meter = CpuMeter(pids)
+        meter = CpuMeter(s.pids)
         sequential = [await _one(client, 2_000_000 + i) for i in range(params["sequential"])]
         cpu_seq = meter.stop()
-    finally:
-        if client is not None:
-            await client.close()
-        if worker is not None:
-            await worker.stop()
-        await log.close()
-        await env.drop_namespace(namespace)
-        shutil.rmtree(workdir, ignore_errors=True)
 
     n = params["workflows"]
     seq = {}

@@ -15,15 +15,12 @@ One repetition, on a fresh namespace and topic (``bench_w2`` in ``benchmarks/app
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 from engine import Client
 
 from ..apps import bench_w1, bench_w2
-from ..envs import new_namespace
+from ..envs import session
 from ..procstat import CpuMeter
 from ..stats import percentile
 from . import Metric, Workload, register
@@ -42,28 +39,21 @@ async def _all_waiting(client: Client, handles) -> None:
 
 
 async def run(env, params: dict) -> dict[str, float]:
-    workdir = Path(tempfile.mkdtemp(prefix="logloom-bench-w2-"))
-    namespace = new_namespace("w2")
-    topic = f"{namespace}.events"
-    log = env.new_log(workdir, namespace, env.w1_partitions)
-    await log.start()
-    worker = client = None
-    try:
-        worker = await env.start_worker(log, namespace, workdir)
-        client = Client(log)
-        try:
+    async with session(env, "w2") as s:
+        client = s.client
+        topic = f"{s.namespace}.events"
+
+        async def warm_up() -> None:
             await asyncio.gather(*(bench_w1.run(client, {"x": i}, timeout=120) for i in range(5)))
             warm = await bench_w2.invoke(client, {"topic": topic, "key": "warm"})
             await _all_waiting(client, [warm])
             await client.publish_event(f"{topic}/warm", {"warm": True})
             await warm.result(timeout=RESULT_TIMEOUT)
-        except Exception:
-            worker.check()
-            raise
+        await s.guard(warm_up())
         n = params["workflows"]
         handles = await asyncio.gather(*(bench_w2.invoke(client, {"topic": topic, "key": f"k{i}"}) for i in range(n)))
         await _all_waiting(client, handles)
-        meter = CpuMeter({**env.pids, **worker.pids})
+        meter = CpuMeter(s.pids)
         published: list[float] = [0.0] * n
 
         async def publish(i: int) -> None:
@@ -75,20 +65,8 @@ async def run(env, params: dict) -> dict[str, float]:
             return time.perf_counter()
         done_task = asyncio.gather(*(finished(i) for i in range(n)))
         await asyncio.gather(*(publish(i) for i in range(n)))
-        try:
-            done = await done_task
-        except Exception:
-            worker.check()
-            raise
+        done = await s.guard(done_task)
         cpu = meter.stop()
-    finally:
-        if client is not None:
-            await client.close()
-        if worker is not None:
-            await worker.stop()
-        await log.close()
-        await env.drop_namespace(namespace)
-        shutil.rmtree(workdir, ignore_errors=True)
     latency = [(d - p) * 1000 for d, p in zip(done, published)]
     return {
         "p50_ms": percentile(latency, 50),

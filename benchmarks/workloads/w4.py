@@ -16,16 +16,12 @@ worker wrote ``TimerFired`` (its ``at``, ms) − ``due_at``.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
-from engine import Client
 
 from .. import journal
 from ..apps import bench_w1, bench_w4
-from ..envs import new_namespace
+from ..envs import session
 from ..procstat import CpuMeter
 from ..stats import percentile
 from . import Metric, Workload, register
@@ -34,43 +30,21 @@ RESULT_TIMEOUT = 120.0
 
 
 async def run(env, params: dict) -> dict[str, float]:
-    workdir = Path(tempfile.mkdtemp(prefix="logloom-bench-w4-"))
-    namespace = new_namespace("w4")
-    log = env.new_log(workdir, namespace, env.w1_partitions)
-    await log.start()
-    worker = client = None
     in_memory = None
-    try:
-        worker = await env.start_worker(log, namespace, workdir)
-        client = Client(log)
-        try:
-            await asyncio.gather(*(bench_w1.run(client, {"x": i}, timeout=120) for i in range(5)))
-        except Exception:
-            worker.check()
-            raise
-        meter = CpuMeter({**env.pids, **worker.pids})
+    async with session(env, "w4") as s:
+        client, worker = s.client, s.worker
+        await s.guard(asyncio.gather(*(bench_w1.run(client, {"x": i}, timeout=120) for i in range(5))))
+        meter = CpuMeter(s.pids)
         t0 = time.perf_counter()
         handles = await asyncio.gather(*(bench_w4.invoke(client, {"seconds": params["sleep_s"]})
                                          for _ in range(params["workflows"])))
         if hasattr(worker, "worker"):  # embedded: how many sleeping executions hold a task
             await asyncio.sleep(params["sleep_s"] * 0.75)
             in_memory = worker.worker.invoker.running()
-        try:
-            woke = await asyncio.gather(*(h.result(timeout=RESULT_TIMEOUT) for h in handles))
-        except Exception:
-            worker.check()
-            raise
+        woke = await s.guard(asyncio.gather(*(h.result(timeout=RESULT_TIMEOUT) for h in handles)))
         elapsed = time.perf_counter() - t0
         cpu = meter.stop()
-        records = await journal.scan(log)
-    finally:
-        if client is not None:
-            await client.close()
-        if worker is not None:
-            await worker.stop()
-        await log.close()
-        await env.drop_namespace(namespace)
-        shutil.rmtree(workdir, ignore_errors=True)
+        records = await journal.scan(s.log)
 
     due, fired = {}, {}
     for r in records:
