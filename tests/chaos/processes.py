@@ -55,3 +55,8 @@ def kafka_worker(fx: Effects, bootstrap: str, namespace: str, data_dir: Path, lo
 def owns_partitions(log_file: Path) -> bool:
     """The worker logged that it owns at least one partition."""
     return log_file.exists() and "active with epoch" in log_file.read_text()
+
+
+def embedded_worker(fx: Effects, data_dir: Path, log_file: Path) -> subprocess.Popen:
+    """``logloom worker`` on the embedded log, as a real process (wait with owns_partitions)."""
+    return spawn("worker", APP, "--data-dir", str(data_dir), "-v", env=fx.env, log_file=log_file)

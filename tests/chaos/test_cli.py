@@ -5,6 +5,7 @@ import json
 import pytest
 
 from helpers import ROOT, assert_eventually, run_cli, spawn
+from processes import owns_partitions
 
 pytestmark = pytest.mark.chaos
 
@@ -16,7 +17,7 @@ async def test_worker_invoke_history_on_kafka(tmp_path, kafka_bootstrap, namespa
     worker = spawn("worker", "examples/orders.py", *kafka, "--partitions", "4", "--data-dir", str(tmp_path), "-v",
                    log_file=tmp_path / "worker.log")
     try:
-        await assert_eventually(lambda: "active with epoch" in (tmp_path / "worker.log").read_text(), timeout=60)
+        await assert_eventually(lambda: owns_partitions(tmp_path / "worker.log"), timeout=60)
         done = run_cli("invoke", "process_order", "--input", '{"order_id": "c1", "amount": 3}',
                    "--execution-id", "cli-1", "--wait", "--timeout", "60", *kafka)
         assert done.returncode == 0, done.stderr
@@ -50,7 +51,7 @@ async def test_a_second_shell_acts_on_an_embedded_worker(tmp_path):
     env = {"LOGLOOM_TEST_EFFECTS": str(effects)}
     worker = spawn("worker", app, *data, "-v", env=env, log_file=tmp_path / "worker.log")
     try:
-        await assert_eventually(lambda: "active with epoch" in (tmp_path / "worker.log").read_text(), timeout=60)
+        await assert_eventually(lambda: owns_partitions(tmp_path / "worker.log"), timeout=60)
         started = run_cli("invoke", "approval", "--input", '{"amount": 2000}', "--execution-id", "shell-1", *data)
         assert started.returncode == 0, started.stderr
         assert json.loads(started.stdout) == {"execution_id": "shell-1"}

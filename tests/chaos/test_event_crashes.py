@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from helpers import assert_eventually, run_cli, spawn
-from processes import APP, Effects, kafka_worker, kill9, stop
+from helpers import assert_eventually, run_cli
+from processes import Effects, embedded_worker, kafka_worker, kill9, owns_partitions, stop
 
 pytestmark = pytest.mark.chaos
 ORDERS = 12
@@ -46,10 +46,10 @@ async def test_embedded_kill9_while_events_are_in_flight(tmp_path):
     fx = Effects(tmp_path)
     fx.env["LOGLOOM_TEST_PICKUP_TOPIC"] = "pickups"
     data = ["--data-dir", str(tmp_path / "data")]
-    worker = spawn("worker", APP, *data, "-v", env=fx.env, log_file=tmp_path / "w1.log")
+    worker = embedded_worker(fx, tmp_path / "data", tmp_path / "w1.log")
     procs = [worker]
     try:
-        await assert_eventually(lambda: "active with epoch" in (tmp_path / "w1.log").read_text(), timeout=60)
+        await assert_eventually(lambda: owns_partitions(tmp_path / "w1.log"), timeout=60)
         ids = [f"epick-{i}" for i in range(ORDERS)]
         for eid in ids:
             done = run_cli("invoke", "await_pickup", "--input", json.dumps({"order_id": eid}), "--execution-id", eid,
@@ -59,8 +59,8 @@ async def test_embedded_kill9_while_events_are_in_flight(tmp_path):
         for i, eid in enumerate(ids[: ORDERS // 2]):
             assert run_cli("publish", f"pickups/{eid}", "--data", json.dumps({"n": i}), *data, env=fx.env).returncode == 0
         kill9(worker)
-        procs.append(spawn("worker", APP, *data, "-v", env=fx.env, log_file=tmp_path / "w2.log"))
-        await assert_eventually(lambda: "active with epoch" in (tmp_path / "w2.log").read_text(), timeout=60)
+        procs.append(embedded_worker(fx, tmp_path / "data", tmp_path / "w2.log"))
+        await assert_eventually(lambda: owns_partitions(tmp_path / "w2.log"), timeout=60)
         for i, eid in enumerate(ids[ORDERS // 2:], start=ORDERS // 2):
             assert run_cli("publish", f"pickups/{eid}", "--data", json.dumps({"n": i}), *data, env=fx.env).returncode == 0
         for i, eid in enumerate(ids):

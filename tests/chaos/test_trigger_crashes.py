@@ -6,8 +6,8 @@ import json
 import orjson
 import pytest
 
-from helpers import assert_eventually, run_cli, spawn
-from processes import APP, Effects, kafka_worker, kill9, stop
+from helpers import assert_eventually, run_cli
+from processes import Effects, embedded_worker, kafka_worker, kill9, owns_partitions, stop
 
 pytestmark = pytest.mark.chaos
 EVENTS = 30
@@ -59,17 +59,17 @@ async def test_embedded_events_published_from_another_shell_survive_a_crash(tmp_
     fx = Effects(tmp_path)
     fx.env["LOGLOOM_TEST_TOPIC"] = "signups"
     data = ["--data-dir", str(tmp_path / "data")]
-    worker = spawn("worker", APP, *data, "-v", env=fx.env, log_file=tmp_path / "w1.log")
+    worker = embedded_worker(fx, tmp_path / "data", tmp_path / "w1.log")
     procs = [worker]
     try:
-        await assert_eventually(lambda: "active with epoch" in (tmp_path / "w1.log").read_text(), timeout=60)
+        await assert_eventually(lambda: owns_partitions(tmp_path / "w1.log"), timeout=60)
         for i in range(10):
             published = run_cli("publish", f"signups/u{i}", "--data", json.dumps({"user_id": f"u{i}", "n": i}), *data,
                                 env=fx.env)
             assert published.returncode == 0, published.stderr
         await assert_eventually(lambda: len(runs_per_event(fx)) >= 2, timeout=60)
         kill9(worker)
-        restarted = spawn("worker", APP, *data, "-v", env=fx.env, log_file=tmp_path / "w2.log")
+        restarted = embedded_worker(fx, tmp_path / "data", tmp_path / "w2.log")
         procs.append(restarted)
         await assert_eventually(lambda: len(runs_per_event(fx)) == 10, timeout=60)
         listed = run_cli("workflow", "list", "--json", *data, env=fx.env)
