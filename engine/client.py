@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import fold
+from . import commands, fold
 from .codec import Codec, default_codec
 from .errors import (ExecutionNotFoundError, InputValidationError, LogloomError, SchemaError,
                      WorkflowFailedError)
@@ -174,11 +174,10 @@ class Client:
             name = workflow
         state_json = None if initial_state is None else dump_state(initial_state, execution_id)
         routing_key = session_id or execution_id
-        record = {"execution_id": execution_id, "epoch": 0, "at": int(time.time() * 1000), "workflow": name,
-                  "input": to_json(payload, f"input of execution {execution_id}"), "user_id": user_id,
-                  "session_id": session_id, "parent_execution_id": None, "root_execution_id": None,
-                  "run_timeout_ms": None if run_timeout_seconds is None else int(run_timeout_seconds * 1000),
-                  "initial_state": state_json}
+        record = commands.invocation(
+            execution_id, name, to_json(payload, f"input of execution {execution_id}"), user_id=user_id,
+            session_id=session_id, initial_state=state_json,
+            run_timeout_ms=None if run_timeout_seconds is None else int(run_timeout_seconds * 1000))
         if fresh:  # nothing of it can precede this append: watch before writing
             await self._watch(routing_key, fresh=True)
         partition = self.log.partition_for(routing_key)

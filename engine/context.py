@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import (DuplicateStepKeyError, RetryableError, SerializationError, StateTooLargeError,
                      StepExecutionError, TerminalError, WaitTimeoutError, step_error_from_record, to_record)
+from .events import EventPayload, encode_event, split_topic
 from .registry import Function, RetryPolicy
 from .serde import from_json, to_json
 
@@ -248,8 +249,6 @@ class StepApi:
 
     async def publish_event(self, name: str, topic: str, data: Any, key: str | None = None) -> dict:
         """Publish a domain event as the step ``name``: recorded once, published at least once."""
-        from .events import encode_event, split_topic
-
         log = self._run.processor.log
 
         async def publish() -> dict:
@@ -288,8 +287,6 @@ class StepApi:
         after the last event it already received there), even one published before the
         workflow reached this wait. With ``timeout``, raises ``WaitTimeoutError``.
         """
-        from .events import EventPayload, split_topic
-
         key = self._explicit(name)
         topic_name, event_key = split_topic(topic)
         if isinstance(timeout, timedelta):

@@ -36,24 +36,32 @@ class EventMessenger:
 
     def resend(self, processor) -> None:
         """On activation: registrations and deliveries that may not have reached their partition."""
+        earliest: dict[str, int] = {}  # topic -> the earliest creation among its open waits
         for key, registration in processor.store.scan(b"ea/"):
-            self._register(processor, key[3:-11].decode(), registration, announce=True)
+            self._register(processor, key[3:-11].decode(), registration, announce=False)
+            topic = registration["topic"]
+            earliest[topic] = min(earliest.get(topic, registration["created_at"]), registration["created_at"])
+        for topic, since in earliest.items():  # once per topic, not once per waiting execution
+            self._announce(processor, topic, since)
         for _, delivery in processor.store.scan(b"ed/"):
             self._deliver(processor, delivery)
         if processor.partition == 0 and self.router is not None:
             for key, known in processor.store.scan(b"et/"):
                 self.router.watch(key[3:].decode(), known["since"])
 
-    def _register(self, processor, execution_id: str, registration: dict, announce: bool = False) -> None:
+    def _register(self, processor, execution_id: str, registration: dict, announce: bool = True) -> None:
         topic = registration["topic"]
         processor.send("WaitRegistered", event_routing_key(topic, registration["event_key"]),
                        execution_id=execution_id, seq=registration["seq"], topic=topic,
                        event_key=registration["event_key"], since=registration["since"],
                        reply_key=registration["reply_key"])
-        if announce or topic not in self._announced:
-            self._announced.add(topic)
-            processor.send("TopicAwaited", TOPICS_KEY, to_partition=0, execution_id="", topic=topic,
-                           since=registration["created_at"])
+        if announce and topic not in self._announced:
+            self._announce(processor, topic, registration["created_at"])
+
+    def _announce(self, processor, topic: str, since: int) -> None:
+        """Tell partition 0 (where the router runs) that workflows wait on ``topic``."""
+        self._announced.add(topic)
+        processor.send("TopicAwaited", TOPICS_KEY, to_partition=0, execution_id="", topic=topic, since=since)
 
     def _deliver(self, processor, delivery: dict) -> None:
         processor.send("EventDelivered", delivery["reply_key"], execution_id=delivery["execution_id"],

@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from . import topics
+from . import commands, topics
 from .codec import Codec
 from .errors import LogloomError
 from .events import EventPayload, decode_event
@@ -166,9 +166,8 @@ class Router:
                 await self._dead_letter(entry, f"event does not fit workflow {wf.name}: {exc}")
                 continue
             execution_id = trigger_execution_id(wf, entry)
-            record = {"execution_id": execution_id, "epoch": 0, "at": int(time.time() * 1000),
-                      "workflow": wf.name, "input": to_json(payload, f"input of execution {execution_id}"),
-                      "user_id": None, "session_id": None, "parent_execution_id": None, "root_execution_id": None}
+            record = commands.invocation(execution_id, wf.name,
+                                         to_json(payload, f"input of execution {execution_id}"))
             appends.append(self.log.append(self.log.partition_for(execution_id), execution_id.encode(),
                                            self.codec.encode("InvocationRequested", record)))
         if entry.topic in self._awaited:
