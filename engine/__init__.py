@@ -1,5 +1,6 @@
 """Logloom: durable execution for Python workflows and AI agents on a partitioned log."""
 
+from .children import BatchStepResult, BatchWorkflowInput, ChildHandle
 from .client import Client, Execution, ExecutionHandle, HistoryRecord
 from .config import EngineConfig, KafkaConfig, open_log
 from .context import BatchResult, BatchStats, FunctionContext, Resumed, StepInfo, WorkflowContext, current_step
@@ -13,7 +14,7 @@ from .registry import Backoff, EventTrigger, RetryPolicy, Workflow, event, funct
 from .worker import Worker
 
 __all__ = [
-    "Backoff", "BatchResult", "BatchStats", "Client", "EventPayload", "EventTrigger", "DuplicateStepKeyError", "EmbeddedLog", "EngineConfig", "Execution",
+    "Backoff", "BatchResult", "BatchStats", "BatchStepResult", "BatchWorkflowInput", "ChildHandle", "Client", "EventPayload", "EventTrigger", "DuplicateStepKeyError", "EmbeddedLog", "EngineConfig", "Execution",
     "ExecutionHandle", "ExecutionNotFoundError", "FunctionContext", "HistoryRecord",
     "InputValidationError", "KafkaConfig", "Log", "LogloomError", "NondeterminismError",
     "Resumed", "RetryPolicy", "RetryableError", "SerializationError", "StateTooLargeError", "StepExecutionError", "StepInfo",

@@ -30,6 +30,7 @@ from .codec import Codec, default_codec
 from .errors import (ExecutionNotFoundError, InputValidationError, LogloomError, SchemaError,
                      WorkflowFailedError)
 from .events import encode_event, split_topic
+from .fold_sessions import session_state_key
 from .log.base import Entry, Log
 from .registry import Workflow
 from .serde import from_json, to_json
@@ -183,6 +184,26 @@ class Client:
         partition = self.log.partition_for(routing_key)
         await self.log.append(partition, routing_key.encode(), self.codec.encode("InvocationRequested", record))
         return ExecutionHandle(self, execution_id, routing_key, fresh)
+
+    async def batch_invoke(self, workflows: list, *, user_id: str | None = None,
+                           session_id: str | None = None) -> list[ExecutionHandle]:
+        """Start many executions (``BatchWorkflowInput``: workflow, payload, initial state); handles in order.
+
+        Every payload is checked first: if one is invalid, nothing is started.
+        """
+        for child in workflows:
+            if isinstance(child.id, Workflow):
+                child.id.binder.bind(child.payload)
+        return list(await asyncio.gather(*(
+            self.invoke(child.id, child.payload, user_id=user_id, session_id=session_id,
+                        initial_state=child.initial_state, run_timeout_seconds=child.run_timeout_seconds)
+            for child in workflows)))
+
+    async def get_session_state(self, session_id: str) -> dict:
+        """The session's state (``ctx.session.state``), folded from the log: key -> value."""
+        state, _ = await self._scan(session_id, stop=None)
+        document = state.get(session_state_key(session_id)) or {}
+        return {key: from_json(value) for key, value in document.items()}
 
     async def publish_event(self, topic: str, data: Any, key: str | None = None,
                             schema: dict | None = None) -> tuple[int, int]:

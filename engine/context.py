@@ -33,8 +33,10 @@ from typing import TYPE_CHECKING, Any, Callable
 from .errors import (DuplicateStepKeyError, RetryableError, SerializationError, StateTooLargeError,
                      StepExecutionError, TerminalError, WaitTimeoutError, step_error_from_record, to_record)
 from .events import EventPayload, encode_event, split_topic
+from .children import ChildSteps
 from .registry import Function, RetryPolicy
 from .serde import from_json, to_json
+from .session import Session
 
 if TYPE_CHECKING:
     from .invoker import ExecutionRun
@@ -119,6 +121,14 @@ class WorkflowContext:
         self.step = StepApi(self, run)
         self.logger = logger
         self.state = None  # set by the invoker: the workflow's WorkflowState
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """The run's session (``session_id`` at invoke): ``await ctx.session.state.get/set(...)``."""
+        if self._session is None:
+            self._session = Session(self)
+        return self._session
 
     @property
     def step_key(self) -> str | None:
@@ -193,8 +203,11 @@ class WorkflowContext:
         return resumed.data
 
 
-class StepApi:
-    """``ctx.step``: Polos-style ``ctx.step.run(name, fn, ...)`` and AGNT5-style ``ctx.step(fn, ...)``."""
+class StepApi(ChildSteps):
+    """``ctx.step``: Polos-style ``ctx.step.run(name, fn, ...)`` and AGNT5-style ``ctx.step(fn, ...)``.
+
+    Child workflows (``invoke``, ``invoke_and_wait``, ``batch_invoke``...) are in ``children.py``.
+    """
 
     def __init__(self, ctx: WorkflowContext, run: "ExecutionRun"):
         self._ctx = ctx
@@ -309,6 +322,17 @@ class StepApi:
         count = self._occurrences.get(base, 0) + 1
         self._occurrences[base] = count
         return f"{base}:{count}"
+
+    async def _record(self, record_type: str, key: str, check: Callable[[], None], **fields) -> None:
+        """A step that is one record (no body): ``check`` runs only when it is not yet recorded."""
+        run = self._run
+        run.check_cancelled()
+        seq = run.next_seq()
+        entry = run.journal.recorded(seq, key)
+        if entry is None:
+            check()
+            entry = await run.record_step(record_type, seq, key, **fields)
+        run.journal.check_key(seq, key, entry)
 
     async def _timer(self, key: str, due_at: int) -> None:
         await self._wait(key, "TimerScheduled", {"due_at": due_at}, due_at)

@@ -28,7 +28,9 @@ Rules:
    marks an active execution as to be cancelled; the owner stops it at its next step or
    wait and records ``ExecutionCancelled``, which ends it like a failure.
 
-Rules 6-8, for waits on events from domain topics, are in ``fold_events.py``.
+Rules 6-8, for waits on events from domain topics, are in ``fold_events.py``; rules 9-11,
+for child workflows and recursive cancellation, in ``fold_children.py``; rule 12, for
+session state, in ``fold_sessions.py``.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ def active_key(execution_id: str) -> bytes:
 
 
 def journal_prefix(execution_id: str) -> bytes:
-    return b"j/" + execution_id.encode() + b"/"
+    """``\\0`` ends the id: no id is a prefix of another's journal (ids may hold ``/``)."""
+    return b"j/" + execution_id.encode() + b"\x00"
 
 
 def journal_key(execution_id: str, seq: int) -> bytes:
@@ -128,7 +131,7 @@ def _claim(state: State, record: dict) -> list[Event]:
 def _invocation_requested(state: State, r: dict) -> list[Event]:
     execution_id = r["execution_id"]
     if state.get(execution_key(execution_id)) is not None:
-        return [Event("duplicate", execution_id, "execution already exists")]
+        return [Event("duplicate", execution_id, "execution already exists"), *_report_again(state, execution_id)]
     row = {
         "id": execution_id,
         "workflow": r["workflow"],
@@ -147,6 +150,8 @@ def _invocation_requested(state: State, r: dict) -> list[Event]:
         "initial_state": r.get("initial_state"),
         "state": r.get("initial_state"),
     }
+    if r.get("parent_execution_id") and r.get("reply_key"):  # a child: it reports its end there
+        row["parent"] = {"seq": r.get("parent_seq"), "reply_key": r["reply_key"]}
     events = [Event("invoked", execution_id, row)]
     if r.get("run_timeout_ms"):
         row["deadline"] = r["at"] + r["run_timeout_ms"]
@@ -220,7 +225,7 @@ def _execution_ended(state: State, r: dict) -> list[Event]:
         row["state"] = r["state"]
     state.put(execution_key(row["id"]), row)
     state.delete(active_key(row["id"]))
-    return [Event("finished", row["id"], row)]
+    return [Event("finished", row["id"], row), *_on_ended(state, row)]
 
 
 # -- waits -------------------------------------------------------------------------
@@ -241,7 +246,7 @@ def _open_wait(state: State, r: dict, entry: dict, due_at: int | None) -> tuple[
         state.put(timer_key(due_at, row["id"], r["seq"]), {"key": r["key"], "routing": routing})
     waits = row.setdefault("waits", {})
     waits[str(r["seq"])] = {k: v for k, v in entry.items()
-                            if k in ("kind", "key", "due_at", "data", "topic", "event_key", "timeout_at")}
+                            if k in ("kind", "key", "due_at", "data", "topic", "event_key", "timeout_at", "child")}
     row["status"] = WAITING
     return row, []
 
@@ -367,6 +372,16 @@ _HANDLERS = {
 }
 
 
-from .fold_events import HANDLERS as _EVENT_HANDLERS  # noqa: E402  (rules 5-7 use the helpers above)
+# Rules 6-12 use the helpers above, so their modules are imported last.
+from .fold_children import HANDLERS as _CHILD_HANDLERS, on_ended as _children_ended, report_again as _report_again  # noqa: E402
+from .fold_events import HANDLERS as _EVENT_HANDLERS  # noqa: E402
+from .fold_sessions import HANDLERS as _SESSION_HANDLERS, on_ended as _session_ended  # noqa: E402
 
 _HANDLERS.update(_EVENT_HANDLERS)
+_HANDLERS.update(_CHILD_HANDLERS)
+_HANDLERS.update(_SESSION_HANDLERS)
+
+
+def _on_ended(state: State, row: dict) -> list[Event]:
+    """What else an execution's end does: report to its parent, cancel its children, free its session."""
+    return [*_children_ended(state, row), *_session_ended(state, row)]

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 # Waits due sooner than this stay in memory; longer ones are evicted (no task, no coroutine).
 KEEP_IN_MEMORY_MS = 1000
+# A run is evicted once every branch has waited this long with nothing else to do. Waits
+# that end soon (a child that finishes, a reply in a conversation) then wake the run in
+# memory instead of replaying it; long waits still cost no memory.
+EVICT_AFTER_IDLE_S = 0.5
 
 
 class ExecutionRun:
@@ -54,6 +58,7 @@ class ExecutionRun:
         self.woken_while_evicting = False
         self.cancel_reason: str | None = (row.get("cancel") or {}).get("reason")
         self.cancelling = False  # the task is being cancelled to stop the execution
+        self._idle_since = 0  # bumped whenever the run does something; an eviction check must see it unchanged
         self.ctx = None  # its WorkflowContext, once the body runs
 
     def checkpoint(self, or_none: bool = False) -> str | None:
@@ -81,7 +86,7 @@ class ExecutionRun:
 
     async def record_step(self, record_type: str, seq: int, key: str, **fields) -> dict:
         """Append a step or wait record; returns the entry the fold kept at this position."""
-        self.active += 1
+        self.busy()
         try:
             entry = await self.processor.append_and_wait(
                 record_type, self.execution_id, self.routing_key, (self.execution_id, seq),
@@ -93,11 +98,16 @@ class ExecutionRun:
 
     def busy(self) -> None:
         self.active += 1
+        self._idle_since += 1
 
     def idle(self) -> None:
         self.active -= 1
         if self.active == 0 and self.parked:
-            asyncio.get_running_loop().call_soon(self.maybe_evict)
+            self._evict_later()
+
+    def _evict_later(self) -> None:
+        self._idle_since += 1
+        asyncio.get_running_loop().call_later(EVICT_AFTER_IDLE_S, self.maybe_evict, self._idle_since)
 
     async def park(self, seq: int, due_at: int | None) -> dict:
         """Wait, without holding a worker busy, until the fold ends the wait at ``seq``."""
@@ -108,7 +118,7 @@ class ExecutionRun:
             self.processor.forget_waiter(key, waiter)
         else:
             self.parked[seq] = due_at
-            asyncio.get_running_loop().call_soon(self.maybe_evict)
+            self._evict_later()
             try:
                 entry = await waiter
             finally:
@@ -117,8 +127,8 @@ class ExecutionRun:
         self.journal.remember(seq, entry)
         return entry
 
-    def maybe_evict(self) -> None:
-        if self.evicted or self.active or not self.parked or self.task is None:
+    def maybe_evict(self, idle_since: int) -> None:
+        if idle_since != self._idle_since or self.evicted or self.active or not self.parked or self.task is None:
             return
         soon = time.time() * 1000 + KEEP_IN_MEMORY_MS
         if any(due is not None and due < soon for due in self.parked.values()):

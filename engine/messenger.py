@@ -1,8 +1,9 @@
-"""Cross-partition messages for ``wait_for_event``: the effects side of ``fold_events.py``.
+"""Cross-partition messages: the effects side of ``fold_events.py`` and ``fold_children.py``.
 
 The fold decides; this sends. Each fold event becomes a command appended to another
 partition, and on taking a partition over the owner sends again whatever may not have
-arrived (its open registrations, its undelivered outbox). Receivers are idempotent.
+arrived (open event registrations, undelivered events, children not yet started or not
+yet cancelled, unacknowledged child reports). Receivers are idempotent.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ class EventMessenger:
                            event_key=data["event_key"])
         elif event.kind == "topic_awaited" and self.router is not None:
             self.router.watch(data["topic"], data["since"])
+        elif event.kind == "spawn":
+            self._spawn(processor, data)
+        elif event.kind == "cancel_child":
+            self._cancel_child(processor, data)
+        elif event.kind == "report":
+            self._report(processor, event.execution_id, data)
+        elif event.kind == "child_ack":
+            processor.send("ChildAcknowledged", data["routing"], execution_id=event.execution_id)
 
     def resend(self, processor) -> None:
         """On activation: registrations and deliveries that may not have reached their partition."""
@@ -45,6 +54,12 @@ class EventMessenger:
             self._announce(processor, topic, since)
         for _, delivery in processor.store.scan(b"ed/"):
             self._deliver(processor, delivery)
+        for _, child in processor.store.scan(b"ck/"):
+            self._spawn(processor, child)
+            if child.get("cancel"):
+                self._cancel_child(processor, child)
+        for key, report in processor.store.scan(b"cr/"):
+            self._report(processor, key[3:].decode(), report)
         if processor.partition == 0 and self.router is not None:
             for key, known in processor.store.scan(b"et/"):
                 self.router.watch(key[3:].decode(), known["since"])
@@ -68,3 +83,17 @@ class EventMessenger:
                        seq=delivery["seq"], topic=delivery["topic"], event_key=delivery["event_key"],
                        partition=delivery["partition"], offset=delivery["offset"],
                        timestamp=delivery["timestamp"], data=delivery["data"])
+
+    # -- child workflows -------------------------------------------------------------
+
+    def _spawn(self, processor, child: dict) -> None:
+        processor.send("InvocationRequested", child["routing"], **child["invocation"])
+
+    def _cancel_child(self, processor, child: dict) -> None:
+        processor.send("CancelRequested", child["routing"], execution_id=child["invocation"]["execution_id"],
+                       reason=child["cancel"])
+
+    def _report(self, processor, child_id: str, report: dict) -> None:
+        processor.send("ChildFinished", report["reply_key"], execution_id=report["parent_id"], seq=report["seq"],
+                       child_execution_id=child_id, child_key=report["child_key"], status=report["status"],
+                       result=report["result"], error=report["error"])

@@ -34,6 +34,9 @@ from .topics import PARTITION_KEY
 log = logging.getLogger(__name__)
 
 REPLAYING, CLAIMING, ACTIVE, FENCED, CLOSED = "replaying", "claiming", "active", "fenced", "closed"
+# Fold events that the owner turns into commands for other partitions (messenger.py).
+_MESSAGES = frozenset({"await_event", "deliver", "close_wait", "topic_awaited", "spawn", "cancel_child", "report",
+                       "child_ack"})
 
 
 def now_ms() -> int:
@@ -116,7 +119,7 @@ class PartitionProcessor:
                 self.invoker.cancel(self, event.data)
         elif kind == "timer":
             self._schedule_timers()
-        elif kind in ("await_event", "deliver", "close_wait", "topic_awaited"):
+        elif kind in _MESSAGES:
             if self.phase == ACTIVE:
                 self.events.on_fold_event(self, event)
         elif kind == "timer_done":

@@ -10,7 +10,7 @@ ERROR = {"code": "ERROR", "type": "ValueError", "message": "boom", "step": "char
 SAMPLES = {
     "InvocationRequested": {"workflow": "wf", "input": '{"a":1}', "user_id": "u", "session_id": None,
                             "parent_execution_id": None, "root_execution_id": None, "run_timeout_ms": None,
-                            "initial_state": None},
+                            "initial_state": None, "parent_seq": None, "reply_key": None},
     "ExecutionStarted": {"worker": "w1"},
     "StepCompleted": {"seq": 1, "key": "charge", "attempt": 1, "result": '{"id":"x"}', "state": '{"n":1}'},
     "StepAttemptFailed": {"seq": 2, "key": "k", "attempt": 1, "error": ERROR, "retry_at": 1_700_000_001_000},
@@ -33,6 +33,14 @@ SAMPLES = {
     "TopicAwaited": {"topic": "t", "since": 1_700_000_000_000},
     "CancelRequested": {"reason": "no longer needed"},
     "ExecutionCancelled": {"reason": "run timeout"},
+    "ChildInvoked": {"seq": 7, "key": "call_child", "child_execution_id": "exec-1:call_child", "workflow": "child",
+                     "input": '{"data":1}', "initial_state": '{"parent_id":"exec-1"}', "run_timeout_ms": None,
+                     "wait": True},
+    "ChildFinished": {"seq": 7, "child_execution_id": "exec-1:call_child", "child_key": "exec-1:call_child",
+                      "status": "failed", "result": None, "error": ERROR},
+    "ChildAcknowledged": {},
+    "SessionLockRequested": {"seq": 8, "key": "session.lock"},
+    "SessionStateSet": {"seq": 9, "key": "session.set:count:1", "name": "count", "value": "3"},
 }
 
 
