@@ -5,7 +5,7 @@ import asyncio
 import os
 import time
 
-from engine import WorkflowContext, current_step, workflow
+from engine import WorkflowContext, WorkflowState, current_step, workflow
 
 EFFECTS = os.environ.get("LOGLOOM_TEST_EFFECTS", "/dev/null")
 GATES = os.environ.get("LOGLOOM_TEST_GATES", "/nonexistent")
@@ -93,3 +93,52 @@ async def await_pickup(ctx: WorkflowContext, order_id: str) -> dict:
     event = await ctx.step.wait_for_event("pickup", topic=f"{PICKUP_TOPIC}/{order_id}")
     await ctx.step.run("after", inc, event.data["n"])
     return {"n": event.data["n"], "pid": os.getpid()}
+
+
+async def batch_item(i: int) -> int:
+    await asyncio.sleep(0.1)
+    _effect("ran")
+    return i * 2
+
+
+@workflow
+async def batch_items(ctx: WorkflowContext, n: int) -> dict:
+    batch = await ctx.batch(batch_item, [{"i": i} for i in range(n)], max_concurrency=10)
+    return {"completed": batch.stats.completed_items, "sum": sum(batch.results), "pid": os.getpid()}
+
+
+class Tally(WorkflowState):
+    count: int = 0
+    seen: list[int] = []
+
+
+async def tally_item(i: int, count: int) -> int:
+    """Notes the state's count the workflow passed in: after a crash it must be as before."""
+    await asyncio.sleep(0.05)
+    _effect(f"saw{count}")
+    _effect("ran")
+    return i
+
+
+@workflow(state_schema=Tally)
+async def tally(ctx: WorkflowContext, n: int) -> dict:
+    for i in range(n):
+        await ctx.step.run(f"item{i}", tally_item, i, ctx.state.count)
+        ctx.state.count += 1
+        ctx.state.seen.append(i)
+    return {"state": ctx.state.model_dump(), "pid": os.getpid()}
+
+
+@workflow
+async def kid(ctx: WorkflowContext, n: int) -> dict:
+    a = await ctx.step.run("one", inc, n)
+    b = await ctx.step.run("two", gated_inc, a)
+    return {"value": b, "pid": os.getpid()}
+
+
+@workflow
+async def family(ctx: WorkflowContext, n: int) -> dict:
+    a = await ctx.step.run("before", inc, n)
+    child = await ctx.step.invoke_and_wait("kid", kid, {"n": a})
+    c = await ctx.step.run("after", inc, child["value"])
+    return {"value": c, "kid_pid": child["pid"], "pid": os.getpid()}
