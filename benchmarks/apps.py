@@ -69,3 +69,26 @@ async def bench_w2(ctx: WorkflowContext, topic: str, key: str) -> int:
     """W2: wait for the event on topic/key, then finish."""
     event = await ctx.step.wait_for_event("wait", topic=f"{topic}/{key}")
     return event.offset
+
+
+@workflow(name="bench_child")
+async def bench_child(ctx: WorkflowContext, x: int) -> int:
+    """FANOUT: one durable step."""
+    return await ctx.step.run("s1", inc, x)
+
+
+@workflow(name="bench_fanout")
+async def bench_fanout(ctx: WorkflowContext, n: int) -> int:
+    """FANOUT: start n children at once and wait for all of them."""
+    from engine import BatchWorkflowInput
+
+    results = await ctx.step.batch_invoke_and_wait(
+        "children", [BatchWorkflowInput(id="bench_child", payload={"x": i}) for i in range(n)])
+    return sum(r.result for r in results if r.success)
+
+
+@workflow(name="bench_batch")
+async def bench_batch(ctx: WorkflowContext, n: int, max_concurrency: int) -> int:
+    """FANOUT: ctx.batch of n items, one durable step each."""
+    batch = await ctx.batch(inc, list(range(n)), max_concurrency=max_concurrency)
+    return sum(batch.results)
