@@ -220,3 +220,21 @@ async def test_a_child_continues_after_its_workers_restart(harness):
     await harness.worker(harness.tmp_path / "second")
     assert await handle.result(timeout=60) == {"first": 4, "second": 6}
     assert RAN[child_id] == ["work 4"], "the child's finished step did not run again"
+
+
+@workflow
+async def t_unknown_child(ctx: WorkflowContext) -> dict:
+    try:
+        await ctx.step.invoke_and_wait("ghost", "no_such_workflow", {"x": 1})
+    except StepExecutionError as exc:
+        return {"code": exc.cause_code, "message": str(exc)}
+    return {}
+
+
+async def test_an_unknown_child_workflow_fails_with_a_clear_error(harness):
+    await harness.worker()
+    client = await harness.client()
+    handle = await t_unknown_child.invoke(client)
+    result = await handle.result(timeout=60)
+    assert result["code"] == "UNKNOWN_WORKFLOW" and "no_such_workflow" in result["message"]
+    assert f"{handle.execution_id}:ghost" in result["message"]
