@@ -356,6 +356,8 @@ class StepApi(ChildSteps):
             entry = await run.park(seq, entry.get("due_at") or entry.get("timeout_at"))
         run.journal.check_key(seq, key, entry)
         if entry["status"] == "completed":
+            if entry.get("kind") == "timer":  # its TimerFired may come a little early: sleep the rest
+                await _sleep_until(entry["due_at"])
             return from_json(entry["result"])
         if entry["error"]["code"] == "TIMEOUT":
             raise WaitTimeoutError(entry["error"]["message"], execution_id=self._ctx.execution_id, wait=key)

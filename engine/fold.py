@@ -243,7 +243,8 @@ def _open_wait(state: State, r: dict, entry: dict, due_at: int | None) -> tuple[
     state.put(key, entry)
     routing = (row.get("session_id") or row["id"])
     if due_at is not None:
-        state.put(timer_key(due_at, row["id"], r["seq"]), {"key": r["key"], "routing": routing})
+        state.put(timer_key(due_at, row["id"], r["seq"]),
+                  {"key": r["key"], "routing": routing, "sleep": entry["kind"] == "timer"})
     waits = row.setdefault("waits", {})
     waits[str(r["seq"])] = {k: v for k, v in entry.items()
                             if k in ("kind", "key", "due_at", "data", "topic", "event_key", "timeout_at", "child")}

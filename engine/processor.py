@@ -34,6 +34,8 @@ from .topics import PARTITION_KEY
 log = logging.getLogger(__name__)
 
 REPLAYING, CLAIMING, ACTIVE, FENCED, CLOSED = "replaying", "claiming", "active", "fenced", "closed"
+# A sleep's TimerFired is written this much before it is due (see the timers section below).
+SLEEP_LEAD_MS = 250
 # Fold events that the owner turns into commands for other partitions (messenger.py).
 _MESSAGES = frozenset({"await_event", "deliver", "close_wait", "topic_awaited", "spawn", "cancel_child", "report",
                        "child_ack"})
@@ -151,34 +153,48 @@ class PartitionProcessor:
             waiter.set_result(value)
 
     # -- timers: the owner appends TimerFired when a timer in the index is due ------------
+    #
+    # A sleep's TimerFired is appended up to SLEEP_LEAD_MS before it is due: the record's
+    # trip through the log and the run's replay overlap the end of the sleep, and the
+    # workflow itself waits until the recorded due time before it goes on (context.py).
+    # Wait timeouts and run deadlines fire only when due: firing them early would cut the
+    # wait short.
+
+    def _fires_at(self, due: int, index: dict) -> int:
+        return due - SLEEP_LEAD_MS if index.get("sleep") else due
 
     def _schedule_timers(self) -> None:
-        """Arm one loop timer for the earliest entry of the timer index."""
+        """Arm one loop timer for the earliest firing time in the timer index."""
         if self.phase != ACTIVE:
             return
-        first = next((key for key, _ in self.store.scan(b"t/") if key not in self._firing), None)
-        if first is None:
+        at = None
+        for key, index in self.store.scan(b"t/"):
+            due, _, _ = fold.parse_timer_key(key)
+            if at is not None and due - SLEEP_LEAD_MS >= at:
+                break  # the index is ordered by due time: nothing later fires sooner
+            if key not in self._firing:
+                at = self._fires_at(due, index) if at is None else min(at, self._fires_at(due, index))
+        if at is None:
             return
-        due, _, _ = fold.parse_timer_key(first)
         if self._timer is not None:
-            if self._timer_due is not None and self._timer_due <= due:
+            if self._timer_due is not None and self._timer_due <= at:
                 return
             self._timer.cancel()
         loop = asyncio.get_running_loop()
-        self._timer_due = due
-        self._timer = loop.call_at(loop.time() + max(0.0, due / 1000 - time.time()), self._fire_due)
+        self._timer_due = at
+        self._timer = loop.call_at(loop.time() + max(0.0, at / 1000 - time.time()), self._fire_due)
 
     def _fire_due(self) -> None:
-        """1. append TimerFired for every due timer not already in flight, 2. re-arm."""
+        """1. append TimerFired for every timer due to fire and not already in flight, 2. re-arm."""
         self._timer = self._timer_due = None
         if self.phase != ACTIVE:
             return
         now = now_ms()
         for key, index in self.store.scan(b"t/"):
             due, execution_id, seq = fold.parse_timer_key(key)
-            if due > now:
+            if due - SLEEP_LEAD_MS > now:
                 break
-            if key in self._firing:
+            if key in self._firing or self._fires_at(due, index) > now:
                 continue
             self._firing.add(key)
             ack = self.append("TimerFired", execution_id, index["routing"].encode(), seq=seq, key=index["key"],

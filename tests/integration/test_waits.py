@@ -1,11 +1,13 @@
 """Durable sleeps and suspensions, on both logs: waiting costs no task, waking replays."""
 
 import asyncio
+import json
 import time
 
 import pytest
 
 from engine import WaitTimeoutError, WorkflowContext, workflow
+from engine.processor import SLEEP_LEAD_MS
 
 from helpers import assert_eventually
 
@@ -66,7 +68,10 @@ async def test_durable_sleep_records_the_timer_and_fires_once(harness):
     assert types.count("TimerScheduled") == 1 and types.count("TimerFired") == 1
     fired = next(r for r in history if r.type == "TimerFired")
     scheduled = next(r for r in history if r.type == "TimerScheduled")
-    assert fired.fields["due_at"] == scheduled.fields["due_at"] and fired.at.timestamp() * 1000 >= scheduled.fields["due_at"]
+    due = scheduled.fields["due_at"]
+    assert fired.fields["due_at"] == due and fired.at.timestamp() * 1000 >= due - SLEEP_LEAD_MS
+    after = next(r for r in history if r.type == "StepCompleted" and r.fields["key"] == "after")
+    assert json.loads(after.fields["result"])["t"] * 1000 >= due, "the workflow went on only once the sleep was due"
 
 
 async def test_a_long_wait_holds_no_task(harness):
@@ -142,7 +147,8 @@ async def test_a_restart_during_a_sleep_waits_only_the_remainder(harness):
     history = await client.history(handle.execution_id, include_claims=False)
     fired = [r for r in history if r.type == "TimerFired"]
     assert len(fired) == 1 and fired[0].outcome == "applied"
-    assert due <= fired[0].at.timestamp() < due + 1.5, "the new owner fired the timer at its recorded due time"
+    assert due - SLEEP_LEAD_MS / 1000 <= fired[0].at.timestamp() < due + 1.5, \
+        "the new owner fired the timer at its recorded due time"
 
 
 async def test_waits_need_unique_names(harness):
