@@ -60,15 +60,23 @@ class ExecutionRun:
         self.cancelling = False  # the task is being cancelled to stop the execution
         self._idle_since = 0  # bumped whenever the run does something; an eviction check must see it unchanged
         self.ctx = None  # its WorkflowContext, once the body runs
+        self.recorded_state: str | None = row.get("state")  # the last state on the log (as of the row)
 
     def checkpoint(self, or_none: bool = False) -> str | None:
-        """The state's JSON to record with a step; ``StateTooLargeError`` past 1 MB."""
+        """The state's JSON to record with a step, or None if it is as last recorded.
+
+        ``StateTooLargeError`` past 1 MB (None instead with ``or_none``).
+        """
         try:
-            return dump_state(self.ctx.state if self.ctx else None, self.execution_id)
+            text = dump_state(self.ctx.state if self.ctx else None, self.execution_id)
         except StateTooLargeError:
             if or_none:
                 return None
             raise
+        if text == self.recorded_state:
+            return None
+        self.recorded_state = text
+        return text
 
     def check_cancelled(self) -> None:
         """At every step and wait: stop here if the execution was asked to stop."""

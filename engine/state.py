@@ -6,11 +6,11 @@ key. Both styles work on the same object: attributes (``ctx.state.count += 1``) 
 run-scoped key-value (``await ctx.state.get(key, default)``, ``await ctx.state.set(...)``).
 
 The state is checkpointed with every recorded step (and with the execution's end): the
-``state`` field of ``StepCompleted``/``StepFailed`` is its JSON at that moment. On
+``state`` field of ``StepCompleted``/``StepFailed`` is its JSON at that moment, or null
+when it is the same as the last one recorded (so ``history`` shows each change once). On
 recovery the workflow code runs again and repeats its own changes to the state, so
-after a crash ``ctx.state`` is exactly as of the last recorded step, and the
-checkpoints show it at every step in ``history``. Serialised state is limited to
-``MAX_STATE_BYTES`` (1 MB).
+after a crash ``ctx.state`` is exactly as of the last recorded step. Serialised state is
+limited to ``MAX_STATE_BYTES`` (1 MB).
 """
 
 from __future__ import annotations

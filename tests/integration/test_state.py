@@ -65,9 +65,14 @@ async def test_state_is_checkpointed_with_every_step(harness):
     execution = await client.get_execution(handle.execution_id)
     assert execution.state == {"processed_count": 2, "failed_items": ["bad1"], "parent_id": "p-1", "note": "done"}
     history = await client.history(handle.execution_id, include_claims=False)
-    checkpoints = [json.loads(r.fields["state"])["processed_count"] for r in history
-                   if r.type in ("StepCompleted", "StepFailed")]
+    recorded = [r.fields["state"] for r in history if r.type in ("StepCompleted", "StepFailed")]
+    last = json.loads(history[0].fields["initial_state"])  # InvocationRequested
+    checkpoints = []
+    for state in recorded:  # null: the same state as the last one recorded
+        last = json.loads(state) if state else last
+        checkpoints.append(last["processed_count"])
     assert checkpoints == [0, 1, 1]  # as of each step's record: before the code after it ran
+    assert len({s for s in recorded if s}) == sum(1 for s in recorded if s), "each recorded state is a change"
 
 
 async def test_state_after_a_restart_is_as_of_the_last_recorded_step(harness):
