@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .errors import InputValidationError, StepExecutionError, step_error_from_record
+from .errors import InputValidationError, StepExecutionError
 from .registry import Workflow
 from .serde import from_json, to_json
 from .state import dump_state
@@ -127,7 +127,10 @@ class ChildSteps:
         run.journal.check_key(seq, key, entry)
         if entry["status"] == "completed":
             return from_json(entry["result"])
-        raise step_error_from_record(entry["error"], self._ctx.execution_id)
+        error = entry["error"]  # the child's error, whatever its kind: a failed step of the parent
+        raise StepExecutionError(f"step {key!r} failed: {error['type']}: {error['message']}", step=key,
+                                 error_type=error["type"], cause_code=error["code"],
+                                 execution_id=self._ctx.execution_id)
 
     def _child_fields(self: "StepApi", key: str, child: BatchWorkflowInput) -> dict:
         """The child's id, workflow, input and state; bad input raises before anything is recorded."""

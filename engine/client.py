@@ -161,10 +161,26 @@ class Client:
         Invoking twice with the same ``execution_id`` starts one execution. With
         ``run_timeout_seconds``, an execution still running then is cancelled.
         """
-        fresh = execution_id is None
+        record = self._invocation(workflow, payload, execution_id, user_id, session_id, run_timeout_seconds,
+                                  initial_state)
+        return await self._append_invocation(record, fresh=execution_id is None)
+
+    async def batch_invoke(self, workflows: list, *, user_id: str | None = None,
+                           session_id: str | None = None) -> list[ExecutionHandle]:
+        """Start many executions (``BatchWorkflowInput``: workflow, payload, initial state); handles in order.
+
+        Every payload and initial state is checked first: if one is invalid, nothing is started.
+        """
+        records = [self._invocation(w.id, w.payload, None, user_id, session_id, w.run_timeout_seconds,
+                                    w.initial_state) for w in workflows]
+        return list(await asyncio.gather(*(self._append_invocation(r, fresh=True) for r in records)))
+
+    def _invocation(self, workflow: Workflow | str, payload: Any, execution_id: str | None, user_id: str | None,
+                    session_id: str | None, run_timeout_seconds: float | None, initial_state: Any) -> dict:
+        """The ``InvocationRequested`` fields, checked: bad input raises before anything is written."""
         execution_id = execution_id or uuid.uuid4().hex
         if isinstance(workflow, Workflow):
-            workflow.binder.bind(payload)  # raises InputValidationError before anything is written
+            workflow.binder.bind(payload)  # raises InputValidationError
             name = workflow.name
             if initial_state is not None:
                 try:
@@ -173,31 +189,20 @@ class Client:
                     raise InputValidationError(f"invalid initial state for {name}: {exc}") from exc
         else:
             name = workflow
-        state_json = None if initial_state is None else dump_state(initial_state, execution_id)
-        routing_key = session_id or execution_id
-        record = commands.invocation(
+        return commands.invocation(
             execution_id, name, to_json(payload, f"input of execution {execution_id}"), user_id=user_id,
-            session_id=session_id, initial_state=state_json,
+            session_id=session_id, initial_state=None if initial_state is None else dump_state(initial_state,
+                                                                                              execution_id),
             run_timeout_ms=None if run_timeout_seconds is None else int(run_timeout_seconds * 1000))
+
+    async def _append_invocation(self, record: dict, fresh: bool) -> ExecutionHandle:
+        execution_id = record["execution_id"]
+        routing_key = record["session_id"] or execution_id
         if fresh:  # nothing of it can precede this append: watch before writing
             await self._watch(routing_key, fresh=True)
         partition = self.log.partition_for(routing_key)
         await self.log.append(partition, routing_key.encode(), self.codec.encode("InvocationRequested", record))
         return ExecutionHandle(self, execution_id, routing_key, fresh)
-
-    async def batch_invoke(self, workflows: list, *, user_id: str | None = None,
-                           session_id: str | None = None) -> list[ExecutionHandle]:
-        """Start many executions (``BatchWorkflowInput``: workflow, payload, initial state); handles in order.
-
-        Every payload is checked first: if one is invalid, nothing is started.
-        """
-        for child in workflows:
-            if isinstance(child.id, Workflow):
-                child.id.binder.bind(child.payload)
-        return list(await asyncio.gather(*(
-            self.invoke(child.id, child.payload, user_id=user_id, session_id=session_id,
-                        initial_state=child.initial_state, run_timeout_seconds=child.run_timeout_seconds)
-            for child in workflows)))
 
     async def get_session_state(self, session_id: str) -> dict:
         """The session's state (``ctx.session.state``), folded from the log: key -> value."""

@@ -4,13 +4,14 @@ Runs that share a ``session_id`` are routed by it, so they, their children and t
 session's state live on one partition, and this fold sees all of them in log order.
 
 12. A run's first use of ``ctx.session.state`` records ``SessionLockRequested``. If no
-    run holds the session, or the holder belongs to the same call tree (same root
-    execution), the request is granted at once; otherwise it waits in a queue. The
-    session is held until the run that took it ends; then the first run still waiting
-    in the queue gets it (and every other waiting run of that run's tree). A run that
-    holds the session reads it (a recorded step) and writes it with
-    ``SessionStateSet``, which changes one key. So a read-modify-write of concurrent
-    runs of one session never loses an update: they take turns, in request order.
+    call tree holds the session, or the runs holding it belong to this run's call tree
+    (same root execution), the request is granted at once; otherwise it waits in a
+    queue. The session is held until every run of the tree that was granted it has
+    ended; then the first run still waiting in the queue gets it (and every other
+    waiting run of that run's tree). A run that holds the session reads it (a recorded
+    step) and writes it with ``SessionStateSet``, which changes one key. So a
+    read-modify-write of concurrent runs of one session never loses an update: call
+    trees take turns, in request order.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ def session_lock_requested(state: State, r: dict) -> list[Event]:
     row, events = _open_wait(state, r, entry, None)
     if row is None:
         return events
-    lock = state.get(session_lock_key(session))
-    if lock is None or lock["root"] == row["root_id"]:
-        if lock is None:
-            state.put(session_lock_key(session), {"holder": row["id"], "root": row["root_id"], "queue": []})
+    lock = state.get(session_lock_key(session)) or {"holders": [], "root": row["root_id"], "queue": []}
+    if lock["root"] == row["root_id"]:
+        lock["holders"].append(row["id"])
+        state.put(session_lock_key(session), lock)
         return _close_wait(state, row, r["seq"], dict(entry, status="completed", result="null"))
     lock["queue"].append([row["id"], r["seq"]])
     state.put(session_lock_key(session), lock)
@@ -68,34 +69,37 @@ def session_state_set(state: State, r: dict) -> list[Event]:
 
 
 def on_ended(state: State, row: dict) -> list[Event]:
-    """An execution ended: if it held its session, the next waiting run gets it."""
+    """An execution ended: if it was the last of its tree to hold the session, the next waiting run gets it."""
     session = row.get("session_id")
     lock = state.get(session_lock_key(session)) if session else None
     if lock is None:
         return []
-    if lock["holder"] != row["id"]:
+    if row["id"] not in lock["holders"]:
         lock["queue"] = [w for w in lock["queue"] if w[0] != row["id"]]
+        state.put(session_lock_key(session), lock)
+        return []
+    lock["holders"].remove(row["id"])
+    if lock["holders"]:  # others of its call tree still hold it
         state.put(session_lock_key(session), lock)
         return []
     events: list[Event] = []
     queue, lock["queue"] = lock["queue"], []
-    granted_root = None
     for execution_id, seq in queue:
         waiter = state.get(execution_key(execution_id))
         entry = state.get(journal_key(execution_id, seq))
         if waiter is None or waiter["status"] not in ACTIVE or entry is None or entry["status"] != "waiting":
             continue  # ended while it waited
-        if granted_root is None:
-            granted_root = waiter["root_id"]
-            lock.update(holder=execution_id, root=granted_root)
-        if waiter["root_id"] == granted_root:
+        if not lock["holders"]:
+            lock["root"] = waiter["root_id"]
+        if waiter["root_id"] == lock["root"]:
+            lock["holders"].append(execution_id)
             events.extend(_close_wait(state, waiter, seq, dict(entry, status="completed", result="null")))
         else:
             lock["queue"].append([execution_id, seq])
-    if granted_root is None:
-        state.delete(session_lock_key(session))
-    else:
+    if lock["holders"]:
         state.put(session_lock_key(session), lock)
+    else:
+        state.delete(session_lock_key(session))
     return events
 
 

@@ -8,6 +8,7 @@ yet cancelled, unacknowledged child reports). Receivers are idempotent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from . import fold
@@ -16,8 +17,26 @@ from .topics import TOPICS_KEY
 
 log = logging.getLogger(__name__)
 
+RETRY_S = 1.0
 
-class EventMessenger:
+
+def _send(processor, record_type: str, routing_key: str, **fields) -> None:
+    """Append a command to another partition; if the append fails, try again while this
+    processor still owns its partition (a new owner sends everything again anyway)."""
+    def retry() -> None:
+        if processor.phase == "active":
+            _send(processor, record_type, routing_key, **fields)
+
+    def sent(ack) -> None:
+        if ack.cancelled() or ack.exception() is None:
+            return
+        log.warning("partition %d: sending %s failed (%s); retrying in %.0f s", processor.partition, record_type,
+                    ack.exception(), RETRY_S)
+        asyncio.get_running_loop().call_later(RETRY_S, retry)
+    processor.send(record_type, routing_key, **fields).add_done_callback(sent)
+
+
+class Messenger:
     def __init__(self, router=None):
         self.router = router
         self._announced: set[str] = set()  # topics this worker already told partition 0 about
@@ -29,7 +48,7 @@ class EventMessenger:
         elif event.kind == "deliver":
             self._deliver(processor, data)
         elif event.kind == "close_wait":
-            processor.send("WaitClosed", event_routing_key(data["topic"], data["event_key"]),
+            _send(processor, "WaitClosed", event_routing_key(data["topic"], data["event_key"]),
                            execution_id=event.execution_id, seq=data["seq"], topic=data["topic"],
                            event_key=data["event_key"])
         elif event.kind == "topic_awaited" and self.router is not None:
@@ -41,7 +60,7 @@ class EventMessenger:
         elif event.kind == "report":
             self._report(processor, event.execution_id, data)
         elif event.kind == "child_ack":
-            processor.send("ChildAcknowledged", data["routing"], execution_id=event.execution_id)
+            _send(processor, "ChildAcknowledged", data["routing"], execution_id=event.execution_id)
 
     def resend(self, processor) -> None:
         """On activation: registrations and deliveries that may not have reached their partition."""
@@ -66,7 +85,7 @@ class EventMessenger:
 
     def _register(self, processor, execution_id: str, registration: dict, announce: bool = True) -> None:
         topic = registration["topic"]
-        processor.send("WaitRegistered", event_routing_key(topic, registration["event_key"]),
+        _send(processor, "WaitRegistered", event_routing_key(topic, registration["event_key"]),
                        execution_id=execution_id, seq=registration["seq"], topic=topic,
                        event_key=registration["event_key"], since=registration["since"],
                        reply_key=registration["reply_key"])
@@ -76,10 +95,10 @@ class EventMessenger:
     def _announce(self, processor, topic: str, since: int) -> None:
         """Tell partition 0 (where the router runs) that workflows wait on ``topic``."""
         self._announced.add(topic)
-        processor.send("TopicAwaited", TOPICS_KEY, to_partition=0, execution_id="", topic=topic, since=since)
+        _send(processor, "TopicAwaited", TOPICS_KEY, to_partition=0, execution_id="", topic=topic, since=since)
 
     def _deliver(self, processor, delivery: dict) -> None:
-        processor.send("EventDelivered", delivery["reply_key"], execution_id=delivery["execution_id"],
+        _send(processor, "EventDelivered", delivery["reply_key"], execution_id=delivery["execution_id"],
                        seq=delivery["seq"], topic=delivery["topic"], event_key=delivery["event_key"],
                        partition=delivery["partition"], offset=delivery["offset"],
                        timestamp=delivery["timestamp"], data=delivery["data"])
@@ -87,13 +106,13 @@ class EventMessenger:
     # -- child workflows -------------------------------------------------------------
 
     def _spawn(self, processor, child: dict) -> None:
-        processor.send("InvocationRequested", child["routing"], **child["invocation"])
+        _send(processor, "InvocationRequested", child["routing"], **child["invocation"])
 
     def _cancel_child(self, processor, child: dict) -> None:
-        processor.send("CancelRequested", child["routing"], execution_id=child["invocation"]["execution_id"],
+        _send(processor, "CancelRequested", child["routing"], execution_id=child["invocation"]["execution_id"],
                        reason=child["cancel"])
 
     def _report(self, processor, child_id: str, report: dict) -> None:
-        processor.send("ChildFinished", report["reply_key"], execution_id=report["parent_id"], seq=report["seq"],
+        _send(processor, "ChildFinished", report["reply_key"], execution_id=report["parent_id"], seq=report["seq"],
                        child_execution_id=child_id, child_key=report["child_key"], status=report["status"],
                        result=report["result"], error=report["error"])

@@ -49,7 +49,7 @@ class PartitionProcessor:
     def __init__(self, partition: int, log_: Log, store: StorePartition, codec: Codec, invoker, worker_id: str,
                  on_ownership=lambda processor, owned: None, events=None):
         self.partition = partition
-        self.events = events  # EventMessenger: cross-partition messages for wait_for_event
+        self.events = events  # Messenger: commands for other partitions (events, children)
         self.on_ownership = on_ownership  # called with True when active, False when that ends
         self.log = log_
         self.store = store

@@ -19,7 +19,7 @@ from .invoker import Invoker
 from .log.base import Entry, Log, Subscription
 from .processor import PartitionProcessor
 from .registry import Registry, registry as default_registry
-from .messenger import EventMessenger
+from .messenger import Messenger
 from .router import Router
 from .store import StorePartition
 
@@ -41,7 +41,7 @@ class Worker:
         self.invoker = Invoker(self.registry, self.worker_id)
         self.processors: dict[int, PartitionProcessor] = {}
         self.router = Router(log_, self.registry, self.codec)
-        self.messenger = EventMessenger(self.router)
+        self.messenger = Messenger(self.router)
         self._subscription: Subscription | None = None
         self._stopped = asyncio.Event()
 

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from engine import (BatchWorkflowInput, ChildHandle, StepExecutionError, WorkflowContext, WorkflowFailedError,
+from engine import (BatchWorkflowInput, ChildHandle, InputValidationError, StepExecutionError, WorkflowContext, WorkflowFailedError,
                     WorkflowState, current_step, workflow)
 
 from helpers import assert_eventually
@@ -238,3 +238,34 @@ async def test_an_unknown_child_workflow_fails_with_a_clear_error(harness):
     result = await handle.result(timeout=60)
     assert result["code"] == "UNKNOWN_WORKFLOW" and "no_such_workflow" in result["message"]
     assert f"{handle.execution_id}:ghost" in result["message"]
+
+
+@workflow
+async def t_bloated_child(ctx: WorkflowContext) -> None:
+    await ctx.state.set("blob", "x" * (1024 * 1024 + 1))
+    await ctx.step.run("grow", note, "grow")
+
+
+@workflow
+async def t_bloated_parent(ctx: WorkflowContext) -> dict:
+    results = await ctx.step.batch_invoke_and_wait("kids", [BatchWorkflowInput(t_bloated_child),
+                                                            BatchWorkflowInput(t_child, {"data": 1})])
+    return {"success": [r.success for r in results], "error": results[0].error}
+
+
+async def test_a_child_failing_on_its_state_limit_is_a_failed_child_not_a_failed_parent(harness):
+    await harness.worker()
+    client = await harness.client()
+    result = await t_bloated_parent.run(client, timeout=60)
+    assert result["success"] == [False, True]
+    assert "StateTooLargeError" in result["error"] and "1048576" in result["error"]
+
+
+async def test_client_batch_invoke_checks_every_input_before_starting_any(harness):
+    await harness.worker()
+    client = await harness.client()
+    before = len(await client.list_executions())
+    with pytest.raises(InputValidationError):
+        await client.batch_invoke([BatchWorkflowInput(t_child, {"data": 1}),
+                                   BatchWorkflowInput(t_child, {"data": 2}, initial_state={"seen": "many"})])
+    assert len(await client.list_executions()) == before, "nothing was started"

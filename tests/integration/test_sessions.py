@@ -7,8 +7,19 @@ import pytest
 from engine import LogloomError, StateTooLargeError, WorkflowContext, WorkflowFailedError, workflow
 
 
+GATES: dict[str, asyncio.Event] = {}
+
+
 async def pause(seconds: float) -> None:
     await asyncio.sleep(seconds)
+
+
+async def open_gate(name: str) -> None:
+    GATES[name].set()
+
+
+async def wait_gate(name: str) -> None:
+    await GATES[name].wait()
 
 
 @workflow
@@ -86,3 +97,36 @@ async def test_session_errors_name_the_execution(harness):
     assert info.value.error["code"] == StateTooLargeError.code
     assert huge.execution_id in info.value.error["message"] and "session.set:blob:1" in info.value.error["message"]
     assert await client.get_session_state(f"{harness.namespace}-huge") == {}
+
+
+@workflow
+async def t_gated_turn(ctx: WorkflowContext, gate: str) -> int:
+    count = await ctx.session.state.get("count", 0)  # shares the parent's turn
+    await ctx.step.run("holding", open_gate, f"{gate}-held")
+    await ctx.step.run("gate", wait_gate, gate)
+    await ctx.session.state.set("count", count + 1)
+    return count + 1
+
+
+@workflow
+async def t_turn_then_leave(ctx: WorkflowContext, gate: str) -> str:
+    await ctx.session.state.set("owner", "leaver")
+    await ctx.step.invoke("kid", t_gated_turn, {"gate": gate})  # fire and forget
+    await ctx.step.run("kid_holds", wait_gate, f"{gate}-held")
+    return "left"
+
+
+async def test_a_turn_lasts_until_the_last_run_of_its_tree_ends(harness):
+    gate = f"{harness.namespace}-tree-gate"
+    GATES[gate], GATES[f"{gate}-held"] = asyncio.Event(), asyncio.Event()
+    await harness.worker()
+    client = await harness.client()
+    session = f"{harness.namespace}-leaver"
+    await t_turn_then_leave.run(client, {"gate": gate}, session_id=session, timeout=60)
+    other = await t_turn.invoke(client, {"label": "other"}, session_id=session)
+    await asyncio.sleep(0.5)
+    assert (await client.get_execution(other.execution_id, session_id=session)).status == "waiting", \
+        "the parent ended, but its child still holds the session"
+    GATES[gate].set()
+    assert (await other.result(timeout=60))["count"] == 2
+    assert (await client.get_session_state(session))["count"] == 2

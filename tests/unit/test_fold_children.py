@@ -98,8 +98,10 @@ def test_session_turns_are_taken_in_request_order_and_shared_by_a_call_tree():
     fold.apply(state, rec("SessionStateSet", "a", seq=2, key="session.set:n:1", name="n", value="1"))
     assert state.get(session_state_key("s")) == {"n": "1"}
     ended = fold.apply(state, rec("ExecutionCompleted", "a", result="null", state=None))
+    assert not [e for e in ended if e.kind == "step"], "a:kid still holds the session for their tree"
+    ended = fold.apply(state, rec("ExecutionCompleted", "a:kid", result="null", state=None))
     woken = [e.data[1]["status"] for e in ended if e.kind == "step"]
-    assert woken == ["completed"] and state.get(session_lock_key("s"))["holder"] == "b"
+    assert woken == ["completed"] and state.get(session_lock_key("s"))["holders"] == ["b"]
     assert state.get(session_lock_key("s"))["queue"] == [["c", 1]]
     fold.apply(state, rec("ExecutionCancelled", "c", reason="x"))
     fold.apply(state, rec("ExecutionCompleted", "b", result="null", state=None))
