@@ -143,7 +143,10 @@ class Router:
                 entries = await reader.poll(timeout=0.5)
                 if not entries:
                     continue
-                await asyncio.gather(*(self._handle(entry, workflows) for entry in entries))
+                appends = []  # one gather for the batch: no task per event
+                for entry in entries:
+                    appends.extend(self._handle(entry, workflows))
+                await asyncio.gather(*appends)
                 positions: dict[int, int] = {}
                 for entry in entries:
                     positions[entry.partition] = max(positions.get(entry.partition, 0), entry.offset + 1)
@@ -151,19 +154,19 @@ class Router:
         finally:
             await reader.close()
 
-    async def _handle(self, entry: Entry, workflows: list[Workflow]) -> None:
+    def _handle(self, entry: Entry, workflows: list[Workflow]) -> list:
+        """Start the appends (and dead letters) for one event; returns them to be awaited."""
         try:
             data = decode_event(entry.value)
         except ValueError as exc:
-            await self._dead_letter(entry, f"malformed event: {exc}")
-            return
+            return [self._dead_letter(entry, f"malformed event: {exc}")]
         appends = []
         for wf in workflows:
             payload = trigger_payload(wf, entry, data)
             try:
                 wf.binder.bind(payload)
             except LogloomError as exc:
-                await self._dead_letter(entry, f"event does not fit workflow {wf.name}: {exc}")
+                appends.append(self._dead_letter(entry, f"event does not fit workflow {wf.name}: {exc}"))
                 continue
             execution_id = trigger_execution_id(wf, entry)
             record = commands.invocation(execution_id, wf.name,
@@ -178,7 +181,7 @@ class Router:
                       "timestamp": entry.timestamp, "data": orjson.dumps(data, default=str).decode()}
             appends.append(self.log.append(self.log.partition_for(routing_key), routing_key.encode(),
                                            self.codec.encode("EventReceived", record)))
-        await asyncio.gather(*appends)
+        return appends
 
     async def _dead_letter(self, entry: Entry, reason: str) -> None:
         log.warning("dead-lettering %s[%d]@%d: %s", entry.topic, entry.partition, entry.offset, reason)
