@@ -415,9 +415,19 @@ class Client:
         row = view.state.get(fold.execution_key(execution_id))
         if row is not None and row["status"] in fold.ENDED:
             return row
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         view.waiters.setdefault(execution_id, []).append(waiter)
+        # A timer instead of asyncio.wait_for: the pump's set_result wakes this task
+        # directly, not through wait_for's extra callback hops on a busy loop.
+        timer = None if timeout is None else loop.call_later(timeout, _time_out, waiter, execution_id, timeout)
         try:
-            return await asyncio.wait_for(waiter, timeout)
-        except asyncio.TimeoutError:
-            raise TimeoutError(f"execution {execution_id} did not finish within {timeout} s") from None
+            return await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+
+def _time_out(waiter: asyncio.Future, execution_id: str, timeout: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError(f"execution {execution_id} did not finish within {timeout} s"))

@@ -15,7 +15,9 @@ missed. For each event, in offset order:
    ``InvocationRequested`` with the execution id ``<workflow>:<topic>:<partition>:<offset>``.
    If workflows wait on the topic, append ``EventReceived`` to the event's partition
    (see ``fold_events.py``).
-3. When those appends are acknowledged, commit the offsets of the batch.
+3. When those appends are acknowledged, commit the offsets of the batch. Commits keep
+   batch order; meanwhile the router reads and handles the next batches (at most
+   ``MAX_BATCHES_IN_FLIGHT`` not yet committed).
 
 A crash between 2 and 3 reads the events again; the fold ignores an invocation whose
 execution id exists, so every event starts exactly one execution per workflow.
@@ -27,6 +29,7 @@ import asyncio
 import base64
 import logging
 import time
+from collections import deque
 from datetime import datetime, timezone
 
 import orjson
@@ -41,6 +44,9 @@ from .registry import Registry, Workflow
 from .serde import to_json
 
 log = logging.getLogger(__name__)
+
+
+MAX_BATCHES_IN_FLIGHT = 4  # batches read ahead while earlier ones await their acks and commit
 
 
 def router_group(namespace: str) -> str:
@@ -133,6 +139,7 @@ class Router:
         partitions = await self.log.ensure_topic(topic)
         starts = await self._start_offsets(topic, partitions, rewind_to)
         reader = self.log.topic_reader(topic)
+        committing: deque[asyncio.Task] = deque()  # per batch: await its appends, then commit
         try:
             for partition, offset in starts.items():
                 reader.assign(partition, offset)
@@ -140,30 +147,47 @@ class Router:
             log.info("router: %s from %s -> %s%s", topic, starts, [wf.name for wf in workflows],
                      " and waits" if topic in self._awaited else "")
             while True:
+                while committing and (committing[0].done() or len(committing) >= MAX_BATCHES_IN_FLIGHT):
+                    await committing.popleft()  # raises if an append or commit failed: restart
                 entries = await reader.poll(timeout=0.5)
                 if not entries:
                     continue
-                await asyncio.gather(*(self._handle(entry, workflows) for entry in entries))
+                appends = []  # one gather for the batch: no task per event
+                for entry in entries:
+                    appends.extend(self._handle(entry, workflows))
                 positions: dict[int, int] = {}
                 for entry in entries:
                     positions[entry.partition] = max(positions.get(entry.partition, 0), entry.offset + 1)
-                await self.log.commit(self.group, topic, positions)
+                # Read the next batch while this one's appends are acknowledged and committed.
+                previous = committing[-1] if committing else None
+                committing.append(asyncio.create_task(self._commit_when_acked(previous, appends, topic, positions)))
         finally:
+            for task in committing:
+                task.cancel()
+            await asyncio.gather(*committing, return_exceptions=True)
             await reader.close()
 
-    async def _handle(self, entry: Entry, workflows: list[Workflow]) -> None:
+    async def _commit_when_acked(self, previous: asyncio.Task | None, appends: list, topic: str,
+                                 positions: dict[int, int]) -> None:
+        """Commit a batch's offsets once its appends are acknowledged and the batch before it committed."""
+        await asyncio.gather(*appends)
+        if previous is not None:
+            await previous
+        await self.log.commit(self.group, topic, positions)
+
+    def _handle(self, entry: Entry, workflows: list[Workflow]) -> list:
+        """Start the appends (and dead letters) for one event; returns them to be awaited."""
         try:
             data = decode_event(entry.value)
         except ValueError as exc:
-            await self._dead_letter(entry, f"malformed event: {exc}")
-            return
+            return [self._dead_letter(entry, f"malformed event: {exc}")]
         appends = []
         for wf in workflows:
             payload = trigger_payload(wf, entry, data)
             try:
                 wf.binder.bind(payload)
             except LogloomError as exc:
-                await self._dead_letter(entry, f"event does not fit workflow {wf.name}: {exc}")
+                appends.append(self._dead_letter(entry, f"event does not fit workflow {wf.name}: {exc}"))
                 continue
             execution_id = trigger_execution_id(wf, entry)
             record = commands.invocation(execution_id, wf.name,
@@ -178,7 +202,7 @@ class Router:
                       "timestamp": entry.timestamp, "data": orjson.dumps(data, default=str).decode()}
             appends.append(self.log.append(self.log.partition_for(routing_key), routing_key.encode(),
                                            self.codec.encode("EventReceived", record)))
-        await asyncio.gather(*appends)
+        return appends
 
     async def _dead_letter(self, entry: Entry, reason: str) -> None:
         log.warning("dead-lettering %s[%d]@%d: %s", entry.topic, entry.partition, entry.offset, reason)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+from bisect import bisect_left, insort
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -89,11 +90,12 @@ class StorePartition:
 class PartitionTransaction:
     """Changes of one batch of records; ``commit`` writes them and the offset atomically."""
 
-    __slots__ = ("_store", "_changes")
+    __slots__ = ("_store", "_changes", "_keys")
 
     def __init__(self, store: StorePartition):
         self._store = store
         self._changes: dict[bytes, dict | None] = {}
+        self._keys: list[bytes] = []  # the keys of ``_changes``, sorted: a scan looks at its prefix only
 
     def get(self, key: bytes) -> dict | None:
         if key in self._changes:
@@ -101,16 +103,22 @@ class PartitionTransaction:
         return self._store.get(key)
 
     def put(self, key: bytes, value: dict) -> None:
+        if key not in self._changes:
+            insort(self._keys, key)
         self._changes[key] = value
 
     def delete(self, key: bytes) -> None:
+        if key not in self._changes:
+            insort(self._keys, key)
         self._changes[key] = None
 
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, dict]]:
         merged = dict(self._store.scan(prefix))
-        for key, value in self._changes.items():
-            if key.startswith(prefix):
-                merged[key] = value
+        keys = self._keys
+        i = bisect_left(keys, prefix)
+        while i < len(keys) and keys[i].startswith(prefix):
+            merged[keys[i]] = self._changes[keys[i]]
+            i += 1
         for key in sorted(merged):
             if merged[key] is not None:
                 yield key, merged[key]
@@ -126,6 +134,7 @@ class PartitionTransaction:
         batch.put(APPLIED_KEY, _OFFSET.pack(offset))
         self._store._db.write(batch)
         self._changes = {}
+        self._keys = []
 
 
 class MemoryState:

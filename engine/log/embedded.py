@@ -71,7 +71,7 @@ class EmbeddedLog(Log):
         self._pending: list[tuple] = []
         self._wake: asyncio.Event | None = None
         self._committer: asyncio.Task | None = None
-        self._watchers: set[asyncio.Event] = set()
+        self._watchers: set[_Wakeup] = set()  # one per reader: set when records became readable
         self._subscribed = False
         self._api = None
         self._write_opts = WriteOptions()
@@ -268,10 +268,10 @@ class EmbeddedLog(Log):
             wb.put(prefix + struct.pack(">I", partition), struct.pack(">q", offset))
         self._db.write(wb)
 
-    def _watch(self) -> asyncio.Event:
-        event = asyncio.Event()
-        self._watchers.add(event)
-        return event
+    def _watch(self) -> "_Wakeup":
+        wakeup = _Wakeup()
+        self._watchers.add(wakeup)
+        return wakeup
 
     def subscribe(self, listener: PartitionListener) -> Subscription:
         if self._subscribed:
@@ -281,6 +281,52 @@ class EmbeddedLog(Log):
 
     def reader(self) -> Reader:
         return _EmbeddedReader(self)
+
+
+class _Wakeup:
+    """What the committer sets when records became readable; one reader waits on it.
+
+    Like ``asyncio.Event``, but ``wait(timeout)`` needs no task and no ``asyncio.wait_for``:
+    ``set()`` resumes the waiting reader in the next turn of the loop, not three callbacks
+    later behind whatever else a busy loop has queued.
+    """
+
+    __slots__ = ("_value", "_waiter")
+
+    def __init__(self):
+        self._value = False
+        self._waiter: asyncio.Future | None = None
+
+    def set(self) -> None:
+        self._value = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
+
+    def clear(self) -> None:
+        self._value = False
+
+    def is_set(self) -> bool:
+        return self._value
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """True once set; False if ``timeout`` seconds pass first."""
+        if self._value:
+            return True
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+        try:
+            return await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+
+def _expire(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 class _EmbeddedReader(Reader):
@@ -310,9 +356,7 @@ class _EmbeddedReader(Reader):
         out = self._read_some()
         if out or timeout <= 0:
             return out
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-        except asyncio.TimeoutError:
+        if not await self._event.wait(timeout):
             return []
         return self._read_some()
 

@@ -99,6 +99,9 @@ class KafkaLog(Log):
         self._topic_partitions: dict[str, int] = {}
         self._groups: dict[str, Consumer] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._reports: list[tuple[asyncio.Future, object]] = []  # delivery outcomes not yet settled
+        self._reports_lock = threading.Lock()
+        self._reports_scheduled = False
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -154,14 +157,13 @@ class KafkaLog(Log):
     def append(self, partition: int, key: bytes, value: bytes) -> asyncio.Future[int]:
         if self._producer is None:
             raise LogloomError("KafkaLog is not started")
-        loop = self._loop
-        future = loop.create_future()
+        future = self._loop.create_future()
 
         def delivered(err, msg, future=future):
             if err is not None:
-                loop.call_soon_threadsafe(_fail, future, LogloomError(f"append to {self.topic} failed: {err}"))
+                self._report(future, LogloomError(f"append to {self.topic} failed: {err}"))
             else:
-                loop.call_soon_threadsafe(_resolve, future, msg.offset())
+                self._report(future, msg.offset())
 
         while True:
             try:
@@ -170,6 +172,29 @@ class KafkaLog(Log):
                 return future
             except BufferError:  # local queue full: let deliveries drain
                 self._producer.poll(0.01)
+
+    def _report(self, future: asyncio.Future, outcome) -> None:
+        """From the producer's poll thread: queue an append's outcome for the loop.
+
+        One wake-up of the loop settles every report queued until it runs, instead of one
+        ``call_soon_threadsafe`` (a self-pipe write and a callback) per record.
+        """
+        with self._reports_lock:
+            self._reports.append((future, outcome))
+            if self._reports_scheduled:
+                return
+            self._reports_scheduled = True
+        self._loop.call_soon_threadsafe(self._settle_reports)
+
+    def _settle_reports(self) -> None:
+        with self._reports_lock:
+            reports, self._reports = self._reports, []
+            self._reports_scheduled = False
+        for future, outcome in reports:
+            if isinstance(outcome, BaseException):
+                _fail(future, outcome)
+            else:
+                _resolve(future, outcome)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -203,14 +228,13 @@ class KafkaLog(Log):
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> tuple[int, int]:
         """Produce to a domain topic with librdkafka's partitioner (creating the topic if needed)."""
         await self.ensure_topic(topic)
-        loop = self._loop
-        future = loop.create_future()
+        future = self._loop.create_future()
 
         def delivered(err, msg):
             if err is not None:
-                loop.call_soon_threadsafe(_fail, future, LogloomError(f"publish to {topic} failed: {err}"))
+                self._report(future, LogloomError(f"publish to {topic} failed: {err}"))
             else:
-                loop.call_soon_threadsafe(_resolve, future, (msg.partition(), msg.offset()))
+                self._report(future, (msg.partition(), msg.offset()))
         self._producer.produce(topic, value=value, key=key, on_delivery=delivered)
         return await future
 

@@ -83,7 +83,7 @@ class LocalApiServer:
             self.log._watchers.discard(watch)
             writer.close()
 
-    async def _handle(self, request: dict, watch: asyncio.Event) -> dict:
+    async def _handle(self, request: dict, watch) -> dict:
         op, log = request["op"], self.log
         if op == "meta":
             return {"partitions": log.num_partitions}
@@ -100,10 +100,7 @@ class LocalApiServer:
             watch.clear()
             entries = self._read(cursors)
             if not entries and request.get("wait", 0) > 0:
-                try:
-                    await asyncio.wait_for(watch.wait(), request["wait"])
-                except asyncio.TimeoutError:
-                    pass
+                await watch.wait(request["wait"])
                 entries = self._read(cursors)
             return {"entries": [[e.partition, e.offset, _b64(e.key), _b64(e.value), e.timestamp] for e in entries]}
         raise LogloomError(f"unknown op {op!r}")
