@@ -90,11 +90,11 @@ class ChildSteps:
         calls = self._reserve_children(name, workflows, wait=True)
         outcomes = await asyncio.gather(*(call() for call in calls), return_exceptions=True)
         results = []
-        for (key, child_input), outcome in zip(((f"{name}[{i}]", w) for i, w in enumerate(workflows)), outcomes):
+        for i, (child_input, outcome) in enumerate(zip(workflows, outcomes)):
             if isinstance(outcome, BaseException) and not isinstance(outcome, StepExecutionError):
                 raise outcome  # engine signals and cancellation are not child failures
             workflow = _workflow_name(child_input.id)
-            child_id = self._child_id(key)
+            child_id = self._child_id(f"{name}[{i}]")
             if isinstance(outcome, StepExecutionError):
                 results.append(BatchStepResult(workflow, child_id, False, error=str(outcome)))
             else:
@@ -116,15 +116,7 @@ class ChildSteps:
         return calls
 
     async def _child(self: "StepApi", key: str, child: BatchWorkflowInput, wait: bool, seq: int | None = None) -> Any:
-        run = self._run
-        run.check_cancelled()
-        seq = run.next_seq() if seq is None else seq
-        entry = run.journal.recorded(seq, key)
-        if entry is None:
-            entry = await run.record_step("ChildInvoked", seq, key, wait=wait, **self._child_fields(key, child))
-        if entry["status"] == "waiting":
-            entry = await run.park(seq, None)
-        run.journal.check_key(seq, key, entry)
+        entry = await self._entry(key, "ChildInvoked", lambda: dict(self._child_fields(key, child), wait=wait), seq)
         if entry["status"] == "completed":
             return from_json(entry["result"])
         error = entry["error"]  # the child's error, whatever its kind: a failed step of the parent

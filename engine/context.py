@@ -306,7 +306,7 @@ class StepApi(ChildSteps):
             timeout = timeout.total_seconds()
         timeout_at = None if timeout is None else int((time.time() + timeout) * 1000)
         event = await self._wait(key, "EventAwaited", {"topic": topic_name, "event_key": event_key,
-                                                       "timeout_at": timeout_at}, timeout_at)
+                                                       "timeout_at": timeout_at})
         return EventPayload(**event)
 
     def _explicit(self, key: str) -> str:
@@ -323,38 +323,19 @@ class StepApi(ChildSteps):
         self._occurrences[base] = count
         return f"{base}:{count}"
 
-    async def _record(self, record_type: str, key: str, check: Callable[[], None], **fields) -> None:
-        """A step that is one record (no body): ``check`` runs only when it is not yet recorded."""
-        run = self._run
-        run.check_cancelled()
-        seq = run.next_seq()
-        entry = run.journal.recorded(seq, key)
-        if entry is None:
-            check()
-            entry = await run.record_step(record_type, seq, key, **fields)
-        run.journal.check_key(seq, key, entry)
-
     async def _timer(self, key: str, due_at: int) -> None:
-        await self._wait(key, "TimerScheduled", {"due_at": due_at}, due_at)
+        await self._wait(key, "TimerScheduled", {"due_at": due_at})
 
     async def _suspend(self, key: str, data: Any, timeout: float | timedelta | None) -> Resumed:
         if isinstance(timeout, timedelta):
             timeout = timeout.total_seconds()
         timeout_at = None if timeout is None else int((time.time() + timeout) * 1000)
         payload = to_json(data, f"data of suspension {key!r} of execution {self._ctx.execution_id}")
-        return Resumed(await self._wait(key, "Suspended", {"data": payload, "timeout_at": timeout_at}, timeout_at))
+        return Resumed(await self._wait(key, "Suspended", {"data": payload, "timeout_at": timeout_at}))
 
-    async def _wait(self, key: str, record_type: str, fields: dict, due_at: int | None) -> Any:
-        """1. position and key, 2. the journal, 3. record the wait, 4. park until it ends."""
-        run = self._run
-        run.check_cancelled()
-        seq = run.next_seq()
-        entry = run.journal.recorded(seq, key)
-        if entry is None:
-            entry = await run.record_step(record_type, seq, key, **fields)
-        if entry["status"] == "waiting":
-            entry = await run.park(seq, entry.get("due_at") or entry.get("timeout_at"))
-        run.journal.check_key(seq, key, entry)
+    async def _wait(self, key: str, record_type: str, fields: dict) -> Any:
+        """A wait: its recorded result, or the error it ended with."""
+        entry = await self._entry(key, record_type, lambda: fields)
         if entry["status"] == "completed":
             if entry.get("kind") == "timer":  # its TimerFired may come a little early: sleep the rest
                 await _sleep_until(entry["due_at"])
@@ -362,6 +343,24 @@ class StepApi(ChildSteps):
         if entry["error"]["code"] == "TIMEOUT":
             raise WaitTimeoutError(entry["error"]["message"], execution_id=self._ctx.execution_id, wait=key)
         raise step_error_from_record(entry["error"], self._ctx.execution_id)
+
+    async def _entry(self, key: str, record_type: str, make_fields: Callable[[], dict],
+                     seq: int | None = None) -> dict:
+        """A step that is one record (a wait, a child, a session write), until it has ended.
+
+        1. position and key, 2. the journal, 3. record it (``make_fields`` runs only then,
+        so its checks judge the present, never a replay), 4. park while it waits.
+        """
+        run = self._run
+        run.check_cancelled()
+        seq = run.next_seq() if seq is None else seq
+        entry = run.journal.recorded(seq, key)
+        if entry is None:
+            entry = await run.record_step(record_type, seq, key, **make_fields())
+        if entry["status"] == "waiting":
+            entry = await run.park(seq, entry.get("due_at") or entry.get("timeout_at"))
+        run.journal.check_key(seq, key, entry)
+        return entry
 
     async def _step(self, key: str, fn: Callable, args: tuple, kwargs: dict, policy: RetryPolicy,
                     pass_context: bool, seq: int | None = None) -> Any:

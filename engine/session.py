@@ -28,7 +28,6 @@ class SessionState:
     def __init__(self, ctx: "WorkflowContext"):
         self._ctx = ctx
         self._held: asyncio.Future | None = None  # resolves once this run holds the session
-        self._occurrences: dict[str, int] = {}
 
     async def get(self, key: str, default: Any = None) -> Any:
         """The session's value for ``key`` (``default`` if unset), as of this point of the run."""
@@ -47,7 +46,7 @@ class SessionState:
         step_key = self._key("set", key)
         text = to_json(value, f"session {ctx.session_id} key {key!r} (execution {ctx.execution_id})")
 
-        def check_size() -> None:  # only when recording: a replay must not re-judge the present
+        def fields() -> dict:  # only when recording: a replay must not re-judge the present
             document = dict(ctx.step._run.processor.store.get(session_state_key(ctx.session_id)) or {})
             document[key] = text
             size = len(to_json(document, "session state").encode())
@@ -56,13 +55,11 @@ class SessionState:
                     f"session {ctx.session_id} state would be {size} bytes of JSON (execution "
                     f"{ctx.execution_id}, step {step_key!r}); the limit is {MAX_STATE_BYTES}",
                     execution_id=ctx.execution_id, size=size)
-        await ctx.step._record("SessionStateSet", step_key, check_size, name=key, value=text)
+            return {"name": key, "value": text}
+        await ctx.step._entry(step_key, "SessionStateSet", fields)
 
     def _key(self, op: str, key: str) -> str:
-        base = f"session.{op}:{key}"
-        count = self._occurrences.get(base, 0) + 1
-        self._occurrences[base] = count
-        return f"{base}:{count}"
+        return self._ctx.step._key(None, f"session.{op}:{key}")  # session.get:count:1, :2...
 
     async def _hold(self) -> None:
         """The first use in a run waits for the session (``SessionLockRequested``); later ones don't."""
@@ -71,7 +68,7 @@ class SessionState:
             return
         self._held = asyncio.get_running_loop().create_future()
         try:
-            await self._ctx.step._wait("session.lock", "SessionLockRequested", {}, None)
+            await self._ctx.step._wait("session.lock", "SessionLockRequested", {})
         except BaseException as exc:
             self._held.cancel() if isinstance(exc, asyncio.CancelledError) else self._held.set_exception(exc)
             raise
