@@ -269,11 +269,8 @@ class Client:
             state, _ = await self._scan(routing_key, stop=None)
             row = state.get(fold.execution_key(execution_id))
         if row is None and session_id is None:  # perhaps a run of a session: look everywhere
-            for partition in self._other_partitions(routing_key):
-                state, _ = await self._scan_partition(partition, key=None, stop=None)
-                row = state.get(fold.execution_key(execution_id))
-                if row is not None:
-                    break
+            state, _ = await self._find_elsewhere(execution_id)
+            row = state.get(fold.execution_key(execution_id))
         if row is None:
             raise ExecutionNotFoundError(f"no execution {execution_id!r} in namespace {self.log.namespace!r}")
         return Execution.from_row(row)
@@ -284,14 +281,9 @@ class Client:
 
         Without ``session_id``, a run of a session is found too, by reading every partition.
         """
-        routing_key = session_id or execution_id
-        _, records = await self._scan(routing_key, stop=None, collect=True)
-        if session_id is None and not any(r["execution_id"] == execution_id for _, r, _ in records):
-            for partition in self._other_partitions(routing_key):
-                _, found = await self._scan_partition(partition, key=None, stop=None, collect=True)
-                if any(r["execution_id"] == execution_id for _, r, _ in found):
-                    records = found
-                    break
+        state, records = await self._scan(session_id or execution_id, stop=None, collect=True)
+        if session_id is None and state.get(fold.execution_key(execution_id)) is None:
+            _, records = await self._find_elsewhere(execution_id, collect=True)
         out = []
         for entry, record, events in records:
             if record["type"] == "PartitionClaimed":
@@ -313,9 +305,15 @@ class Client:
 
     # -- reading the journal ---------------------------------------------------------------
 
-    def _other_partitions(self, routing_key: str) -> list[int]:
-        home = self.log.partition_for(routing_key)
-        return [p for p in range(self.log.num_partitions) if p != home]
+    async def _find_elsewhere(self, execution_id: str, collect: bool = False):
+        """Fold the other partitions, one by one, until one holds the execution (a run of a session)."""
+        home = self.log.partition_for(execution_id)
+        for partition in range(self.log.num_partitions):
+            if partition != home:
+                state, records = await self._scan_partition(partition, key=None, stop=None, collect=collect)
+                if state.get(fold.execution_key(execution_id)) is not None:
+                    return state, records
+        return MemoryState(), []
 
     async def _scan(self, routing_key: str, stop: int | None, collect: bool = False):
         """Fold one routing key's records (and the claims) of its partition from offset 0."""
