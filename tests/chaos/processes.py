@@ -4,7 +4,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from helpers import ROOT, spawn
+from helpers import ROOT, assert_eventually, spawn
 
 APP = str(ROOT / "tests" / "apps" / "crash_app.py")
 
@@ -60,3 +60,16 @@ def owns_partitions(log_file: Path) -> bool:
 def embedded_worker(fx: Effects, data_dir: Path, log_file: Path) -> subprocess.Popen:
     """``logloom worker`` on the embedded log, as a real process (wait with owns_partitions)."""
     return spawn("worker", APP, "--data-dir", str(data_dir), "-v", env=fx.env, log_file=log_file)
+
+
+async def kafka_worker_owning(fx: Effects, bootstrap: str, namespace: str, tmp_path: Path,
+                              name: str) -> subprocess.Popen:
+    """Start a Kafka worker (data in ``tmp_path/name``, log ``name.log``); return once it owns partitions."""
+    proc = kafka_worker(fx, bootstrap, namespace, tmp_path / name, tmp_path / f"{name}.log")
+    try:
+        await assert_eventually(lambda: owns_partitions(tmp_path / f"{name}.log"), timeout=60,
+                                message=f"{name} owns partitions")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc

@@ -12,7 +12,7 @@ import pytest
 
 from engine.log.base import partition_for
 from helpers import assert_eventually, run_cli, spawn
-from processes import APP, Effects, kafka_worker, kill9, owns_partitions, stop
+from processes import APP, Effects, kafka_worker, kafka_worker_owning, kill9, stop
 
 pytestmark = pytest.mark.chaos
 
@@ -149,12 +149,10 @@ async def test_kafka_parent_and_child_on_two_workers_survive_a_kill9(tmp_path, k
     """A owns some partitions, B the rest. Kill A: some parents lose their worker while their
     child runs on, and some children lose theirs while their parent waits."""
     fx = Effects(tmp_path)
-    a = kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "a", tmp_path / "a.log")
+    a = await kafka_worker_owning(fx, kafka_bootstrap, namespace, tmp_path, "a")
     b = None
     try:
-        await assert_eventually(lambda: owns_partitions(tmp_path / "a.log"), timeout=60, message="A owns partitions")
-        b = kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "b", tmp_path / "b.log")
-        await assert_eventually(lambda: owns_partitions(tmp_path / "b.log"), timeout=60, message="B owns partitions")
+        b = await kafka_worker_owning(fx, kafka_bootstrap, namespace, tmp_path, "b")
         on_b = active_partitions(tmp_path / "b.log")
         assert 0 < len(on_b) < 4
         where = kafka_client.log.partition_for

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from helpers import ROOT, assert_eventually, logloom_cmd, spawn
-from processes import APP, Effects, kafka_worker, kill9, owns_partitions, stop
+from processes import APP, Effects, kafka_worker, kafka_worker_owning, kill9, owns_partitions, stop
 
 pytestmark = pytest.mark.chaos
 
@@ -83,12 +83,10 @@ async def test_kafka_kill9_between_steps_resumes_without_rerunning(tmp_path, kaf
 
 async def test_kafka_two_workers_kill_one_the_other_takes_over(tmp_path, kafka_bootstrap, namespace, kafka_client):
     fx = Effects(tmp_path)
-    a = kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "a", tmp_path / "a.log")
+    a = await kafka_worker_owning(fx, kafka_bootstrap, namespace, tmp_path, "a")
     b = None
     try:
-        await assert_eventually(lambda: owns_partitions(tmp_path / "a.log"), timeout=60, message="A owns partitions")
-        b = kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "b", tmp_path / "b.log")
-        await assert_eventually(lambda: owns_partitions(tmp_path / "b.log"), timeout=60, message="B owns partitions")
+        b = await kafka_worker_owning(fx, kafka_bootstrap, namespace, tmp_path, "b")
         ids = [f"take-{i}" for i in range(12)]
         handles = [await kafka_client.invoke("crashy", {"n": i}, execution_id=eid) for i, eid in enumerate(ids)]
         await assert_eventually(lambda: all(fx.count(e, "three", "start") >= 1 for e in ids), timeout=60,
