@@ -15,10 +15,14 @@ the set of awaited topics for the router. Records, in the order they usually com
    same way, so an event that came before the wait is not lost. A match becomes a
    delivery in the event partition's outbox.
 8. The event partition's owner sends each outbox delivery as ``EventDelivered`` to the
-   waiter's partition, where the first one ends the wait. The waiter's owner answers
-   with ``WaitClosed``, which empties the outbox entry. Owners re-send their open
-   registrations and outbox on taking a partition over, and every step is idempotent,
-   so no delivery is lost and none is applied twice.
+   waiter's partition, where the first one ends the wait. Once the log acknowledges
+   that append, the delivery is durable, so the owner drops the outbox entries with
+   ``DeliveriesConfirmed`` on its own partition (one record for every delivery
+   acknowledged in a short window, not one answer per delivery from the waiter's
+   side). A wait that ends without a delivery (timeout, cancel) sends ``WaitClosed``
+   to the event partition, which forgets the registration. Owners re-send their open
+   registrations and unconfirmed outbox on taking a partition over, and every step is
+   idempotent, so no delivery is lost and none is applied twice.
 """
 
 from __future__ import annotations
@@ -85,15 +89,17 @@ def event_awaited(state: State, r: dict) -> list[Event]:
 
 def event_delivered(state: State, r: dict) -> list[Event]:
     execution_id, seq = r["execution_id"], r["seq"]
-    closing = Event("close_wait", execution_id, {"seq": seq, "topic": r["topic"], "event_key": r.get("event_key")})
     row, ignored = _active_row(state, r)
     entry = state.get(journal_key(execution_id, seq)) if row is not None else None
     if entry is None or entry["status"] != "waiting" or entry.get("kind") != "event":
-        return [closing, *(ignored or [Event("duplicate", execution_id, "wait already ended")])]
+        return ignored or [Event("duplicate", execution_id, "wait already ended")]
     event = {"data": orjson.loads(r["data"]), "key": r.get("event_key"), "topic": r["topic"],
              "partition": r["partition"], "offset": r["offset"], "timestamp": r["timestamp"]}
     row.setdefault("cursors", {})[f"{r['topic']}/{r.get('event_key') or ''}"] = _position(r)
-    return _close_wait(state, row, seq, dict(entry, status="completed", result=orjson.dumps(event).decode()))
+    ended = _close_wait(state, row, seq, dict(entry, status="completed", result=orjson.dumps(event).decode()))
+    # The event partition matched this wait (its registration is gone) and confirms the
+    # delivery itself once the append is acknowledged: no WaitClosed goes back.
+    return [e for e in ended if e.kind != "close_wait"]
 
 
 # -- 7. and 8. on the event partition --------------------------------------------------
@@ -150,6 +156,12 @@ def wait_closed(state: State, r: dict) -> list[Event]:
     return []
 
 
+def deliveries_confirmed(state: State, r: dict) -> list[Event]:
+    for delivery in r["deliveries"]:
+        state.delete(outbox_key(delivery["execution_id"], delivery["seq"]))
+    return []
+
+
 # -- on partition 0 --------------------------------------------------------------------
 
 
@@ -168,5 +180,6 @@ HANDLERS = {
     "WaitRegistered": wait_registered,
     "EventReceived": event_received,
     "WaitClosed": wait_closed,
+    "DeliveriesConfirmed": deliveries_confirmed,
     "TopicAwaited": topic_awaited,
 }

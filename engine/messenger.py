@@ -2,8 +2,8 @@
 
 The fold decides; this sends. Each fold event becomes a command appended to another
 partition, and on taking a partition over the owner sends again whatever may not have
-arrived (open event registrations, undelivered events, children not yet started or not
-yet cancelled, unacknowledged child reports). Receivers are idempotent.
+arrived (open event registrations, unconfirmed event deliveries, children not yet
+started or not yet cancelled, unacknowledged child reports). Receivers are idempotent.
 """
 
 from __future__ import annotations
@@ -13,22 +13,28 @@ import logging
 
 from . import fold
 from .fold_events import event_routing_key
-from .topics import TOPICS_KEY
+from .topics import PARTITION_KEY, TOPICS_KEY
 
 log = logging.getLogger(__name__)
 
 RETRY_S = 1.0
+CONFIRM_AFTER_S = 0.05  # deliveries acknowledged within this window share one DeliveriesConfirmed
 
 
-def _send(processor, record_type: str, routing_key: str, **fields) -> None:
+def _send(processor, record_type: str, routing_key: str, on_sent=None, **fields) -> None:
     """Append a command to another partition; if the append fails, try again while this
-    processor still owns its partition (a new owner sends everything again anyway)."""
+    processor still owns its partition (a new owner sends everything again anyway).
+    ``on_sent()`` runs once the log has acknowledged the append."""
     def retry() -> None:
         if processor.phase == "active":
-            _send(processor, record_type, routing_key, **fields)
+            _send(processor, record_type, routing_key, on_sent, **fields)
 
     def sent(ack) -> None:
-        if ack.cancelled() or ack.exception() is None:
+        if ack.cancelled():
+            return
+        if ack.exception() is None:
+            if on_sent is not None:
+                on_sent()
             return
         log.warning("partition %d: sending %s failed (%s); retrying in %.0f s", processor.partition, record_type,
                     ack.exception(), RETRY_S)
@@ -36,10 +42,34 @@ def _send(processor, record_type: str, routing_key: str, **fields) -> None:
     processor.send(record_type, routing_key, **fields).add_done_callback(sent)
 
 
+class _Confirmations:
+    """Acknowledged deliveries of one event partition, written as one ``DeliveriesConfirmed``."""
+
+    def __init__(self, processor):
+        self.processor = processor
+        self.pending: list[dict] = []
+
+    def add(self, execution_id: str, seq: int) -> None:
+        if not self.pending:
+            asyncio.get_running_loop().call_later(CONFIRM_AFTER_S, self.flush)
+        self.pending.append({"execution_id": execution_id, "seq": seq})
+
+    def flush(self) -> None:
+        deliveries, self.pending = self.pending, []
+        if deliveries and self.processor.phase == "active":  # else the next owner sends them again
+            ack = self.processor.append("DeliveriesConfirmed", "", PARTITION_KEY, deliveries=deliveries)
+            ack.add_done_callback(self._written)
+
+    def _written(self, ack) -> None:
+        if not ack.cancelled() and ack.exception() is not None:  # harmless: sent again on takeover
+            log.warning("partition %d: confirming deliveries failed: %s", self.processor.partition, ack.exception())
+
+
 class Messenger:
     def __init__(self, router=None):
         self.router = router
         self._announced: set[str] = set()  # topics this worker already told partition 0 about
+        self._confirmations: dict[int, _Confirmations] = {}  # event partition -> its acknowledged deliveries
 
     def on_fold_event(self, processor, event: fold.Event) -> None:
         data = event.data
@@ -98,10 +128,14 @@ class Messenger:
         _send(processor, "TopicAwaited", TOPICS_KEY, to_partition=0, execution_id="", topic=topic, since=since)
 
     def _deliver(self, processor, delivery: dict) -> None:
-        _send(processor, "EventDelivered", delivery["reply_key"], execution_id=delivery["execution_id"],
-                       seq=delivery["seq"], topic=delivery["topic"], event_key=delivery["event_key"],
-                       partition=delivery["partition"], offset=delivery["offset"],
-                       timestamp=delivery["timestamp"], data=delivery["data"])
+        confirmations = self._confirmations.get(processor.partition)
+        if confirmations is None or confirmations.processor is not processor:
+            confirmations = self._confirmations[processor.partition] = _Confirmations(processor)
+        execution_id, seq = delivery["execution_id"], delivery["seq"]
+        _send(processor, "EventDelivered", delivery["reply_key"], on_sent=lambda: confirmations.add(execution_id, seq),
+              execution_id=execution_id, seq=seq, topic=delivery["topic"], event_key=delivery["event_key"],
+              partition=delivery["partition"], offset=delivery["offset"], timestamp=delivery["timestamp"],
+              data=delivery["data"])
 
     # -- child workflows -------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 import asyncio
 
 from engine import WaitTimeoutError, WorkflowContext
+from engine.fold_events import event_routing_key
 from engine.registry import Registry
 
 from helpers import assert_eventually
@@ -46,6 +47,10 @@ async def test_an_event_wakes_a_waiting_workflow(harness):
     assert await handle.result(timeout=30) == {"status": "executed", "by": "ana", "offset": offset}
     types = [r.type for r in await client.history(handle.execution_id, include_claims=False)]
     assert types.count("EventAwaited") == 1 and types.count("EventDelivered") == 1
+    # the event partition drops its outbox entry once the log acknowledged the delivery
+    event_partition = worker.processors[client.log.partition_for(event_routing_key(topic, None))]
+    await assert_eventually(lambda: not list(event_partition.store.scan(b"ed/")), timeout=10,
+                            message="the delivery is confirmed")
 
 
 async def test_keyed_events_reach_only_their_key_in_order_and_an_early_event_is_kept(harness):

@@ -30,6 +30,7 @@ SAMPLES = {
     "EventDelivered": {"seq": 6, "topic": "t", "event_key": "k", "partition": 0, "offset": 9,
                        "timestamp": 1_700_000_000_000, "data": '{"ok":1}'},
     "WaitClosed": {"seq": 6, "topic": "t", "event_key": "k"},
+    "DeliveriesConfirmed": {"deliveries": [{"execution_id": "exec-1", "seq": 6}, {"execution_id": "exec-2", "seq": 1}]},
     "TopicAwaited": {"topic": "t", "since": 1_700_000_000_000},
     "CancelRequested": {"reason": "no longer needed"},
     "ExecutionCancelled": {"reason": "run timeout"},
