@@ -41,8 +41,10 @@ async def _engine(args, *, worker: bool, read_only: bool = False):
     running = None
     try:
         if worker:
-            running = await Worker(log, data_dir=config.data_dir,
-                                   worker_id=getattr(args, "worker_id", None)).start()
+            cache = {name: getattr(args, name) for name in ("max_idle_runs", "evict_after_idle_s")
+                     if getattr(args, name, None) is not None}
+            running = await Worker(log, data_dir=config.data_dir, worker_id=getattr(args, "worker_id", None),
+                                   **cache).start()
         async with Client(log) as client:
             yield client, running
     finally:
@@ -172,6 +174,9 @@ def parser() -> argparse.ArgumentParser:
     worker.add_argument("--worker-id")
     worker.add_argument("--instance-id", help="Kafka static membership: a restarted worker with the same id "
                                               "takes its partitions back without waiting for the session timeout")
+    worker.add_argument("--max-idle-runs", type=int, help="waiting runs kept in memory, so a wake needs no "
+                                                          "replay (default 1000; 0 evicts at once)")
+    worker.add_argument("--evict-after-idle-s", type=float, help="evict a waiting run idle this long (default 60)")
     _common(worker)
     worker.set_defaults(func=cmd_worker)
 

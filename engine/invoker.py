@@ -29,10 +29,36 @@ log = logging.getLogger(__name__)
 
 # Waits due sooner than this stay in memory; longer ones are evicted (no task, no coroutine).
 KEEP_IN_MEMORY_MS = 1000
-# A run is evicted once every branch has waited this long with nothing else to do. Waits
-# that end soon (a child that finishes, a reply in a conversation) then wake the run in
-# memory instead of replaying it; long waits still cost no memory.
-EVICT_AFTER_IDLE_S = 0.5
+# A run whose every branch waits stays in memory (a wake continues it, no replay) until it
+# has been idle this long, or until more than MAX_IDLE_RUNS runs idle in this worker: then
+# the longest idle goes first. Evicted, a run costs no memory; a wake replays it.
+EVICT_AFTER_IDLE_S = 60.0
+MAX_IDLE_RUNS = 1000
+
+
+class IdleRuns:
+    """The runs of a worker whose every branch waits, longest idle first (like Temporal's
+    sticky cache of workflows, bounded by count and by idle time)."""
+
+    def __init__(self, capacity: int = MAX_IDLE_RUNS, evict_after_s: float = EVICT_AFTER_IDLE_S):
+        self.capacity = capacity
+        self.evict_after_s = evict_after_s
+        self._runs: dict[ExecutionRun, None] = {}  # insertion order: longest idle first
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def add(self, run: "ExecutionRun") -> None:
+        self._runs.pop(run, None)
+        self._runs[run] = None
+        asyncio.get_running_loop().call_later(self.evict_after_s, run.maybe_evict, run.idle_token)
+        while len(self._runs) > self.capacity:
+            oldest = next(iter(self._runs))
+            del self._runs[oldest]
+            oldest.maybe_evict(oldest.idle_token)
+
+    def discard(self, run: "ExecutionRun") -> None:
+        self._runs.pop(run, None)
 
 
 class ExecutionRun:
@@ -44,8 +70,9 @@ class ExecutionRun:
     the execution lives on only as rows in the store, until a record wakes it.
     """
 
-    def __init__(self, processor: PartitionProcessor, row: dict, journal: Journal):
+    def __init__(self, processor: PartitionProcessor, row: dict, journal: Journal, idle_runs: IdleRuns | None = None):
         self.processor = processor
+        self.idle_runs = idle_runs if idle_runs is not None else IdleRuns()
         self.row = row
         self.journal = journal
         self.execution_id: str = row["id"]
@@ -58,7 +85,7 @@ class ExecutionRun:
         self.woken_while_evicting = False
         self.cancel_reason: str | None = (row.get("cancel") or {}).get("reason")
         self.cancelling = False  # the task is being cancelled to stop the execution
-        self._idle_since = 0  # bumped whenever the run does something; an eviction check must see it unchanged
+        self.idle_token = 0  # bumped whenever the run does something; an eviction check must see it unchanged
         self.ctx = None  # its WorkflowContext, once the body runs
         self.recorded_state: str | None = row.get("state")  # the last state on the log (as of the row)
 
@@ -106,16 +133,17 @@ class ExecutionRun:
 
     def busy(self) -> None:
         self.active += 1
-        self._idle_since += 1
+        self.idle_token += 1
+        self.idle_runs.discard(self)
 
     def idle(self) -> None:
         self.active -= 1
         if self.active == 0 and self.parked:
-            self._evict_later()
+            self._now_idle()
 
-    def _evict_later(self) -> None:
-        self._idle_since += 1
-        asyncio.get_running_loop().call_later(EVICT_AFTER_IDLE_S, self.maybe_evict, self._idle_since)
+    def _now_idle(self) -> None:
+        self.idle_token += 1
+        self.idle_runs.add(self)
 
     async def park(self, seq: int, due_at: int | None) -> dict:
         """Wait, without holding a worker busy, until the fold ends the wait at ``seq``."""
@@ -126,22 +154,26 @@ class ExecutionRun:
             self.processor.forget_waiter(key, waiter)
         else:
             self.parked[seq] = due_at
-            self._evict_later()
+            if self.active == 0:
+                self._now_idle()
             try:
                 entry = await waiter
             finally:
                 self.parked.pop(seq, None)
+                self.idle_token += 1
+                self.idle_runs.discard(self)
                 self.processor.forget_waiter(key, waiter)  # evicted: nothing stays behind
         self.journal.remember(seq, entry)
         return entry
 
-    def maybe_evict(self, idle_since: int) -> None:
-        if idle_since != self._idle_since or self.evicted or self.active or not self.parked or self.task is None:
+    def maybe_evict(self, idle_token: int) -> None:
+        if idle_token != self.idle_token or self.evicted or self.active or not self.parked or self.task is None:
             return
         soon = time.time() * 1000 + KEEP_IN_MEMORY_MS
         if any(due is not None and due < soon for due in self.parked.values()):
             return
         self.evicted = True
+        self.idle_runs.discard(self)
         log.debug("execution %s evicted while it waits for %s", self.execution_id, sorted(self.parked))
         self.task.cancel()
 
@@ -151,10 +183,12 @@ class ExecutionRun:
 
 
 class Invoker:
-    def __init__(self, registry: Registry, worker_id: str):
+    def __init__(self, registry: Registry, worker_id: str, *, max_idle_runs: int = MAX_IDLE_RUNS,
+                 evict_after_idle_s: float = EVICT_AFTER_IDLE_S):
         self.registry = registry
         self.worker_id = worker_id
         self._runs: dict[int, dict[str, ExecutionRun]] = {}
+        self.idle_runs = IdleRuns(max_idle_runs, evict_after_idle_s)
 
     def running(self) -> int:
         """Executions with a task in memory (waiting ones that were evicted do not count)."""
@@ -178,7 +212,7 @@ class Invoker:
             return
         prefix = fold.journal_prefix(execution_id)
         entries = {int(key[len(prefix):]): entry for key, entry in processor.store.scan(prefix)}
-        run = ExecutionRun(processor, row, Journal(execution_id, entries))
+        run = ExecutionRun(processor, row, Journal(execution_id, entries), self.idle_runs)
         run.task = asyncio.create_task(self._run(run, row), name=f"execution {execution_id}")
         runs[execution_id] = run
         run.task.add_done_callback(lambda _, run=run: self._finished(run))
@@ -210,6 +244,7 @@ class Invoker:
         runs = self._runs.get(processor.partition, {})
         if runs.get(run.execution_id) is run:
             del runs[run.execution_id]
+        self.idle_runs.discard(run)
         if run.evicted and run.woken_while_evicting and processor.phase == "active":
             row = processor.store.get(fold.execution_key(run.execution_id))
             if row is not None and row["status"] in fold.ACTIVE:
@@ -217,7 +252,10 @@ class Invoker:
 
     def stop_partition(self, partition: int) -> asyncio.Future:
         """Cancel the partition's tasks; the returned future resolves when they are gone."""
-        tasks = [run.task for run in self._runs.pop(partition, {}).values()]
+        runs = list(self._runs.pop(partition, {}).values())
+        for run in runs:
+            self.idle_runs.discard(run)
+        tasks = [run.task for run in runs]
         for task in tasks:
             task.cancel()
         return asyncio.gather(*tasks, return_exceptions=True)

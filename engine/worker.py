@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 from .codec import Codec, default_codec
-from .invoker import Invoker
+from .invoker import EVICT_AFTER_IDLE_S, MAX_IDLE_RUNS, Invoker
 from .log.base import Entry, Log, Subscription
 from .processor import PartitionProcessor
 from .registry import Registry, registry as default_registry
@@ -32,13 +32,17 @@ def new_worker_id() -> str:
 
 class Worker:
     def __init__(self, log_: Log, registry: Registry | None = None, *, data_dir: str | os.PathLike = ".logloom",
-                 worker_id: str | None = None, codec: Codec | None = None):
+                 worker_id: str | None = None, codec: Codec | None = None, max_idle_runs: int = MAX_IDLE_RUNS,
+                 evict_after_idle_s: float = EVICT_AFTER_IDLE_S):
+        """``max_idle_runs`` and ``evict_after_idle_s`` bound the waiting runs kept in memory
+        (``invoker.IdleRuns``); ``max_idle_runs=0`` evicts every run as soon as it waits."""
         self.log = log_
         self.registry = registry or default_registry
         self.data_dir = Path(data_dir)
         self.worker_id = worker_id or new_worker_id()
         self.codec = codec or default_codec()
-        self.invoker = Invoker(self.registry, self.worker_id)
+        self.invoker = Invoker(self.registry, self.worker_id, max_idle_runs=max_idle_runs,
+                               evict_after_idle_s=evict_after_idle_s)
         self.processors: dict[int, PartitionProcessor] = {}
         self.router = Router(log_, self.registry, self.codec)
         self.messenger = Messenger(self.router)

@@ -55,9 +55,11 @@ class EngineHarness:
             self.logs.append(self._log)
         return self._log
 
-    async def worker(self, data_dir: Path | None = None, registry=None) -> Worker:
-        """Start a worker; when it is the only one, wait until it owns every partition."""
-        worker = Worker(await self.log(), registry, data_dir=data_dir or self.tmp_path / "worker")
+    async def worker(self, data_dir: Path | None = None, registry=None, **options) -> Worker:
+        """Start a worker; when it is the only one, wait until it owns every partition.
+
+        ``options`` go to ``Worker``, e.g. ``evict_after_idle_s`` for tests of eviction."""
+        worker = Worker(await self.log(), registry, data_dir=data_dir or self.tmp_path / "worker", **options)
         await worker.start()
         self.workers.append(worker)
         if len(self.workers) == 1:

@@ -44,7 +44,7 @@ async def cancelled(handle) -> WorkflowFailedError:
 
 
 async def test_cancel_a_waiting_execution(harness):
-    worker = await harness.worker()
+    worker = await harness.worker(evict_after_idle_s=0.5)
     client = await harness.client()
     handle = await t_cancellable.invoke(client)
     await assert_eventually(lambda: _status(client, handle.execution_id, "waiting"), timeout=30)

@@ -150,7 +150,7 @@ async def test_client_batch_invoke_and_calling_a_workflow(harness):
 async def test_a_parent_waiting_for_a_child_holds_no_memory(harness):
     gate = f"{harness.namespace}-gate"
     GATES[gate] = asyncio.Event()
-    worker = await harness.worker()
+    worker = await harness.worker(evict_after_idle_s=0.5)
     client = await harness.client()
 
     @workflow(name=f"{harness.namespace}_sleepy_parent")

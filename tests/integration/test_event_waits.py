@@ -38,7 +38,7 @@ async def waiting(client, execution_id):
 async def test_an_event_wakes_a_waiting_workflow(harness):
     topic = f"{harness.namespace}.approval"
     reg = app(topic)
-    worker = await harness.worker(registry=reg)
+    worker = await harness.worker(registry=reg, evict_after_idle_s=0.5)
     client = await harness.client()
     handle = await reg.get("approval_workflow").invoke(client, {"request": "deploy"})
     await assert_eventually(lambda: waiting(client, handle.execution_id), timeout=30)

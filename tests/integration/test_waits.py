@@ -75,7 +75,7 @@ async def test_durable_sleep_records_the_timer_and_fires_once(harness):
 
 
 async def test_a_long_wait_holds_no_task(harness):
-    worker = await harness.worker()
+    worker = await harness.worker(evict_after_idle_s=0.5)
     client = await harness.client()
     handle = await t_sleeper.invoke(client, {"seconds": 2.5})
     execution = await assert_eventually(lambda: waiting(client, handle.execution_id), timeout=30)
@@ -86,7 +86,7 @@ async def test_a_long_wait_holds_no_task(harness):
 
 
 async def test_suspend_shows_its_data_and_resumes_with_the_payload(harness):
-    worker = await harness.worker()
+    worker = await harness.worker(evict_after_idle_s=0.5)
     client = await harness.client()
     handle = await t_approval.invoke(client, {"amount": 1200})
     execution = await assert_eventually(lambda: waiting(client, handle.execution_id), timeout=30)
@@ -162,3 +162,41 @@ async def test_waits_need_unique_names(harness):
     from engine import WorkflowFailedError
     with pytest.raises(WorkflowFailedError, match="used twice"):
         await dupe.run(client, timeout=30)
+
+
+BODY_RUNS: dict[str, int] = {}
+
+
+@workflow
+async def t_counted_suspend(ctx: WorkflowContext, tag: str) -> object:
+    BODY_RUNS[tag] = BODY_RUNS.get(tag, 0) + 1  # not a step: runs again on every replay
+    return (await ctx.step.suspend("go")).data
+
+
+async def test_a_waiting_run_stays_in_memory_and_wakes_without_replay(harness):
+    worker = await harness.worker()  # the defaults: up to 1,000 idle runs, for 60 s
+    client = await harness.client()
+    tag = f"{harness.namespace}-kept"
+    handle = await t_counted_suspend.invoke(client, {"tag": tag})
+    await assert_eventually(lambda: waiting(client, handle.execution_id), timeout=30)
+    await asyncio.sleep(1.0)
+    assert worker.invoker.running() == 1 and len(worker.invoker.idle_runs) == 1
+    await client.resume(handle.execution_id, "go", "ok")
+    assert await handle.result(timeout=30) == "ok"
+    assert BODY_RUNS[tag] == 1, "the wake continued the run in memory"
+    assert len(worker.invoker.idle_runs) == 0
+
+
+async def test_past_max_idle_runs_the_longest_idle_are_evicted_and_replay_on_wake(harness):
+    worker = await harness.worker(max_idle_runs=2)
+    client = await harness.client()
+    tags = [f"{harness.namespace}-{i}" for i in range(4)]
+    handles = []
+    for tag in tags:  # one after the other: the first ones are the longest idle
+        handles.append(await t_counted_suspend.invoke(client, {"tag": tag}))
+        await assert_eventually(lambda: waiting(client, handles[-1].execution_id), timeout=30)
+    await assert_eventually(lambda: worker.invoker.running() == 2, timeout=10, message="two runs evicted")
+    for handle, tag in zip(handles, tags):
+        await client.resume(handle.execution_id, "go", tag)
+        assert await handle.result(timeout=30) == tag
+    assert [BODY_RUNS[tag] for tag in tags] == [2, 2, 1, 1], "only the evicted runs were replayed"
