@@ -1,7 +1,8 @@
 """python -m benchmarks --log embedded|kafka|both --workloads w1,rebuild,w3,w4,mem [--reps 3] [--out FILE]
 
-Runs each selected workload ``--reps`` times on each selected log, prints a table of
-median / min / max per metric, writes them as JSON, and renders the W1 chart next to it.
+Runs each selected workload ``--reps`` times on each selected log (W1, W2 and W4 after
+``--warmup-reps`` unreported ones), prints a table of median / min / max per metric,
+writes them as JSON, and renders the W1 chart next to it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workloads", default="w1,rebuild",
                    help=f"comma-separated, from: {', '.join(WORKLOADS)} (default w1,rebuild)")
     p.add_argument("--reps", type=int, default=3, help="repetitions of each workload (default 3)")
+    p.add_argument("--warmup-reps", type=int, default=1,
+                   help="unreported repetitions before the measured ones, for W1, W2 and W4 (default 1)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results (the chart goes beside it)")
     p.add_argument("--rebuild-records", default="100k", type=lambda s: [_count(x) for x in s.split(",")],
                    help="journal sizes for REBUILD, e.g. 100k,1M (default 100k)")
@@ -55,11 +58,20 @@ def run_rep(env, workload, params: dict) -> dict[str, float]:
     return asyncio.run(workload.run(env, params))  # a fresh event loop per repetition
 
 
-def run_workload(env, workload, params: dict, reps: int) -> dict:
+def run_workload(env, workload, params: dict, reps: int, warmup_reps: int = 0) -> dict:
     row = {"log": env.kind, "workload": workload.name, "params": params, "reps": reps, "env": env.info}
     values = []
     row["loadavg_1m_after_each_rep"] = []  # other load on the machine skews results: keep it visible
     try:
+        if workload.warmup and warmup_reps:
+            # Unreported, like JMH's warm-up iterations: a broker's JIT, the page cache and
+            # the first topic's metadata are warm before the first measured repetition.
+            row["warmup_reps"] = warmup_reps
+            for rep in range(1, warmup_reps + 1):
+                t0 = time.monotonic()
+                run_rep(env, workload, params)
+                print(f"  {env.kind} {workload.name} warm-up {rep}/{warmup_reps} ({time.monotonic() - t0:.0f} s)",
+                      file=sys.stderr, flush=True)
         for rep in range(1, reps + 1):
             t0 = time.monotonic()
             metrics = run_rep(env, workload, params)
@@ -108,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 for params in workload.variants(args):
                     print(f"{kind} / {name} {params}", file=sys.stderr, flush=True)
-                    rows.append(run_workload(env, workload, params, args.reps))
+                    rows.append(run_workload(env, workload, params, args.reps, args.warmup_reps))
         finally:
             env.close()
     doc["machine"]["loadavg_at_end"] = os.getloadavg()

@@ -49,6 +49,7 @@ class Workload:
     run: Callable[[Any, dict], Awaitable[dict[str, float]]]
     variants: Callable[[Any], list[dict]] = lambda args: [{}]
     logs: tuple[str, ...] = ("embedded", "kafka")
+    warmup: bool = False  # short workloads: run --warmup-reps unreported repetitions first
 
 
 WORKLOADS: dict[str, Workload] = {}

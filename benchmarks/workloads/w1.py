@@ -107,5 +107,6 @@ register(Workload(
         Metric("seq_cpu_ms_per_wf", "CPU per workflow, one at a time", "ms", "lower"),
     ),
     run=run,
+    warmup=True,
     variants=variants,
 ))

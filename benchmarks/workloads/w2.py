@@ -4,7 +4,10 @@ One repetition, on a fresh namespace and topic (``bench_w2`` in ``benchmarks/app
 
 1. warm-up: 5 W1 workflows, and one ``bench_w2`` woken by one event, so the router
    already reads the topic;
-2. invoke 200 ``bench_w2`` (key ``k<i>``) and wait until all 200 are ``waiting``;
+2. invoke 200 ``bench_w2`` (key ``k<i>``) and wait until all 200 are ``waiting`` and
+   their 200 ``WaitRegistered`` records are on the journal (the event partitions know
+   every wait), then ``SETTLE_S`` more, so the burst does not overlap the set-up's
+   traffic, and the waiting runs have left memory as long waits do;
 3. publish the 200 events at once (``client.publish_event(topic/k<i>)``), noting when
    each publish started;
 4. latency of one workflow = when the client received its result − when its event's
@@ -21,11 +24,13 @@ from engine import Client
 
 from ..apps import bench_w1, bench_w2
 from ..envs import session
+from ..journal import TypeCounter
 from ..procstat import CpuMeter
 from ..stats import percentile
 from . import Metric, Workload, register
 
 RESULT_TIMEOUT = 120.0
+SETTLE_S = 1.0
 
 
 async def _all_waiting(client: Client, handles) -> None:
@@ -36,6 +41,14 @@ async def _all_waiting(client: Client, handles) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("not every W2 workflow reached its wait")
+
+
+async def _all_registered(counter: TypeCounter, n: int) -> None:
+    deadline = time.monotonic() + RESULT_TIMEOUT
+    while (await counter.drain())["WaitRegistered"] < n:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"only {counter.counts['WaitRegistered']} of {n} W2 waits were registered")
+        await asyncio.sleep(0.05)
 
 
 async def run(env, params: dict) -> dict[str, float]:
@@ -51,8 +64,17 @@ async def run(env, params: dict) -> dict[str, float]:
             await warm.result(timeout=RESULT_TIMEOUT)
         await s.guard(warm_up())
         n = params["workflows"]
-        handles = await asyncio.gather(*(bench_w2.invoke(client, {"topic": topic, "key": f"k{i}"}) for i in range(n)))
-        await _all_waiting(client, handles)
+        counter = TypeCounter(s.log)
+        try:
+            await counter.drain()
+            registered_before = counter.counts["WaitRegistered"]  # the warm-up's
+            handles = await asyncio.gather(*(bench_w2.invoke(client, {"topic": topic, "key": f"k{i}"})
+                                             for i in range(n)))
+            await _all_waiting(client, handles)
+            await s.guard(_all_registered(counter, registered_before + n))
+        finally:
+            await counter.close()
+        await asyncio.sleep(SETTLE_S)
         meter = CpuMeter(s.pids)
         published: list[float] = [0.0] * n
 
@@ -91,5 +113,6 @@ register(Workload(
         Metric("cpu_ms_per_wf", "CPU per workflow, all processes", "ms", "lower"),
     ),
     run=run,
+    warmup=True,
     variants=variants,
 ))

@@ -94,5 +94,6 @@ register(Workload(
         Metric("tasks_in_memory_while_sleeping", "tasks in memory while sleeping (embedded)", "tasks", "lower"),
     ),
     run=run,
+    warmup=True,
     variants=variants,
 ))
