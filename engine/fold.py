@@ -252,8 +252,11 @@ def _open_wait(state: State, r: dict, entry: dict, due_at: int | None) -> tuple[
     return row, []
 
 
-def _close_wait(state: State, row: dict, seq: int, entry: dict) -> list[Event]:
-    """End the wait at ``seq`` with ``entry`` (completed or failed) and wake the execution."""
+def _close_wait(state: State, row: dict, seq: int, entry: dict, unregister: bool = True) -> list[Event]:
+    """End the wait at ``seq`` with ``entry`` (completed or failed) and wake the execution.
+
+    An event wait also tells its event partition to forget the registration, unless
+    ``unregister`` is False: the event partition ended it itself, by a delivery."""
     execution_id = row["id"]
     state.put(journal_key(execution_id, seq), entry)
     due_at = entry.get("due_at") or entry.get("timeout_at")
@@ -263,10 +266,11 @@ def _close_wait(state: State, row: dict, seq: int, entry: dict) -> list[Event]:
         events.append(Event("timer_done", execution_id, timer_key(due_at, execution_id, seq)))
     if entry.get("kind") == "suspend":
         state.delete(suspension_key(execution_id, entry["key"]))
-    if entry.get("kind") == "event":  # the event partition may forget this wait now
+    if entry.get("kind") == "event":
         state.delete(awaiting_key(execution_id, seq))
-        events.append(Event("close_wait", execution_id, {"seq": seq, "topic": entry["topic"],
-                                                         "event_key": entry.get("event_key")}))
+        if unregister:  # the event partition may forget this wait now
+            events.append(Event("close_wait", execution_id, {"seq": seq, "topic": entry["topic"],
+                                                             "event_key": entry.get("event_key")}))
     row.get("waits", {}).pop(str(seq), None)
     if not row.get("waits"):
         row["status"] = RUNNING

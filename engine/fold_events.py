@@ -96,10 +96,10 @@ def event_delivered(state: State, r: dict) -> list[Event]:
     event = {"data": orjson.loads(r["data"]), "key": r.get("event_key"), "topic": r["topic"],
              "partition": r["partition"], "offset": r["offset"], "timestamp": r["timestamp"]}
     row.setdefault("cursors", {})[f"{r['topic']}/{r.get('event_key') or ''}"] = _position(r)
-    ended = _close_wait(state, row, seq, dict(entry, status="completed", result=orjson.dumps(event).decode()))
     # The event partition matched this wait (its registration is gone) and confirms the
     # delivery itself once the append is acknowledged: no WaitClosed goes back.
-    return [e for e in ended if e.kind != "close_wait"]
+    return _close_wait(state, row, seq, dict(entry, status="completed", result=orjson.dumps(event).decode()),
+                       unregister=False)
 
 
 # -- 7. and 8. on the event partition --------------------------------------------------
