@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import signal
@@ -63,6 +64,18 @@ async def cmd_run(args) -> int:
     return EXIT_OK
 
 
+def _freeze_start_up_heap() -> None:
+    """Keep what start-up built (modules, schemas, the app) out of the collector's way.
+
+    A worker process lives long, and the objects it has once started live as long as
+    it does. Without this, every full collection walks all of them: during a burst of
+    wakes that was a 15-25 ms stall of the event loop (Kafka W2). After ``gc.freeze()``
+    full collections walk only what was made since.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def cmd_worker(args) -> int:
     load_app(args.app)
     stop = asyncio.Event()
@@ -70,6 +83,7 @@ async def cmd_worker(args) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):  # leave the group cleanly: partitions move at once
         loop.add_signal_handler(sig, stop.set)
     async with _engine(args, worker=True) as (_, worker):
+        _freeze_start_up_heap()
         print(f"worker {worker.worker_id} running (namespace {worker.log.namespace}); Ctrl-C stops it",
               file=sys.stderr)
         await stop.wait()
