@@ -79,6 +79,18 @@ async def append_all(log, records: list[tuple[bytes, bytes]]) -> None:
         await asyncio.gather(*(log.append(0, key, value) for key, value in records[start:start + CHUNK]))
 
 
+async def _timed_rebuild(env, log, store_dir: Path, expected: int, what: str) -> tuple[float, dict]:
+    """Rebuild partition 0's store from where it stands; seconds and CPU, checking the record count."""
+    meter = CpuMeter(env.pids)
+    t0 = time.perf_counter()
+    read = await rebuild_partition(log, 0, store_dir)
+    seconds = time.perf_counter() - t0
+    cpu = meter.stop()
+    if read != expected:
+        raise AssertionError(f"{what} read {read} records, expected {expected}")
+    return seconds, cpu
+
+
 async def run(env, params: dict) -> dict[str, float]:
     n, tail = params["records"], params["tail"]
     records = journal(n + tail)
@@ -92,22 +104,9 @@ async def run(env, params: dict) -> dict[str, float]:
         await append_all(log, records[:n])
         write_s = time.perf_counter() - t0
 
-        meter = CpuMeter(env.pids)
-        t0 = time.perf_counter()
-        read = await rebuild_partition(log, 0, store_dir)
-        full_s = time.perf_counter() - t0
-        cpu_full = meter.stop()
-        if read != n:
-            raise AssertionError(f"rebuild from empty read {read} records, expected {n}")
-
+        full_s, cpu_full = await _timed_rebuild(env, log, store_dir, n, "rebuild from empty")
         await append_all(log, records[n:])
-        meter = CpuMeter(env.pids)
-        t0 = time.perf_counter()
-        read = await rebuild_partition(log, 0, store_dir)
-        tail_s = time.perf_counter() - t0
-        cpu_tail = meter.stop()
-        if read != tail:
-            raise AssertionError(f"tail rebuild read {read} records, expected {tail}")
+        tail_s, cpu_tail = await _timed_rebuild(env, log, store_dir, tail, "tail rebuild")
         _check_store(store_dir, n + tail)
     finally:
         await log.close()
