@@ -201,18 +201,19 @@ class KafkaEnv:
         return ProcessWorker(proc, log_path)
 
     async def drop_namespace(self, namespace: str) -> None:
-        """Delete the namespace's journal topic (only topics this harness created)."""
+        """Delete the namespace's topics: its journal, and the domain topics a workload made
+        under it (``<namespace>.events``). Every repetition has a namespace of its own, so
+        without this a long run leaves the broker hundreds of partitions to look after."""
         from confluent_kafka.admin import AdminClient
-
-        from engine import topics
 
         def delete() -> None:
             admin = AdminClient({"bootstrap.servers": self.bootstrap})
-            for future in admin.delete_topics([topics.journal(namespace)]).values():
+            names = [t for t in admin.list_topics(timeout=30).topics if t.startswith(f"{namespace}.")]
+            for name, future in (admin.delete_topics(names).items() if names else []):
                 try:
                     future.result(timeout=30)
                 except Exception as exc:
-                    print(f"note: could not delete {topics.journal(namespace)}: {exc}", file=sys.stderr)
+                    print(f"note: could not delete {name}: {exc}", file=sys.stderr)
 
         await asyncio.to_thread(delete)
 

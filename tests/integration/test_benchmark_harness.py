@@ -1,9 +1,11 @@
 """The benchmark harness keeps working: a tiny run on the embedded log writes its JSON."""
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import time
 
 from helpers import ROOT
 
@@ -21,3 +23,31 @@ def test_harness_runs_w1_and_rebuild_and_writes_json(tmp_path):
     results = {name: row["metrics"] for name, row in rows.items()}
     assert results["w1"]["wf_per_s"]["median"] > 0 and results["w1"]["seq_p50_ms"]["median"] > 0
     assert any(name.endswith("records_per_s") and m["median"] > 0 for name, m in results["rebuild"].items())
+
+
+async def test_kafka_env_drops_every_topic_of_a_namespace_and_no_other(kafka_bootstrap, monkeypatch, namespace):
+    """Each repetition's namespace goes with it: the journal and the workload's domain topics."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.envs import KafkaEnv
+
+    other = f"{namespace}x"
+    mine = [f"{namespace}.journal", f"{namespace}.events"]
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    for future in admin.create_topics([NewTopic(t, 1, 1) for t in [*mine, f"{other}.events"]]).values():
+        future.result(timeout=30)
+    monkeypatch.setenv("LOGLOOM_KAFKA_BOOTSTRAP", kafka_bootstrap)
+    monkeypatch.delenv("LOGLOOM_KAFKA_PID", raising=False)
+
+    await KafkaEnv().drop_namespace(namespace)
+
+    deadline = time.monotonic() + 30
+    while True:
+        left = set(admin.list_topics(timeout=10).topics)
+        if not left & set(mine) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert not left & set(mine), f"still there: {sorted(left & set(mine))}"
+    assert f"{other}.events" in left
+    admin.delete_topics([f"{other}.events"])
