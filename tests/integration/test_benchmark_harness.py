@@ -51,3 +51,25 @@ async def test_kafka_env_drops_every_topic_of_a_namespace_and_no_other(kafka_boo
     assert not left & set(mine), f"still there: {sorted(left & set(mine))}"
     assert f"{other}.events" in left
     admin.delete_topics([f"{other}.events"])
+
+
+def test_cpu_meter_reads_another_process_to_the_microsecond(tmp_path):
+    """The process CPU clock agrees with /proc's tick count, and with this process's own
+    ``time.process_time`` far closer than one tick (10 ms)."""
+    from benchmarks.procstat import cpu_seconds, cpu_seconds_in_ticks
+
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\nprint('done', flush=True)\ntime.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", burn], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "done"
+        used, ticks = cpu_seconds(child.pid), cpu_seconds_in_ticks(child.pid)
+        assert used >= 0.3
+        assert abs(used - ticks) <= 0.03
+    finally:
+        child.kill()
+        child.wait()
+    before_own, before_clock = time.process_time(), cpu_seconds(os.getpid())
+    sum(i * i for i in range(200_000))
+    own, clock = time.process_time() - before_own, cpu_seconds(os.getpid()) - before_clock
+    assert own > 0.001
+    assert abs(clock - own) < 0.001
