@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import report
 from .envs import open_env
+from .procstat import reference_loop_ms
 from .stats import summarize
 from .workloads import WORKLOADS
 
@@ -62,6 +63,7 @@ def run_workload(env, workload, params: dict, reps: int, warmup_reps: int = 0) -
     row = {"log": env.kind, "workload": workload.name, "params": params, "reps": reps, "env": env.info}
     values = []
     row["loadavg_1m_after_each_rep"] = []  # other load on the machine skews results: keep it visible
+    row["reference_loop_ms_before_each_rep"] = []  # and so does a slower machine (procstat.reference_loop_ms)
     try:
         if workload.warmup and warmup_reps:
             # Unreported, like JMH's warm-up iterations: a broker's JIT, the page cache and
@@ -73,6 +75,7 @@ def run_workload(env, workload, params: dict, reps: int, warmup_reps: int = 0) -
                 print(f"  {env.kind} {workload.name} warm-up {rep}/{warmup_reps} ({time.monotonic() - t0:.0f} s)",
                       file=sys.stderr, flush=True)
         for rep in range(1, reps + 1):
+            row["reference_loop_ms_before_each_rep"].append(round(reference_loop_ms(), 2))
             t0 = time.monotonic()
             metrics = run_rep(env, workload, params)
             values.append(metrics)

@@ -53,3 +53,18 @@ def memory_mb(pid: int) -> dict[str, float]:
             if name in ("VmRSS", "VmHWM"):
                 out["rss_mb" if name == "VmRSS" else "hwm_mb"] = int(value.split()[0]) * 1024 / 1e6
     return out
+
+
+def reference_loop_ms(n: int = 300_000) -> float:
+    """Wall milliseconds of a fixed pure-Python loop (about 9 ms on an idle machine here).
+
+    Run before each repetition, it shows how fast the machine is at that moment. On a
+    shared VM the same loop can take twice as long an hour later, and every process of a
+    repetition slows with it: a slow repetition with a slow loop says the machine, not
+    the change, moved.
+    """
+    start = time.perf_counter()
+    total = 0
+    for i in range(n):
+        total += i * i
+    return (time.perf_counter() - start) * 1000

@@ -20,6 +20,7 @@ def test_harness_runs_w1_and_rebuild_and_writes_json(tmp_path):
     rows = {r["workload"]: r for r in json.loads(out.read_text())["results"]}
     assert rows["w1"].get("warmup_reps") == 1 and "warmup_reps" not in rows["rebuild"]
     assert "w1 warm-up 1/1" in done.stderr
+    assert [ms > 0 for ms in rows["w1"]["reference_loop_ms_before_each_rep"]] == [True]
     results = {name: row["metrics"] for name, row in rows.items()}
     assert results["w1"]["wf_per_s"]["median"] > 0 and results["w1"]["seq_p50_ms"]["median"] > 0
     assert any(name.endswith("records_per_s") and m["median"] > 0 for name, m in results["rebuild"].items())
