@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,9 @@ class EngineConfig(BaseModel):
         """Defaults from the environment, then explicit overrides.
 
         LOGLOOM_NAMESPACE, LOGLOOM_DATA_DIR, LOGLOOM_PARTITIONS, LOGLOOM_KAFKA (bootstrap),
-        LOGLOOM_KAFKA_SESSION_TIMEOUT_MS, LOGLOOM_KAFKA_REPLICATION_FACTOR, LOGLOOM_KAFKA_INSTANCE_ID.
+        LOGLOOM_KAFKA_SESSION_TIMEOUT_MS, LOGLOOM_KAFKA_REPLICATION_FACTOR, LOGLOOM_KAFKA_INSTANCE_ID,
+        and LOGLOOM_KAFKA_PRODUCER / LOGLOOM_KAFKA_CONSUMER: raw librdkafka options as a JSON
+        object, e.g. ``{"linger.ms": 1}``.
         """
         values: dict[str, Any] = {}
         if "LOGLOOM_NAMESPACE" in os.environ:
@@ -54,8 +57,22 @@ class EngineConfig(BaseModel):
                 kafka["session_timeout_ms"] = int(os.environ["LOGLOOM_KAFKA_SESSION_TIMEOUT_MS"])
             if "LOGLOOM_KAFKA_REPLICATION_FACTOR" in os.environ:
                 kafka["replication_factor"] = int(os.environ["LOGLOOM_KAFKA_REPLICATION_FACTOR"])
+            for side in ("producer", "consumer"):
+                name = f"LOGLOOM_KAFKA_{side.upper()}"
+                if os.environ.get(name):
+                    kafka[side] = _options(name, os.environ[name])
             values["kafka"] = KafkaConfig(**kafka)
         return cls(**values)
+
+
+def _options(name: str, text: str) -> dict[str, Any]:
+    try:
+        options = json.loads(text)
+    except ValueError as exc:
+        raise LogloomError(f"{name} is not JSON: {exc}") from None
+    if not isinstance(options, dict):
+        raise LogloomError(f"{name} must be a JSON object of librdkafka options, like {{\"linger.ms\": 1}}")
+    return options
 
 
 def open_log(config: EngineConfig, *, read_only: bool = False) -> Log:

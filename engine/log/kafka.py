@@ -38,6 +38,9 @@ PRODUCER_DEFAULTS = {
     "partitioner": "consistent",
     "message.max.bytes": topics.MAX_RECORD_BYTES,
 }
+# What makes an acknowledged append durable and never duplicated: not open to overrides.
+PRODUCER_FIXED = {"acks": ("all", "-1", -1), "request.required.acks": ("all", "-1", -1),
+                  "enable.idempotence": (True, "true")}
 CONSUMER_DEFAULTS = {
     "enable.auto.commit": False,
     "auto.offset.reset": "earliest",
@@ -89,6 +92,10 @@ class KafkaLog(Log):
         self.replication_factor = replication_factor
         self.session_timeout_ms = session_timeout_ms
         self.instance_id = instance_id
+        for option, allowed in PRODUCER_FIXED.items():
+            if option in (producer_config or {}) and producer_config[option] not in allowed:
+                raise LogloomError(f"producer option {option}={producer_config[option]!r} is not allowed: "
+                                   f"an append is acknowledged only once it is durable ({option}={allowed[0]})")
         self._producer_config = {**PRODUCER_DEFAULTS, **(producer_config or {})}
         self._consumer_config = {**CONSUMER_DEFAULTS, **(consumer_config or {})}
         self._producer: Producer | None = None
