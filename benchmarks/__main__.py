@@ -49,6 +49,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--w4-workflows", type=int, default=200, help="W4 workflows (default 200)")
     p.add_argument("--mem-executions", default="10k", type=_count,
                    help="MEM executions parked at once (default 10k)")
+    p.add_argument("--partitions", type=int,
+                   help="journal partitions for every workload (default 4 embedded, 8 Kafka)")
     p.add_argument("--profile", choices=["pyinstrument", "cprofile"],
                    help="instead of benchmarking: profile one W1 repetition on the embedded log")
     return p
@@ -116,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.extend({"log": kind, "workload": n, "params": {}, "reps": 0, "error": f"cannot open {kind}: {exc}"}
                         for n in names)
             continue
+        if args.partitions:
+            env.partitions = args.partitions
+            env.info["partitions"] = args.partitions
         try:
             for name in names:
                 workload = WORKLOADS[name]

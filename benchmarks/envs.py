@@ -62,7 +62,7 @@ async def session(env, prefix: str):
     """Open a log on a fresh namespace, start a worker and a client; tear all down after."""
     workdir = Path(tempfile.mkdtemp(prefix=f"logloom-bench-{prefix}-"))
     namespace = new_namespace(prefix)
-    log = env.new_log(workdir, namespace, env.w1_partitions)
+    log = env.new_log(workdir, namespace, env.partitions)
     await log.start()
     worker = client = None
     try:
@@ -115,7 +115,7 @@ class ProcessWorker:
 
 class EmbeddedEnv:
     kind = "embedded"
-    w1_partitions = 4
+    partitions = 4
 
     def __init__(self):
         self.pids = {"harness": os.getpid()}  # worker + client
@@ -148,7 +148,7 @@ def _load_kafka_local():
 
 class KafkaEnv:
     kind = "kafka"
-    w1_partitions = 8
+    partitions = 8
 
     def __init__(self):
         self.broker = None
@@ -160,7 +160,7 @@ class KafkaEnv:
             if os.environ.get("LOGLOOM_KAFKA_PID"):
                 self.pids["broker"] = int(os.environ["LOGLOOM_KAFKA_PID"])
             counted = "counted" if "broker" in self.pids else "not counted (set LOGLOOM_KAFKA_PID)"
-            self.info = {"log": "kafka", "broker": f"external {bootstrap}, CPU {counted}"}
+            self.info = {"log": "kafka", "broker": f"external {bootstrap}, CPU {counted}", **_librdkafka_options()}
             return
         atexit.register(self.close)  # never leave our broker behind
         for attempt in (1, 2):
@@ -181,11 +181,13 @@ class KafkaEnv:
         print(f"broker ready at {self.bootstrap} (pid {self.broker.pid})", file=sys.stderr, flush=True)
         self.info = {"log": "kafka", "broker": f"kafka_local.py single node (KRaft), Kafka "
                      f"{_load_kafka_local().KAFKA_VERSION}, CPU counted"}
+        self.info.update(_librdkafka_options())
 
     def new_log(self, data_dir: Path, namespace: str, partitions: int) -> Log:
-        from engine.log.kafka import KafkaLog
+        """The client's log; like the worker's, it takes LOGLOOM_KAFKA_PRODUCER/_CONSUMER options."""
+        from engine.config import EngineConfig, open_log
 
-        return KafkaLog(self.bootstrap, namespace, partitions=partitions)
+        return open_log(EngineConfig.from_env(kafka=self.bootstrap, namespace=namespace, partitions=partitions))
 
     async def start_worker(self, log: Log, namespace: str, data_dir: Path,
                            worker_id: str | None = None) -> ProcessWorker:
@@ -225,6 +227,12 @@ class KafkaEnv:
         if self._broker_dir is not None:
             shutil.rmtree(self._broker_dir, ignore_errors=True)
             self._broker_dir = None
+
+
+def _librdkafka_options() -> dict[str, str]:
+    """Options set for this run beyond the engine's defaults, recorded with the results."""
+    return {name.lower(): os.environ[name] for name in ("LOGLOOM_KAFKA_PRODUCER", "LOGLOOM_KAFKA_CONSUMER")
+            if os.environ.get(name)}
 
 
 def open_env(kind: str):

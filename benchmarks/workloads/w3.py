@@ -69,7 +69,7 @@ async def _embedded(env, params, workdir: Path, namespace: str, effects: Effects
     def spawn(worker_id: str) -> subprocess.Popen:
         cmd = [sys.executable, "-m", "benchmarks.w3_driver", str(data), namespace, str(effects.path),
                "--count", str(params["workflows"]), "--concurrency", str(params["concurrency"]),
-               "--partitions", str(env.w1_partitions), "--worker-id", worker_id]
+               "--partitions", str(env.partitions), "--worker-id", worker_id]
         with open(workdir / f"{worker_id}.out", "wb") as out, open(workdir / f"{worker_id}.err", "wb") as err:
             return subprocess.Popen(cmd, cwd=ROOT, env=_pythonpath(), stdin=subprocess.DEVNULL, stdout=out, stderr=err)
 
@@ -97,7 +97,7 @@ async def _embedded(env, params, workdir: Path, namespace: str, effects: Effects
     if code != 0:
         raise RuntimeError(f"restarted driver exited with {code}:\n{tail(SECOND)}")
     out = json.loads((workdir / f"{SECOND}.out").read_text().strip().splitlines()[-1])
-    log = EmbeddedLog(data, namespace, partitions=env.w1_partitions, read_only=True)  # the driver has exited
+    log = EmbeddedLog(data, namespace, partitions=env.partitions, read_only=True)  # the driver has exited
     await log.start()
     try:
         records = await journal.scan(log)
@@ -108,7 +108,7 @@ async def _embedded(env, params, workdir: Path, namespace: str, effects: Effects
 
 
 async def _kafka(env, params, workdir: Path, namespace: str, effects: Effects) -> dict:
-    log = env.new_log(workdir, namespace, env.w1_partitions)
+    log = env.new_log(workdir, namespace, env.partitions)
     await log.start()
     client = Client(log)
     workers = [await env.start_worker(log, namespace, workdir, worker_id=FIRST)]
