@@ -8,10 +8,7 @@ about 80 ms of CPU in all.
 
 from __future__ import annotations
 
-import os
 import time
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def _process_clock(pid: int) -> int:
@@ -23,14 +20,6 @@ def _process_clock(pid: int) -> int:
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds the process has used so far, its threads included."""
     return time.clock_gettime_ns(_process_clock(pid)) / 1e9
-
-
-def cpu_seconds_in_ticks(pid: int) -> float:
-    """The same from ``/proc/<pid>/stat`` (utime + stime), in whole clock ticks."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()  # the command name may contain spaces
-    # After the name: field 3 (state) is fields[0], so utime (14) is [11] and stime (15) is [12].
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 class CpuMeter:

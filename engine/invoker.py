@@ -133,8 +133,7 @@ class ExecutionRun:
 
     def busy(self) -> None:
         self.active += 1
-        self.idle_token += 1
-        self.idle_runs.discard(self)
+        self._not_idle()
 
     def idle(self) -> None:
         self.active -= 1
@@ -144,6 +143,10 @@ class ExecutionRun:
     def _now_idle(self) -> None:
         self.idle_token += 1
         self.idle_runs.add(self)
+
+    def _not_idle(self) -> None:
+        self.idle_token += 1  # an eviction check scheduled before now no longer applies
+        self.idle_runs.discard(self)
 
     async def park(self, seq: int, due_at: int | None) -> dict:
         """Wait, without holding a worker busy, until the fold ends the wait at ``seq``."""
@@ -160,8 +163,7 @@ class ExecutionRun:
                 entry = await waiter
             finally:
                 self.parked.pop(seq, None)
-                self.idle_token += 1
-                self.idle_runs.discard(self)
+                self._not_idle()
                 self.processor.forget_waiter(key, waiter)  # evicted: nothing stays behind
         self.journal.remember(seq, entry)
         return entry

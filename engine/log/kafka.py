@@ -92,11 +92,12 @@ class KafkaLog(Log):
         self.replication_factor = replication_factor
         self.session_timeout_ms = session_timeout_ms
         self.instance_id = instance_id
+        producer_config = producer_config or {}
         for option, allowed in PRODUCER_FIXED.items():
-            if option in (producer_config or {}) and producer_config[option] not in allowed:
+            if producer_config.get(option, allowed[0]) not in allowed:
                 raise LogloomError(f"producer option {option}={producer_config[option]!r} is not allowed: "
                                    f"an append is acknowledged only once it is durable ({option}={allowed[0]})")
-        self._producer_config = {**PRODUCER_DEFAULTS, **(producer_config or {})}
+        self._producer_config = {**PRODUCER_DEFAULTS, **producer_config}
         self._consumer_config = {**CONSUMER_DEFAULTS, **(consumer_config or {})}
         self._producer: Producer | None = None
         self._poller: threading.Thread | None = None
