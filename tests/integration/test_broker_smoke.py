@@ -94,3 +94,28 @@ def test_transactions(bootstrap):
 
     messages = _consume(bootstrap, topic, expected=1, **{"isolation.level": "read_committed"})
     assert [(m.key(), m.value()) for m in messages] == [(b"txn-key", b"txn-value")]
+
+
+async def test_a_record_the_broker_refuses_fails_only_its_own_append(bootstrap):
+    """Appends of one loop turn go to librdkafka together; one too large for the topic
+    fails with an error, and the ones beside it in that batch are written."""
+    import asyncio
+
+    from engine.log.kafka import KafkaLog
+    from engine.errors import LogloomError
+    from engine.topics import MAX_RECORD_BYTES
+
+    log = KafkaLog(bootstrap, f"smoke{uuid.uuid4().hex[:8]}", partitions=2)
+    await log.start()
+    try:
+        before = log.append(0, b"k", b"before")
+        too_big = log.append(0, b"k", b"x" * (MAX_RECORD_BYTES + 1))
+        after = log.append(0, b"k", b"after")
+        other = log.append(1, b"k", b"other")
+        outcomes = await asyncio.gather(before, too_big, after, other, return_exceptions=True)
+        assert isinstance(outcomes[1], LogloomError) and "too large" in str(outcomes[1]).lower(), outcomes[1]
+        assert outcomes[0] == 0 and outcomes[2] == 1 and outcomes[3] == 0, outcomes
+        assert await log.end_offset(0) == 2
+    finally:
+        await log.close()
+        AdminClient({"bootstrap.servers": bootstrap}).delete_topics([log.topic])

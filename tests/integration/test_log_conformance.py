@@ -15,6 +15,30 @@ async def test_appends_get_consecutive_offsets_per_partition(harness):
     assert await log.end_offset(2) == 0
 
 
+async def test_appends_made_together_keep_their_order_in_each_partition(harness):
+    """Appends made in one turn of the loop, to several partitions, without awaiting in
+    between (the Kafka log hands them to librdkafka together, one batch per partition)."""
+    log = await harness.log()
+    futures = [log.append(i % 3, b"k%d" % i, b"v%d" % i) for i in range(60)]
+    offsets = await asyncio.gather(*futures)
+    for p in range(3):
+        mine = offsets[p::3]
+        assert mine == list(range(mine[0], mine[0] + 20)), f"partition {p}: {mine}"
+    reader = log.reader()
+    for p in range(3):
+        reader.assign(p, 0)
+    seen = []
+
+    async def all_read():
+        seen.extend(await reader.poll(0.5))
+        return len(seen) >= 60
+    await assert_eventually(all_read, message="60 records read back")
+    await reader.close()
+    for p in range(3):
+        assert [e.value for e in seen if e.partition == p] == [b"v%d" % i for i in range(p, 60, 3)]
+        assert [e.key for e in seen if e.partition == p] == [b"k%d" % i for i in range(p, 60, 3)]
+
+
 async def test_reader_returns_records_in_offset_order_with_keys(harness):
     log = await harness.log()
     for i in range(30):
