@@ -8,6 +8,7 @@ about 80 ms of CPU in all.
 
 from __future__ import annotations
 
+import os
 import time
 
 
@@ -57,3 +58,28 @@ def reference_loop_ms(n: int = 300_000) -> float:
     for i in range(n):
         total += i * i
     return (time.perf_counter() - start) * 1000
+
+
+JIT_THREADS = ("C1 CompilerThre", "C2 CompilerThre")  # HotSpot's compiler threads, as /proc names them
+
+
+def jit_cpu_ms(pid: int) -> float:
+    """CPU milliseconds a JVM's JIT compiler threads have used so far (/proc ticks of 10 ms).
+
+    A new broker compiles its hot paths for minutes; compiling inside a measured
+    repetition takes CPU from the engine on a 2-core machine. Thread clocks of another
+    process cannot be read, so this counts ticks: coarse, enough to flag a repetition.
+    """
+    total = 0
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:  # the thread ended
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        if name.startswith(JIT_THREADS):
+            fields = stat.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total * tick_ms

@@ -79,3 +79,57 @@ def test_cpu_meter_reads_another_process_to_the_microsecond(tmp_path):
     own, clock = time.process_time() - before_own, cpu_seconds(os.getpid()) - before_clock
     assert own > 0.001
     assert abs(clock - own) < 0.001
+
+
+_NAMED_THREADS = """
+import ctypes, sys, threading, time
+def burn(name, seconds):
+    ctypes.CDLL(None).prctl(15, name.encode())  # PR_SET_NAME: what /proc shows for the thread
+    t = time.thread_time()
+    while time.thread_time() - t < seconds: pass
+    ready.release()
+    time.sleep(60)
+ready = threading.Semaphore(0)
+for name, seconds in [("C2 CompilerThre", float(sys.argv[1])), ("data-plane-kafk", 0.2)]:
+    threading.Thread(target=burn, args=(name, seconds), daemon=True).start()
+ready.acquire(); ready.acquire()
+print("done", flush=True)
+time.sleep(60)
+"""
+
+
+def _threads_process(jit_seconds: float) -> subprocess.Popen:
+    """A stand-in broker: a 'C2 CompilerThre' thread that used ``jit_seconds`` and another that used 0.2 s."""
+    child = subprocess.Popen([sys.executable, "-c", _NAMED_THREADS, str(jit_seconds)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "done"
+    return child
+
+
+def test_jit_cpu_counts_only_the_compiler_threads():
+    from benchmarks.procstat import jit_cpu_ms
+
+    child = _threads_process(0.3)
+    try:
+        assert 270 <= jit_cpu_ms(child.pid) <= 340
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_broker_warm_up_ends_after_a_round_in_which_the_jit_was_quiet():
+    """``warm_broker`` runs W1 and W2 rounds; a round without compiling ends it early."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.__main__ import parser, warm_broker
+    from benchmarks.envs import EmbeddedEnv
+
+    child = _threads_process(0.0)
+    try:
+        env = EmbeddedEnv()
+        env.pids["broker"] = child.pid
+        args = parser().parse_args(["--w1-workflows", "20", "--w1-sequential", "3"])
+        warm = warm_broker(env, 300, args)
+    finally:
+        child.kill()
+        child.wait()
+    assert len(warm["rounds"]) == 1 and warm["rounds"][0]["jit_cpu_ms"] == 0
+    assert 0 < warm["seconds"] < 300
