@@ -7,6 +7,21 @@ from engine.log.base import partition_for
 from helpers import assert_eventually
 
 
+async def _read_back(log, partitions: int, count: int) -> list:
+    """Read partitions 0..partitions-1 from offset 0 until ``count`` records came back."""
+    reader = log.reader()
+    for p in range(partitions):
+        reader.assign(p, 0)
+    seen = []
+
+    async def all_read():
+        seen.extend(await reader.poll(0.5))
+        return len(seen) >= count
+    await assert_eventually(all_read, message=f"{count} records read back")
+    await reader.close()
+    return seen
+
+
 async def test_appends_get_consecutive_offsets_per_partition(harness):
     log = await harness.log()
     offsets = await asyncio.gather(*[log.append(1, b"k", b"v%d" % i) for i in range(50)])
@@ -24,16 +39,7 @@ async def test_appends_made_together_keep_their_order_in_each_partition(harness)
     for p in range(3):
         mine = offsets[p::3]
         assert mine == list(range(mine[0], mine[0] + 20)), f"partition {p}: {mine}"
-    reader = log.reader()
-    for p in range(3):
-        reader.assign(p, 0)
-    seen = []
-
-    async def all_read():
-        seen.extend(await reader.poll(0.5))
-        return len(seen) >= 60
-    await assert_eventually(all_read, message="60 records read back")
-    await reader.close()
+    seen = await _read_back(log, partitions=3, count=60)
     for p in range(3):
         assert [e.value for e in seen if e.partition == p] == [b"v%d" % i for i in range(p, 60, 3)]
         assert [e.key for e in seen if e.partition == p] == [b"k%d" % i for i in range(p, 60, 3)]
@@ -43,16 +49,7 @@ async def test_reader_returns_records_in_offset_order_with_keys(harness):
     log = await harness.log()
     for i in range(30):
         await log.append(i % 3, b"key%d" % i, b"value%d" % i)
-    reader = log.reader()
-    for p in range(3):
-        reader.assign(p, 0)
-    seen = []
-
-    async def all_read():
-        seen.extend(await reader.poll(0.5))
-        return len(seen) >= 30
-    await assert_eventually(all_read, message="30 records read back")
-    await reader.close()
+    seen = await _read_back(log, partitions=3, count=30)
     for p in range(3):
         mine = [e for e in seen if e.partition == p]
         assert [e.offset for e in mine] == list(range(10))
