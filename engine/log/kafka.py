@@ -170,21 +170,22 @@ class KafkaLog(Log):
     def append(self, partition: int, key: bytes, value: bytes) -> asyncio.Future[int]:
         if self._producer is None:
             raise LogloomError("KafkaLog is not started")
-        future = self._loop.create_future()
-        self._enqueue(self.topic, partition, key, value, partial(self._delivered, future, False), future)
-        return future
+        return self._enqueue(self.topic, partition, key, value)
 
-    def _enqueue(self, topic: str, partition: int | None, key: bytes | None, value: bytes, callback,
-                 future: asyncio.Future) -> None:
-        """Queue a record for the end of this turn of the event loop (``_produce_queued``)."""
+    def _enqueue(self, topic: str, partition: int | None, key: bytes | None, value: bytes,
+                 with_partition: bool = False) -> asyncio.Future:
+        """Queue a record for the end of this turn of the event loop (``_produce_queued``);
+        its future gets the offset, or (partition, offset) ``with_partition``."""
+        future = self._loop.create_future()
         queued = self._queued.get((topic, partition))
         if queued is None:
             queued = self._queued[(topic, partition)] = ([], [])
             if not self._produce_scheduled:
                 self._produce_scheduled = True
                 self._loop.call_soon(self._produce_queued)
-        queued[0].append({"key": key, "value": value, "callback": callback})
+        queued[0].append({"key": key, "value": value, "callback": partial(self._delivered, future, with_partition)})
         queued[1].append(future)
+        return future
 
     def _produce_queued(self) -> None:
         """Hand the turn's records to librdkafka: one call, one lock and one wake-up of its
@@ -279,9 +280,7 @@ class KafkaLog(Log):
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> tuple[int, int]:
         """Produce to a domain topic with librdkafka's partitioner (creating the topic if needed)."""
         await self.ensure_topic(topic)
-        future = self._loop.create_future()
-        self._enqueue(topic, None, key, value, partial(self._delivered, future, True), future)
-        return await future
+        return await self._enqueue(topic, None, key, value, with_partition=True)
 
     def topic_reader(self, topic: str) -> Reader:
         return _KafkaReader(self, topic)

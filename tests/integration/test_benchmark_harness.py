@@ -100,7 +100,8 @@ time.sleep(60)
 
 def _threads_process(jit_seconds: float) -> subprocess.Popen:
     """A stand-in broker: a 'C2 CompilerThre' thread that used ``jit_seconds`` and another that used 0.2 s."""
-    child = subprocess.Popen([sys.executable, "-c", _NAMED_THREADS, str(jit_seconds)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", _NAMED_THREADS, str(jit_seconds)],
+                             stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "done"
     return child
 
