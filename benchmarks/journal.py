@@ -16,11 +16,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from engine import fold
-from engine.codec import Codec, default_codec
+from engine.fold import NOT_APPLIED, MemoryState
 from engine.log.base import Log
-from engine.store import MemoryState
-
-NOT_APPLIED = ("fenced", "duplicate", "ignored", "claim_rejected", "buffered")
+from engine.wire.codec import Codec, default_codec
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +44,14 @@ async def scan(log: Log, codec: Codec | None = None, timeout: float = 120.0) -> 
             while position < stop:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"partition {partition}: read {position} of {stop} records")
-                for entry in await reader.poll(timeout=1.0):
+                for entry in await reader.poll(1.0):
                     if entry.offset >= stop:
                         break
                     position = entry.offset + 1
                     record = codec.decode(entry.value)
-                    events = fold.apply(state, record)
+                    effects = fold.apply(state, record)
                     out.append(Record(partition, entry.offset, record,
-                                      not any(e.kind in NOT_APPLIED for e in events)))
+                                      not any(e.kind in NOT_APPLIED for e in effects)))
         finally:
             await reader.close()
     return out
@@ -78,7 +76,7 @@ class TypeCounter:
     async def drain(self, timeout: float = 0.2) -> Counter[str]:
         """Read everything that is there now; returns the counts so far."""
         while True:
-            entries = await self._reader.poll(timeout=timeout)
+            entries = await self._reader.poll(timeout)
             if not entries:
                 return self.counts
             for entry in entries:

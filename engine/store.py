@@ -1,21 +1,12 @@
-"""Local state derived from the log: one RocksDB per partition, plus an in-memory twin.
+"""Local state derived from the log: one RocksDB per partition.
 
 Names follow Kafka Streams and Quix Streams: a ``StorePartition`` holds the state of one
 partition; a ``PartitionTransaction`` collects the changes of one batch of records and
 commits them together with the applied offset in one atomic write batch. Deleting a
 store loses nothing: the processor replays the partition from offset 0.
 
-The fold sees only the small ``State`` surface: ``get``/``put``/``delete`` of JSON-able
-dicts by key, and ``scan`` of a key prefix. ``MemoryState`` implements it in a dict, for
-clients and tests.
-
-Keys (see ``fold.py`` for what the values hold)::
-
-    m/applied              last applied log offset (8 bytes, big-endian)
-    m/epoch                {"epoch": int, "owner": str} of the latest accepted claim
-    e/<execution>          execution row
-    a/<execution>          present while the execution is pending or running
-    j/<execution>/<seq>    journal entry of one step (seq zero-padded to 10 digits)
+Both offer the fold's ``State`` surface (``engine.fold.state``); the keys and what they
+hold are in ``engine.fold.keys``.
 """
 
 from __future__ import annotations
@@ -26,20 +17,14 @@ import struct
 from bisect import bisect_left, insort
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 import orjson
 from rocksdict import Options, Rdict, WriteBatch
 
-APPLIED_KEY = b"m/applied"
+from .fold.keys import APPLIED_KEY
+
 _OFFSET = struct.Struct(">q")
-
-
-class State(Protocol):
-    def get(self, key: bytes) -> dict | None: ...
-    def put(self, key: bytes, value: dict) -> None: ...
-    def delete(self, key: bytes) -> None: ...
-    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, dict]]: ...
+WRITE_BUFFER_BYTES = 8 * 1024 * 1024
 
 
 class StorePartition:
@@ -50,7 +35,7 @@ class StorePartition:
         self.path.mkdir(parents=True, exist_ok=True)
         options = Options(raw_mode=True)
         options.create_if_missing(True)
-        options.set_write_buffer_size(8 * 1024 * 1024)
+        options.set_write_buffer_size(WRITE_BUFFER_BYTES)
         self._db = Rdict(str(self.path), options)
 
     def applied_offset(self) -> int:
@@ -75,6 +60,9 @@ class StorePartition:
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         """Every raw key and value, in key order (for audits and tests)."""
         return iter(self._db.items())
+
+    def write(self, batch: WriteBatch) -> None:
+        self._db.write(batch)
 
     def transaction(self) -> "PartitionTransaction":
         return PartitionTransaction(self)
@@ -132,26 +120,7 @@ class PartitionTransaction:
             else:
                 batch.put(key, orjson.dumps(value))
         batch.put(APPLIED_KEY, _OFFSET.pack(offset))
-        self._store._db.write(batch)
+        self._store.write(batch)
         self._changes = {}
         self._keys = []
 
-
-class MemoryState:
-    """The fold's state in a dict: for clients that fold one execution, and for tests."""
-
-    def __init__(self):
-        self.data: dict[bytes, dict] = {}
-
-    def get(self, key: bytes) -> dict | None:
-        return self.data.get(key)
-
-    def put(self, key: bytes, value: dict) -> None:
-        self.data[key] = value
-
-    def delete(self, key: bytes) -> None:
-        self.data.pop(key, None)
-
-    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, dict]]:
-        for key in sorted(k for k in self.data if k.startswith(prefix)):
-            yield key, self.data[key]

@@ -10,7 +10,7 @@ One repetition, on a fresh namespace with one partition:
 The journal is what a worker writes: a leading ``PartitionClaimed`` (epoch 1), then per
 execution ``InvocationRequested`` (epoch 0, from a client), ``ExecutionStarted``,
 3 x ``StepCompleted`` and ``ExecutionCompleted`` (epoch 1), executions interleaved in
-groups of 8 as concurrent executions are. Encoded with ``engine.codec.default_codec()``.
+groups of 8 as concurrent executions are. Encoded with ``engine.wire.codec.default_codec()``.
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from engine import fold
-from engine.codec import default_codec
+from engine.fold import Status
+from engine.fold.keys import execution_key
+from engine.names import PARTITION_KEY
 from engine.replay import rebuild_partition
 from engine.store import StorePartition
-from engine.topics import PARTITION_KEY
+from engine.wire import records as rec
+from engine.wire.codec import default_codec
 
 from ..envs import new_namespace
 from ..procstat import CpuMeter
@@ -46,15 +48,12 @@ def execution_id(i: int) -> str:
 def _records_of(codec, eid: str, x: int, at: int) -> list[list[tuple[bytes, bytes]]]:
     """The six records of one execution, one list per phase."""
     key = eid.encode()
-    base = {"execution_id": eid, "epoch": 1, "at": at}
-    phases = [[(key, codec.encode("InvocationRequested", {
-        "execution_id": eid, "epoch": 0, "at": at, "workflow": "bench_w1", "input": f'{{"x":{x}}}',
-        "user_id": None, "session_id": None, "parent_execution_id": None, "root_execution_id": None}))]]
-    phases.append([(key, codec.encode("ExecutionStarted", {**base, "worker": "bench-host-1-abcdef"}))])
+    phases = [[(key, codec.encode(rec.invocation_requested(eid, at, workflow="bench_w1", input=f'{{"x":{x}}}')))]]
+    phases.append([(key, codec.encode(rec.execution_started(eid, 1, at, worker="bench-host-1-abcdef")))])
     for seq in (1, 2, 3):
-        phases.append([(key, codec.encode("StepCompleted", {**base, "seq": seq, "key": f"s{seq}",
-                                                            "attempt": 1, "result": str(x + seq)}))])
-    phases.append([(key, codec.encode("ExecutionCompleted", {**base, "result": str(x + 3)}))])
+        phases.append([(key, codec.encode(rec.step_completed(eid, 1, at, seq=seq, key=f"s{seq}", attempt=1,
+                                                             result=str(x + seq))))])
+    phases.append([(key, codec.encode(rec.execution_completed(eid, 1, at, result=str(x + 3))))])
     return phases
 
 
@@ -62,8 +61,7 @@ def _records_of(codec, eid: str, x: int, at: int) -> list[list[tuple[bytes, byte
 def journal(count: int) -> list[tuple[bytes, bytes]]:
     """The first ``count`` records of the benchmark journal, as (key, value) pairs."""
     codec = default_codec()
-    out = [(PARTITION_KEY, codec.encode("PartitionClaimed", {"execution_id": "", "epoch": 1, "at": AT,
-                                                             "owner": OWNER}))]
+    out = [(PARTITION_KEY, codec.encode(rec.partition_claimed(1, AT, owner=OWNER)))]
     i = 0
     while len(out) < count:
         group = [_records_of(codec, execution_id(i + j), i + j, AT + i) for j in range(INTERLEAVE)]
@@ -130,8 +128,8 @@ def _check_store(store_dir: Path, total: int) -> None:
     try:
         if store.applied_offset() != total - 1:
             raise AssertionError(f"store applied offset {store.applied_offset()}, expected {total - 1}")
-        row = store.get(fold.execution_key(execution_id(0)))
-        if row is None or row["status"] != fold.COMPLETED or row["result"] != "3":
+        row = store.get(execution_key(execution_id(0)))
+        if row is None or row["status"] != Status.COMPLETED or row["result"] != "3":
             raise AssertionError(f"execution 0 folded as {row!r}, expected completed with result 3")
     finally:
         store.close()

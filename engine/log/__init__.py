@@ -3,7 +3,7 @@
 from .base import Entry, Log, Reader, Subscription, partition_for
 from .embedded import EmbeddedLog
 
-__all__ = ["Entry", "EmbeddedLog", "Log", "Reader", "Subscription", "partition_for", "KafkaLog"]
+__all__ = ["Entry", "EmbeddedLog", "Log", "Reader", "Subscription", "partition_for", "KafkaLog"]  # noqa: F822
 
 
 def __getattr__(name):

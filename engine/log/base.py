@@ -63,8 +63,8 @@ class Reader(ABC):
         """Read ``partition`` from ``offset`` on (replacing any earlier position)."""
 
     @abstractmethod
-    async def poll(self, timeout: float) -> list[Entry]:
-        """Records past the cursors; waits up to ``timeout`` seconds when there are none."""
+    async def poll(self, timeout_s: float) -> list[Entry]:
+        """Records past the cursors; waits up to ``timeout_s`` seconds when there are none."""
 
     @abstractmethod
     async def close(self) -> None: ...

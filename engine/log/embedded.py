@@ -31,10 +31,10 @@ import logging
 import os
 import struct
 import time
-from pathlib import Path
 
 from rocksdict import AccessType, Options, Rdict, WriteBatch, WriteOptions
 
+from .. import names
 from ..errors import LogloomError
 from .base import Entry, Log, PartitionListener, Reader, Subscription, partition_for
 
@@ -62,7 +62,7 @@ class EmbeddedLog(Log):
                  partitions: int = 4, *, read_only: bool = False):
         self.namespace = namespace
         self.num_partitions = partitions
-        self.path = Path(data_dir) / namespace / "log"
+        self.path = names.embedded_log_path(data_dir, namespace)
         self.read_only = read_only
         self._db: Rdict | None = None
         self._next: dict[tuple[str, int], int] = {}     # next offset to assign, per stream
@@ -71,7 +71,7 @@ class EmbeddedLog(Log):
         self._pending: list[tuple] = []
         self._wake: asyncio.Event | None = None
         self._committer: asyncio.Task | None = None
-        self._watchers: set[_Wakeup] = set()  # one per reader: set when records became readable
+        self._watchers: set[Wakeup] = set()  # one per reader: set when records became readable
         self._subscribed = False
         self._api = None
         self._write_opts = WriteOptions()
@@ -268,10 +268,14 @@ class EmbeddedLog(Log):
             wb.put(prefix + struct.pack(">I", partition), struct.pack(">q", offset))
         self._db.write(wb)
 
-    def _watch(self) -> "_Wakeup":
-        wakeup = _Wakeup()
+    def watch(self) -> "Wakeup":
+        """A wake-up that is set whenever records became readable (for a long-polling reader)."""
+        wakeup = Wakeup()
         self._watchers.add(wakeup)
         return wakeup
+
+    def unwatch(self, wakeup: "Wakeup") -> None:
+        self._watchers.discard(wakeup)
 
     def subscribe(self, listener: PartitionListener) -> Subscription:
         if self._subscribed:
@@ -283,10 +287,10 @@ class EmbeddedLog(Log):
         return _EmbeddedReader(self)
 
 
-class _Wakeup:
+class Wakeup:
     """What the committer sets when records became readable; one reader waits on it.
 
-    Like ``asyncio.Event``, but ``wait(timeout)`` needs no task and no ``asyncio.wait_for``:
+    Like ``asyncio.Event``, but ``wait(timeout_s)`` needs no task and no ``asyncio.wait_for``:
     ``set()`` resumes the waiting reader in the next turn of the loop, not three callbacks
     later behind whatever else a busy loop has queued.
     """
@@ -309,13 +313,13 @@ class _Wakeup:
     def is_set(self) -> bool:
         return self._value
 
-    async def wait(self, timeout: float | None = None) -> bool:
-        """True once set; False if ``timeout`` seconds pass first."""
+    async def wait(self, timeout_s: float | None = None) -> bool:
+        """True once set; False if ``timeout_s`` seconds pass first."""
         if self._value:
             return True
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
-        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+        timer = None if timeout_s is None else loop.call_later(timeout_s, _expire, waiter)
         try:
             return await waiter
         finally:
@@ -334,7 +338,7 @@ class _EmbeddedReader(Reader):
         self._log = log
         self._topic = topic
         self._cursors: dict[int, int] = {}
-        self._event = log._watch()
+        self._event = log.watch()
 
     def assign(self, partition: int, offset: int) -> None:
         self._cursors[partition] = offset
@@ -351,17 +355,17 @@ class _EmbeddedReader(Reader):
                 out.extend(entries)
         return out
 
-    async def poll(self, timeout: float) -> list[Entry]:
+    async def poll(self, timeout_s: float) -> list[Entry]:
         self._event.clear()
         out = self._read_some()
-        if out or timeout <= 0:
+        if out or timeout_s <= 0:
             return out
-        if not await self._event.wait(timeout):
+        if not await self._event.wait(timeout_s):
             return []
         return self._read_some()
 
     async def close(self) -> None:
-        self._log._watchers.discard(self._event)
+        self._log.unwatch(self._event)
 
 
 class _EmbeddedSubscription(Subscription):
@@ -381,7 +385,7 @@ class _EmbeddedSubscription(Subscription):
             reader.assign(partition, offset)
         try:
             while True:
-                entries = await reader.poll(timeout=3600)
+                entries = await reader.poll(3600)
                 if entries:
                     self._listener.records(entries)
                     await asyncio.sleep(0)  # let invokers run between batches

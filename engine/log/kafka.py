@@ -26,7 +26,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from .. import topics
+from .. import names
 from ..errors import LogloomError
 from .base import Entry, Log, PartitionListener, Reader, Subscription
 
@@ -38,7 +38,7 @@ PRODUCER_DEFAULTS = {
     "linger.ms": 0,
     "compression.type": "lz4",
     "partitioner": "consistent",
-    "message.max.bytes": topics.MAX_RECORD_BYTES,
+    "message.max.bytes": names.MAX_RECORD_BYTES,
 }
 # What makes an acknowledged append durable and never duplicated: not open to overrides.
 PRODUCER_FIXED = {"acks": ("all", "-1", -1), "request.required.acks": ("all", "-1", -1),
@@ -66,13 +66,13 @@ def _watermark(consumer: Consumer, topic: str, partition: int, attempts: int = 1
     raise AssertionError("unreachable")
 
 
-def _consume_available(consumer: Consumer, timeout: float) -> list:
-    """Wait up to ``timeout`` for one message, then take whatever else is already here.
+def _consume_available(consumer: Consumer, timeout_s: float) -> list:
+    """Wait up to ``timeout_s`` for one message, then take whatever else is already here.
 
     ``consume(n, timeout)`` waits the whole timeout unless ``n`` messages arrive, which
     would add the timeout to every hop of a step; ``poll`` returns on the first message.
     """
-    first = consumer.poll(timeout)
+    first = consumer.poll(timeout_s)
     if first is None:
         return []
     return [first, *consumer.consume(999, 0)]
@@ -90,7 +90,7 @@ class KafkaLog(Log):
         self.bootstrap = bootstrap
         self.namespace = namespace
         self.num_partitions = partitions
-        self.topic = topics.journal(namespace)
+        self.topic = names.journal_topic(namespace)
         self.replication_factor = replication_factor
         self.session_timeout_ms = session_timeout_ms
         self.instance_id = instance_id
@@ -126,7 +126,7 @@ class KafkaLog(Log):
         self._poller.start()
 
     def _ensure_topic(self) -> None:
-        self.num_partitions = self._create_topic(self.topic, self.num_partitions, topics.JOURNAL_TOPIC_CONFIG)
+        self.num_partitions = self._create_topic(self.topic, self.num_partitions, names.JOURNAL_TOPIC_CONFIG)
 
     def _create_topic(self, topic: str, partitions: int, config: dict | None = None) -> int:
         """Create ``topic`` unless it exists; wait for its leaders; return its partition count."""
@@ -253,7 +253,7 @@ class KafkaLog(Log):
     def _metadata_consumer(self) -> Consumer:
         if self._meta is None:
             self._meta = Consumer({"bootstrap.servers": self.bootstrap,
-                                   "group.id": f"{self.namespace}.meta.{uuid.uuid4().hex}",
+                                   "group.id": names.metadata_group(self.namespace, uuid.uuid4().hex),
                                    "enable.auto.commit": False})
         return self._meta
 
@@ -340,7 +340,7 @@ class _KafkaSubscription(Subscription):
         self._listener = listener
         self._loop = asyncio.get_running_loop()
         config = log.consumer_config(**{
-            "group.id": topics.worker_group(log.namespace),
+            "group.id": names.worker_group(log.namespace),
             "partition.assignment.strategy": "cooperative-sticky",
             "session.timeout.ms": log.session_timeout_ms,
             "heartbeat.interval.ms": max(100, log.session_timeout_ms // 5),
@@ -424,7 +424,7 @@ class _KafkaReader(Reader):
         self._topic = topic
         self._entry_topic = "" if topic == log.topic else topic
         self._consumer = Consumer(log.consumer_config(**{
-            "group.id": f"{log.namespace}.reader.{uuid.uuid4().hex}",
+            "group.id": names.reader_group(log.namespace, uuid.uuid4().hex),
             "fetch.wait.max.ms": 100,
         }))
         self._positions: dict[int, int] = {}
@@ -436,23 +436,23 @@ class _KafkaReader(Reader):
             self._positions[partition] = offset
             self._changed = True
 
-    def _consume(self, timeout: float) -> list[Entry]:
+    def _consume(self, timeout_s: float) -> list[Entry]:
         with self._lock:
             if self._changed:
                 self._consumer.assign([TopicPartition(self._topic, p, o) for p, o in self._positions.items()])
                 self._changed = False
-        out = [_entry(msg, self._entry_topic) for msg in _consume_available(self._consumer, timeout)
+        out = [_entry(msg, self._entry_topic) for msg in _consume_available(self._consumer, timeout_s)
                if msg.error() is None]
         with self._lock:
             for entry in out:
                 self._positions[entry.partition] = entry.offset + 1
         return out
 
-    async def poll(self, timeout: float) -> list[Entry]:
+    async def poll(self, timeout_s: float) -> list[Entry]:
         if not self._positions:
-            await asyncio.sleep(timeout)
+            await asyncio.sleep(timeout_s)
             return []
-        return await asyncio.to_thread(self._consume, timeout)
+        return await asyncio.to_thread(self._consume, timeout_s)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._consumer.close)

@@ -68,7 +68,7 @@ class LocalApiServer:
         self.path.unlink(missing_ok=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        watch = self.log._watch()
+        watch = self.log.watch()
         try:
             while line := await reader.readline():
                 try:
@@ -80,7 +80,7 @@ class LocalApiServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            self.log._watchers.discard(watch)
+            self.log.unwatch(watch)
             writer.close()
 
     async def _handle(self, request: dict, watch) -> dict:
@@ -209,11 +209,11 @@ class _RemoteReader(Reader):
     def assign(self, partition: int, offset: int) -> None:
         self._cursors[partition] = offset
 
-    async def poll(self, timeout: float) -> list[Entry]:
+    async def poll(self, timeout_s: float) -> list[Entry]:
         if not self._cursors:
-            await asyncio.sleep(timeout)
+            await asyncio.sleep(timeout_s)
             return []
-        response = await self._connection.call(op="read", cursors=self._cursors, wait=timeout)
+        response = await self._connection.call(op="read", cursors=self._cursors, wait=timeout_s)
         out = []
         for partition, offset, key, value, ts in response["entries"]:
             out.append(Entry(partition, offset, _unb64(key), _unb64(value), ts))

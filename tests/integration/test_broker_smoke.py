@@ -103,7 +103,7 @@ async def test_a_record_the_broker_refuses_fails_only_its_own_append(bootstrap):
 
     from engine.log.kafka import KafkaLog
     from engine.errors import LogloomError
-    from engine.topics import MAX_RECORD_BYTES
+    from engine.names import MAX_RECORD_BYTES
 
     log = KafkaLog(bootstrap, f"smoke{uuid.uuid4().hex[:8]}", partitions=2)
     await log.start()

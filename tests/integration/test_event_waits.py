@@ -3,8 +3,8 @@
 import asyncio
 
 from engine import WaitTimeoutError, WorkflowContext
-from engine.fold_events import event_routing_key
-from engine.registry import Registry
+from engine.names import event_routing_key
+from engine.workflow import Registry
 
 from helpers import assert_eventually
 

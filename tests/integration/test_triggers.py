@@ -4,9 +4,9 @@ import json
 
 
 from engine import EventPayload, WorkflowContext, event
-from engine.registry import Registry
-from engine.router import router_group
-from engine.topics import dead_letter
+from engine.names import dead_letter_topic
+from engine.names import router_group
+from engine.workflow import Registry
 
 from helpers import assert_eventually, read_topic
 
@@ -81,7 +81,7 @@ async def test_malformed_and_unfitting_events_go_to_the_dead_letter_topic(harnes
     await client.publish_event(topic, {"no_user_id": True})
     partition, offset = await client.publish_event(topic, {"user_id": "good"})
     assert await _result(client, f"welcome:{topic}:{partition}:{offset}") == "welcome good"
-    letters = await read_topic(log, dead_letter(log.namespace), 2)
+    letters = await read_topic(log, dead_letter_topic(log.namespace), 2)
     docs = sorted((json.loads(e.value) for e in letters), key=lambda d: d["offset"])  # letters are not ordered
     assert docs[0]["reason"].startswith("malformed event: not JSON") and docs[0]["value"] == "{not json"
     # onboard_user takes the whole EventPayload, so only welcome(user_id) rejects the second event
@@ -115,16 +115,16 @@ async def test_avro_events_trigger_and_bad_avro_is_dead_lettered(harness):
     await harness.worker(registry=reg)
     client = await harness.client()
     log = await harness.log()
-    from engine.events import encode_event
+    from engine.wire.events import encode_event
     unknown = encode_event({"x": 1}, OTHER_SCHEMA)
-    import engine.events as events_module
+    import engine.wire.events as events_module
     events_module._schemas.pop(unknown[:10])          # a schema this worker never heard of
     await log.publish(topic, None, unknown)
     good_header = encode_event({"user_id": "a", "plan": "b"}, SIGNUP_SCHEMA)[:10]
     await log.publish(topic, None, good_header + b"\xff\xff\xff")   # right fingerprint, broken body
     partition, offset = await client.publish_event(topic, {"user_id": "u-7", "plan": "pro"}, schema=SIGNUP_SCHEMA)
     assert await _result(client, f"avro_welcome:{topic}:{partition}:{offset}") == "u-7 on pro"
-    letters = await read_topic(log, dead_letter(log.namespace), 2)
+    letters = await read_topic(log, dead_letter_topic(log.namespace), 2)
     by_reason = {("unknown" if "unknown schema fingerprint" in json.loads(e.value)["reason"] else
                   "mismatch" if "does not match its schema" in json.loads(e.value)["reason"] else "other"): e
                  for e in letters}

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from engine import WaitTimeoutError, WorkflowContext, workflow
-from engine.processor import SLEEP_LEAD_MS
+from engine.runtime.timers import SLEEP_LEAD_MS
 
 from helpers import assert_eventually
 

@@ -3,7 +3,9 @@ import json
 import pytest
 from fastavro import parse_schema
 
-from engine.codec import HEADER_LEN, MAGIC, Codec, schemas_dir
+from engine.wire.codec import Codec, schemas_dir
+from engine.wire.framing import HEADER_LEN, MAGIC
+from engine.wire.records import RecordType
 from engine.errors import SchemaError
 
 ERROR = {"code": "ERROR", "type": "ValueError", "message": "boom", "step": "charge"}
@@ -46,17 +48,22 @@ SAMPLES = {
 
 
 def sample(record_type: str) -> dict:
-    return {"execution_id": "exec-1", "epoch": 3, "at": 1_700_000_000_123, **SAMPLES[record_type]}
+    return {"type": record_type, "execution_id": "exec-1", "epoch": 3, "at": 1_700_000_000_123,
+            **SAMPLES[record_type]}
 
 
 def test_every_record_type_has_a_sample():
     assert sorted(SAMPLES) == Codec().types
 
 
+def test_the_record_types_the_engine_builds_are_the_schemas():
+    assert sorted(RecordType) == Codec().types
+
+
 @pytest.mark.parametrize("record_type", sorted(SAMPLES))
 def test_round_trip(record_type):
     codec = Codec()
-    data = codec.encode(record_type, sample(record_type))
+    data = codec.encode(sample(record_type))
     assert data[:2] == MAGIC
     assert codec.type_of(data) == record_type
     assert codec.decode(data) == {**sample(record_type), "type": record_type}
@@ -77,7 +84,7 @@ def test_fingerprint_is_crc64_avro_of_canonical_form_little_endian():
     fp = empty
     for byte in canonical:
         fp = (fp >> 8) ^ table[(fp ^ byte) & 0xFF]
-    data = Codec().encode("StepCompleted", sample("StepCompleted"))
+    data = Codec().encode(sample("StepCompleted"))
     assert data[2:HEADER_LEN] == fp.to_bytes(8, "little")
 
 
@@ -87,7 +94,7 @@ def test_unknown_fingerprint_and_garbage_are_clear_errors():
         codec.decode(MAGIC + b"\x00" * 8 + b"body")
     with pytest.raises(SchemaError, match="not an Avro single-object"):
         codec.decode(b"{\"json\": true}")
-    good = codec.encode("StepCompleted", sample("StepCompleted"))
+    good = codec.encode(sample("StepCompleted"))
     with pytest.raises(SchemaError, match="malformed StepCompleted"):
         codec.decode(good[:HEADER_LEN + 3])
 
@@ -103,7 +110,7 @@ def test_current_schemas_read_every_released_version():
             old = Codec(version)  # a codec that only knows that release
             old_schema = json.loads(path.read_text())
             name, old_fields = old_schema["name"], {f["name"] for f in old_schema["fields"]}
-            data = old.encode(name, sample(name))
+            data = old.encode(sample(name))
             decoded = codec.decode(data)
             assert decoded["type"] == name
             current = json.loads((schemas_dir() / f"{name}.avsc").read_text())
@@ -122,5 +129,5 @@ def test_schema_evolution_with_added_field_resolves(tmp_path):
     (tmp_path / "released" / "9.9.9" / "ExecutionStarted.avsc").write_text(json.dumps(newer))
     reader = Codec(tmp_path)
     writer = Codec(tmp_path / "released" / "9.9.9")
-    data = writer.encode("ExecutionStarted", {**sample("ExecutionStarted"), "region": "us"})
+    data = writer.encode({**sample("ExecutionStarted"), "region": "us"})
     assert reader.decode(data) == {**sample("ExecutionStarted"), "type": "ExecutionStarted"}

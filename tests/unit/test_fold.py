@@ -3,7 +3,8 @@
 import copy
 
 from engine import fold
-from engine.store import MemoryState
+from engine.fold import keys
+from engine.fold import MemoryState
 
 ERROR = {"code": "ERROR", "type": "ValueError", "message": "boom", "step": "s"}
 
@@ -45,13 +46,13 @@ def fold_all(records):
 
 def test_history_folds_to_the_expected_state():
     state, events = fold_all(HISTORY)
-    row = state.get(fold.execution_key("e1"))
+    row = state.get(keys.execution_key("e1"))
     assert row["status"] == "completed" and row["result"] == '"done"'
-    assert state.get(fold.journal_key("e1", 1))["result"] == "1"
-    assert state.get(fold.journal_key("e1", 2))["result"] == "22"
-    assert state.get(fold.journal_key("e1", 3)) is None
-    assert state.get(fold.active_key("e1")) is None
-    assert state.get(fold.EPOCH_KEY)["owner"] == "b"
+    assert state.get(keys.journal_key("e1", 1))["result"] == "1"
+    assert state.get(keys.journal_key("e1", 2))["result"] == "22"
+    assert state.get(keys.journal_key("e1", 3)) is None
+    assert state.get(keys.active_key("e1")) is None
+    assert state.get(keys.EPOCH_KEY)["owner"] == "b"
     kinds = [[e.kind for e in evs] for evs in events]
     assert kinds[6] == ["fenced"]
     assert kinds[8] == ["step", "duplicate"] and events[8][0].data[1]["result"] == "22"
@@ -74,7 +75,7 @@ def test_stale_or_equal_claims_are_rejected():
     assert fold.apply(state, claim(2, "a"))[0].kind == "claimed"
     assert fold.apply(state, claim(2, "b"))[0].kind == "claim_rejected"
     assert fold.apply(state, claim(1, "c"))[0].kind == "claim_rejected"
-    assert state.get(fold.EPOCH_KEY)["owner"] == "a"
+    assert state.get(keys.EPOCH_KEY)["owner"] == "a"
 
 
 def test_owner_records_need_the_current_epoch_commands_do_not():
@@ -91,7 +92,7 @@ def test_a_failed_step_is_final_and_replays_its_error():
     for r in [claim(1), invoke(), rec("StepFailed", seq=1, key="s", attempt=3, error=ERROR),
               rec("StepCompleted", seq=1, key="s", attempt=4, result="1")]:
         fold.apply(state, r)
-    entry = state.get(fold.journal_key("e1", 1))
+    entry = state.get(keys.journal_key("e1", 1))
     assert entry["status"] == "failed" and entry["error"] == ERROR
 
 

@@ -3,9 +3,9 @@
 import copy
 
 from engine import fold
-from engine.fold_children import child_key, report_key
-from engine.fold_sessions import session_lock_key, session_state_key
-from engine.store import MemoryState
+from engine.fold import keys
+from engine.fold.keys import child_key, report_key, session_lock_key, session_state_key
+from engine.fold import MemoryState
 
 ERROR = {"code": "ERROR", "type": "ValueError", "message": "boom", "step": "s"}
 
@@ -41,7 +41,7 @@ def test_a_child_is_spawned_from_the_outbox_and_its_report_ends_the_wait():
     apply_all(parent_side, [invoke("p"), rec("ExecutionStarted", worker="w")])
     spawned = fold.apply(parent_side, child_invoked())
     assert [e.kind for e in spawned] == ["step", "spawn"]
-    assert parent_side.get(fold.execution_key("p"))["waits"]["1"]["child"] == "p:kid"
+    assert parent_side.get(keys.execution_key("p"))["waits"]["1"]["child"] == "p:kid"
     invocation = spawned[1].data["invocation"]
     assert invocation["parent_execution_id"] == "p" and invocation["root_execution_id"] == "p"
     assert invocation["user_id"] == "u" and invocation["reply_key"] == "p" and invocation["parent_seq"] == 1
@@ -59,7 +59,7 @@ def test_a_child_is_spawned_from_the_outbox_and_its_report_ends_the_wait():
     first = fold.apply(parent_side, copy.deepcopy(finished))
     assert [e.kind for e in first][:2] == ["child_ack", "step"] and first[1].data[1]["result"] == '{"ok":1}'
     assert parent_side.get(child_key("p", "p:kid")) is None
-    assert parent_side.get(fold.execution_key("p"))["status"] == "running"
+    assert parent_side.get(keys.execution_key("p"))["status"] == "running"
     assert [e.kind for e in fold.apply(parent_side, copy.deepcopy(finished))] == ["child_ack", "duplicate"]
     fold.apply(child_side, rec("ChildAcknowledged", "p:kid", 0))
     assert child_side.get(report_key("p:kid")) is None

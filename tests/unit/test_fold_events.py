@@ -3,8 +3,9 @@
 import copy
 
 from engine import fold
-from engine.fold_events import outbox_key
-from engine.store import MemoryState
+from engine.fold import keys
+from engine.fold.keys import delivery_key as outbox_key
+from engine.fold import MemoryState
 
 
 def rec(type_, execution_id="w", epoch=1, at=1000, **fields):
@@ -46,8 +47,8 @@ def test_a_delivered_wait_sends_no_answer_and_its_acknowledged_delivery_leaves_t
     woken = fold.apply(waiter_side, rec("EventDelivered", "w", 0, **{k: delivery[k] for k in (
         "seq", "topic", "event_key", "partition", "offset", "timestamp", "data")}))
     assert [e.kind for e in woken] == ["step", "woken"], "the event partition confirms the delivery itself"
-    assert waiter_side.get(fold.journal_key("w", 1))["status"] == "completed"
-    assert waiter_side.get(fold.awaiting_key("w", 1)) is None
+    assert waiter_side.get(keys.journal_key("w", 1))["status"] == "completed"
+    assert waiter_side.get(keys.awaiting_key("w", 1)) is None
 
     confirmed = rec("DeliveriesConfirmed", "", 1, deliveries=[{"execution_id": "w", "seq": 1},
                                                               {"execution_id": "gone", "seq": 3}])

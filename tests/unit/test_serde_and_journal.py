@@ -2,8 +2,9 @@ import pydantic
 import pytest
 
 from engine.errors import InputValidationError, NondeterminismError, SerializationError
-from engine.journal import Journal
-from engine.serde import Binder, to_json
+from engine.wire.serde import to_json
+from engine.workflow.binding import Binder
+from engine.workflow.journal import Journal
 
 
 class OrderInput(pydantic.BaseModel):

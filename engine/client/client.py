@@ -1,0 +1,114 @@
+"""Client: appends commands to the journal and reads results back from it.
+
+A client never talks to a worker. It appends commands (``commands.py``: epoch 0, never
+fenced, idempotent) and reads everything else from the journal itself: the results it
+waits for from its live view (``live.py``), and statuses, histories and listings by
+folding a partition from offset 0 (``views.py``, ``scans.py``), with the workers' own
+``fold.apply``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..log.base import Log
+from ..wire.codec import Codec, default_codec
+from ..workflow.registry import Workflow
+from .commands import Commands, invocation
+from .live import LiveResults
+from .models import Execution, ExecutionHandle, HistoryRecord
+from .scans import JournalScans
+from .views import Views
+
+
+class Client:
+    def __init__(self, log_: Log, codec: Codec | None = None):
+        self.log = log_
+        self.codec = codec or default_codec()
+        scans = JournalScans(log_, self.codec)
+        self.live = LiveResults(log_, self.codec, scans)  # what handles wait on
+        self._commands = Commands(log_, self.codec, self.live)
+        self._views = Views(scans, self.live)
+
+    async def __aenter__(self) -> "Client":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.live.close()
+
+    # -- commands ------------------------------------------------------------------------
+
+    async def invoke(self, workflow: Workflow | str, payload: Any = None, *, execution_id: str | None = None,
+                     user_id: str | None = None, session_id: str | None = None,
+                     run_timeout_seconds: float | None = None, initial_state: Any = None) -> ExecutionHandle:
+        """Append an invocation. A payload the workflow rejects raises and starts nothing.
+
+        Invoking twice with the same ``execution_id`` starts one execution. With
+        ``run_timeout_seconds``, an execution still running then is cancelled.
+        """
+        record = invocation(workflow, payload, execution_id, user_id, session_id, run_timeout_seconds, initial_state)
+        fresh = execution_id is None
+        routing_key = await self._commands.submit(record, fresh)
+        return ExecutionHandle(self, record["execution_id"], routing_key, fresh)
+
+    async def batch_invoke(self, workflows: list, *, user_id: str | None = None,
+                           session_id: str | None = None) -> list[ExecutionHandle]:
+        """Start many executions (``BatchWorkflowInput``: workflow, payload, initial state); handles in order.
+
+        Every payload and initial state is checked first: if one is invalid, nothing is started.
+        """
+        records = [invocation(w.id, w.payload, None, user_id, session_id, w.run_timeout_seconds, w.initial_state)
+                   for w in workflows]
+        routing_keys = await self._commands.submit_all(records)
+        return [ExecutionHandle(self, r["execution_id"], key, True) for r, key in zip(records, routing_keys)]
+
+    async def publish_event(self, topic: str, data: Any, key: str | None = None,
+                            schema: dict | None = None) -> tuple[int, int]:
+        """Publish an event on a domain topic (``name`` or ``name/KEY``); returns (partition, offset).
+
+        JSON by default; Avro (single-object encoding) with ``schema``. Any Kafka producer
+        can publish the same way: the engine reads the topic directly.
+        """
+        return await self._commands.publish_event(topic, data, key, schema)
+
+    async def cancel(self, execution_id: str, reason: str = "cancelled by a client", *,
+                     session_id: str | None = None) -> None:
+        """Cancel the execution at its next step or wait; its status becomes ``cancelled``."""
+        await self._commands.cancel(execution_id, reason, session_id)
+
+    async def resume(self, execution_id: str, name: str, data: Any = None, *,
+                     session_id: str | None = None) -> None:
+        """Resume the execution's suspension ``name`` with ``data``.
+
+        A resume that arrives before the workflow reaches that suspension is kept and
+        delivered when it does.
+        """
+        await self._commands.resume(execution_id, name, data, session_id)
+
+    # -- views -----------------------------------------------------------------------
+
+    async def get_execution(self, execution_id: str, *, session_id: str | None = None) -> Execution:
+        """Status, result, error and open waits of one execution, folded from the log."""
+        return await self._views.get_execution(execution_id, session_id)
+
+    async def history(self, execution_id: str, *, session_id: str | None = None,
+                      include_claims: bool = True) -> list[HistoryRecord]:
+        """Every record of the execution in log order, decoded, with the fold's outcome.
+
+        Without ``session_id``, a run of a session is found too, by reading every partition.
+        """
+        return await self._views.history(execution_id, session_id, include_claims)
+
+    async def list_executions(self, status: str | None = None) -> list[Execution]:
+        """Every execution in the namespace (optionally of one status), folded from the log.
+
+        Reads every partition from offset 0: meant for the CLI and for tests.
+        """
+        return await self._views.list_executions(status)
+
+    async def get_session_state(self, session_id: str) -> dict:
+        """The session's state (``ctx.session.state``), folded from the log: key -> value."""
+        return await self._views.session_state(session_id)

@@ -1,0 +1,81 @@
+"""What a client hands back: an execution's status, its history, and a handle to wait on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..clock import to_datetime
+from ..errors import WorkflowFailedError
+from ..fold.rows import ENDED, Status
+from ..wire.serde import from_json
+
+
+class Execution(BaseModel):
+    """Status of one execution, as folded from the journal."""
+
+    execution_id: str
+    workflow: str
+    status: str
+    result: Any = None
+    error: dict | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    parent_execution_id: str | None = None
+    root_execution_id: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    waiting_for: list[dict] = []  # open waits: kind (timer, suspend), key, due_at, data (question...)
+    state: dict | None = None  # the workflow's state as of its last recorded step
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Execution":
+        waits = []
+        for _, wait in sorted(row.get("waits", {}).items(), key=lambda kv: int(kv[0])):
+            waits.append({"kind": wait["kind"], "key": wait["key"], "due_at": to_datetime(wait.get("due_at")),
+                          "data": from_json(wait.get("data"))})
+        return cls(execution_id=row["id"], workflow=row["workflow"], status=row["status"],
+                   result=from_json(row["result"]), error=row["error"], user_id=row["user_id"],
+                   session_id=row["session_id"], parent_execution_id=row["parent_id"],
+                   root_execution_id=row["root_id"], created_at=to_datetime(row["created_at"]),
+                   started_at=to_datetime(row["started_at"]), completed_at=to_datetime(row["completed_at"]),
+                   waiting_for=waits, state=from_json(row.get("state")))
+
+    @property
+    def done(self) -> bool:
+        return self.status in ENDED
+
+
+class HistoryRecord(BaseModel):
+    """One journal record of an execution, decoded, with what the fold made of it."""
+
+    offset: int
+    type: str
+    at: datetime
+    fields: dict
+    outcome: str  # "applied", or why the fold ignored it (fenced, duplicate, ...)
+
+
+class ExecutionHandle:
+    def __init__(self, client, execution_id: str, routing_key: str, fresh: bool):
+        self.client = client
+        self.execution_id = execution_id
+        self.routing_key = routing_key
+        self._fresh = fresh
+
+    def __repr__(self) -> str:
+        return f"<ExecutionHandle {self.execution_id}>"
+
+    async def result(self, timeout: float | None = None) -> Any:
+        """Wait for the execution to end; its result, or ``WorkflowFailedError``."""
+        row = await self.client.live.wait_finished(self.execution_id, self.routing_key, self._fresh, timeout)
+        if row["status"] in (Status.FAILED, Status.CANCELLED):
+            raise WorkflowFailedError(self.execution_id, row["error"])
+        return from_json(row["result"])
+
+    async def status(self) -> Execution:
+        return await self.client.get_execution(self.execution_id, session_id=self.routing_key
+                                               if self.routing_key != self.execution_id else None)

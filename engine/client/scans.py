@@ -1,0 +1,69 @@
+"""Reading the journal from offset 0: a partition, or one routing key's records, folded.
+
+Every query of a client that is not a live view (status, history, listings, session
+state) folds what it needs from the log with the workers' own ``fold.apply``, so it
+agrees with them on which records count (fenced ones don't). Keys are compared before
+anything is decoded, so other executions' records are cheap to skip. A query costs one
+read of a partition: fine for the CLI and for clients that submit and wait.
+"""
+
+from __future__ import annotations
+
+from .. import fold, names
+from ..errors import SchemaError
+from ..fold import MemoryState
+from ..fold.keys import execution_key
+from ..log.base import Entry, Log
+from ..wire.codec import Codec
+
+POLL_S = 1.0
+
+
+class JournalScans:
+    def __init__(self, log: Log, codec: Codec):
+        self.log = log
+        self.codec = codec
+
+    async def routing_key(self, routing_key: str, stop: int | None = None, collect: bool = False):
+        """Fold one routing key's records (and the claims) of its partition from offset 0."""
+        return await self.partition(self.log.partition_for(routing_key), routing_key.encode(), stop, collect)
+
+    async def elsewhere(self, execution_id: str, collect: bool = False):
+        """Fold the other partitions, one by one, until one holds the execution (a run of a session)."""
+        home = self.log.partition_for(execution_id)
+        for partition in range(self.log.num_partitions):
+            if partition != home:
+                state, records = await self.partition(partition, key=None, stop=None, collect=collect)
+                if state.get(execution_key(execution_id)) is not None:
+                    return state, records
+        return MemoryState(), []
+
+    async def partition(self, partition: int, key: bytes | None, stop: int | None, collect: bool = False):
+        """Fold a partition from offset 0 up to ``stop``: all of it, or one key and the claims.
+
+        Returns the state, and with ``collect`` every folded (entry, record, effects)."""
+        if stop is None:
+            stop = await self.log.end_offset(partition)
+        state = MemoryState()
+        records: list[tuple[Entry, dict, list]] = []
+        reader = self.log.reader()
+        try:
+            reader.assign(partition, 0)
+            position = 0
+            while position < stop:
+                for entry in await reader.poll(POLL_S):
+                    if entry.offset >= stop:
+                        break
+                    position = entry.offset + 1
+                    if key is not None and entry.key != key and entry.key != names.PARTITION_KEY:
+                        continue
+                    try:
+                        record = self.codec.decode(entry.value)
+                    except SchemaError:
+                        continue
+                    effects = fold.apply(state, record)
+                    if collect:
+                        records.append((entry, record, effects))
+        finally:
+            await reader.close()
+        return state, records

@@ -1,0 +1,146 @@
+"""The fold's rules for executions, steps and cancellation (rules 2, 3 and 5).
+
+2. Executions. The first ``InvocationRequested`` for an execution id creates it
+   (``pending``); later ones are duplicates. ``ExecutionStarted`` moves it to
+   ``running``. ``ExecutionCompleted``/``ExecutionFailed`` end it; after that, nothing
+   about it changes. An end also reports to a parent, cancels the open children of a
+   cancelled run (``children.py``) and passes on its session's turn (``sessions.py``).
+3. Steps. The first record that ends a step (``StepCompleted`` or ``StepFailed``) at a
+   position wins; later ones are duplicates and the effect repeats the winner.
+   ``StepAttemptFailed`` records a retry that is due at ``retry_at``.
+5. Cancellation. ``CancelRequested``, or the run timeout's ``TimerFired`` (position 0,
+   ``waits.py``), marks an active execution as to be cancelled; the owner stops it at
+   its next step or wait and records ``ExecutionCancelled``, which ends it like a failure.
+"""
+
+from __future__ import annotations
+
+from .. import names
+from ..wire.records import RecordType
+from . import children, sessions
+from .effects import Effect, EffectKind, duplicate, step
+from .keys import active_key, execution_key, journal_key, timer_key
+from .rows import DEADLINE_SEQ, EntryStatus, Status, active_row
+from .state import State
+
+
+def invocation_requested(state: State, r: dict) -> list[Effect]:
+    execution_id = r["execution_id"]
+    if state.get(execution_key(execution_id)) is not None:
+        return [duplicate(execution_id, "execution already exists"), *children.report_again(state, execution_id)]
+    row = {
+        "id": execution_id,
+        "workflow": r["workflow"],
+        "status": Status.PENDING,
+        "input": r["input"],
+        "user_id": r.get("user_id"),
+        "session_id": r.get("session_id"),
+        "parent_id": r.get("parent_execution_id"),
+        "root_id": r.get("root_execution_id") or execution_id,
+        "created_at": r["at"],
+        "started_at": None,
+        "completed_at": None,
+        "result": None,
+        "error": None,
+        "waits": {},
+        "initial_state": r.get("initial_state"),
+        "state": r.get("initial_state"),
+    }
+    if r.get("parent_execution_id") and r.get("reply_key"):  # a child: it reports its end there
+        row["parent"] = {"seq": r.get("parent_seq"), "reply_key": r["reply_key"]}
+    effects = [Effect(EffectKind.INVOKED, execution_id, row)]
+    if r.get("run_timeout_ms"):
+        row["deadline"] = r["at"] + r["run_timeout_ms"]
+        state.put(timer_key(row["deadline"], execution_id, DEADLINE_SEQ),
+                  {"key": "run timeout", "routing": names.row_routing_key(row)})
+        effects.append(Effect(EffectKind.TIMER, execution_id, row["deadline"]))
+    state.put(execution_key(execution_id), row)
+    state.put(active_key(execution_id), {})
+    return effects
+
+
+def execution_started(state: State, r: dict) -> list[Effect]:
+    row, ignored = active_row(state, r)
+    if row is None:
+        return ignored
+    if row["status"] != Status.PENDING:
+        return [duplicate(row["id"], "already started")]
+    row["status"] = Status.RUNNING
+    row["started_at"] = r["at"]
+    state.put(execution_key(row["id"]), row)
+    return [Effect(EffectKind.STARTED, row["id"], row)]
+
+
+def step_outcome(state: State, r: dict) -> list[Effect]:
+    row, ignored = active_row(state, r)
+    if row is None:
+        return ignored
+    execution_id, seq = row["id"], r["seq"]
+    key = journal_key(execution_id, seq)
+    existing = state.get(key)
+    if existing is not None and (existing["status"] != EntryStatus.RETRYING
+                                 or r["type"] == RecordType.STEP_ATTEMPT_FAILED
+                                 and r["attempt"] <= existing["attempt"]):
+        return [step(execution_id, seq, existing), duplicate(execution_id, "step already recorded")]
+    entry = {"key": r["key"], "attempt": r["attempt"], "at": r["at"]}
+    if r.get("state") is not None:  # the state checkpoint that came with this step
+        row["state"] = r["state"]
+        state.put(execution_key(execution_id), row)
+    if r["type"] == RecordType.STEP_COMPLETED:
+        entry.update(status=EntryStatus.COMPLETED, result=r["result"])
+    elif r["type"] == RecordType.STEP_FAILED:
+        entry.update(status=EntryStatus.FAILED, error=r["error"])
+    else:
+        entry.update(status=EntryStatus.RETRYING, error=r["error"], retry_at=r["retry_at"])
+    state.put(key, entry)
+    return [step(execution_id, seq, entry)]
+
+
+def execution_ended(state: State, r: dict) -> list[Effect]:
+    row, ignored = active_row(state, r)
+    if row is None:
+        return ignored
+    if r["type"] == RecordType.EXECUTION_COMPLETED:
+        row.update(status=Status.COMPLETED, result=r["result"])
+    elif r["type"] == RecordType.EXECUTION_CANCELLED:
+        row.update(status=Status.CANCELLED, error={"code": "CANCELLED", "type": "ExecutionCancelled",
+                                                   "message": r["reason"], "step": None})
+    else:
+        row.update(status=Status.FAILED, error=r["error"])
+    row["completed_at"] = r["at"]
+    row["waits"] = {}
+    if r.get("state") is not None:
+        row["state"] = r["state"]
+    state.put(execution_key(row["id"]), row)
+    state.delete(active_key(row["id"]))
+    # What else an end does: report to its parent, cancel its children, free its session.
+    return [Effect(EffectKind.FINISHED, row["id"], row), *children.on_ended(state, row),
+            *sessions.on_ended(state, row)]
+
+
+def request_cancel(state: State, row: dict, reason: str, at_ms: int) -> list[Effect]:
+    if row.get("cancel"):
+        return [duplicate(row["id"], "cancellation already requested")]
+    row["cancel"] = {"reason": reason, "at": at_ms}
+    state.put(execution_key(row["id"]), row)
+    return [Effect(EffectKind.CANCEL, row["id"], row)]
+
+
+def cancel_requested(state: State, r: dict) -> list[Effect]:
+    row, ignored = active_row(state, r)
+    if row is None:
+        return ignored
+    return request_cancel(state, row, r["reason"], r["at"])
+
+
+RULES = {
+    RecordType.INVOCATION_REQUESTED: invocation_requested,
+    RecordType.EXECUTION_STARTED: execution_started,
+    RecordType.STEP_COMPLETED: step_outcome,
+    RecordType.STEP_FAILED: step_outcome,
+    RecordType.STEP_ATTEMPT_FAILED: step_outcome,
+    RecordType.EXECUTION_COMPLETED: execution_ended,
+    RecordType.EXECUTION_FAILED: execution_ended,
+    RecordType.CANCEL_REQUESTED: cancel_requested,
+    RecordType.EXECUTION_CANCELLED: execution_ended,
+}

@@ -1,0 +1,128 @@
+"""What the fold's rules share: statuses, the active-row check, and opening and closing waits.
+
+An execution's *row* (``e/<execution>``) holds its status, input, result, error, times
+and open waits; its *journal entries* (``j/<execution>\\0<seq>``) hold what each step
+or wait position recorded. Every rule that opens or ends a wait goes through
+``open_wait`` and ``close_wait``, so a wait's row, journal entry, timer and
+registration always change together.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from .. import names
+from .effects import Effect, EffectKind, duplicate, ignored, step
+from .keys import awaiting_key, execution_key, journal_key, suspension_key, timer_key
+from .state import State
+
+
+class Status(StrEnum):
+    """An execution's status."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE = frozenset({Status.PENDING, Status.RUNNING, Status.WAITING})
+ENDED = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+
+
+class EntryStatus(StrEnum):
+    """A journal entry's status: what is recorded at one step or wait position."""
+
+    COMPLETED = "completed"  # its result is recorded: replay returns it
+    FAILED = "failed"  # its error is recorded: replay raises it
+    RETRYING = "retrying"  # an attempt failed; the next is due at retry_at
+    WAITING = "waiting"  # a wait is open
+
+
+class EntryKind(StrEnum):
+    """What a journal entry records, besides a step body's outcome (which has no kind)."""
+
+    TIMER = "timer"
+    SUSPEND = "suspend"
+    EVENT = "event"
+    CHILD = "child"
+    SESSION = "session"  # a turn of the session
+    SESSION_SET = "session_set"
+
+
+RECORDED = frozenset({EntryStatus.COMPLETED, EntryStatus.FAILED})
+
+DEADLINE_SEQ = 0  # timer index position of an execution's run timeout (steps start at 1)
+
+# What a row keeps of each open wait (``Execution.waiting_for``).
+_WAIT_FIELDS = ("kind", "key", "due_at", "data", "topic", "event_key", "timeout_at", "child")
+
+
+def active_row(state: State, r: dict) -> tuple[dict | None, list[Effect]]:
+    """The row of ``r``'s execution if it is active; else None and why the record is ignored."""
+    row = state.get(execution_key(r["execution_id"]))
+    if row is None:
+        return None, [ignored(r["execution_id"], "unknown execution")]
+    if row["status"] not in ACTIVE:
+        return None, [ignored(r["execution_id"], f"execution is {row['status']}")]
+    return row, []
+
+
+def open_wait(state: State, r: dict, entry: dict, due_at_ms: int | None) -> tuple[dict | None, list[Effect]]:
+    """Common start of a wait: returns the row, or effects for a duplicate/ignored record.
+
+    The caller writes the row back once it has added what its kind of wait needs."""
+    row, ignored_ = active_row(state, r)
+    if row is None:
+        return None, ignored_
+    key = journal_key(row["id"], r["seq"])
+    existing = state.get(key)
+    if existing is not None:
+        return None, [step(row["id"], r["seq"], existing), duplicate(row["id"], "wait already recorded")]
+    state.put(key, entry)
+    if due_at_ms is not None:
+        state.put(timer_key(due_at_ms, row["id"], r["seq"]),
+                  {"key": r["key"], "routing": names.row_routing_key(row), "sleep": entry["kind"] == EntryKind.TIMER})
+    waits = row.setdefault("waits", {})
+    waits[str(r["seq"])] = {k: v for k, v in entry.items() if k in _WAIT_FIELDS}
+    row["status"] = Status.WAITING
+    return row, []
+
+
+def close_wait(state: State, row: dict, seq: int, entry: dict, unregister: bool = True) -> list[Effect]:
+    """End the wait at ``seq`` with ``entry`` (completed or failed) and wake the execution.
+
+    An event wait also tells its event partition to forget the registration, unless
+    ``unregister`` is False: the event partition ended it itself, by a delivery."""
+    execution_id = row["id"]
+    state.put(journal_key(execution_id, seq), entry)
+    due_at_ms = entry.get("due_at") or entry.get("timeout_at")
+    effects = [step(execution_id, seq, entry)]
+    if due_at_ms is not None:
+        state.delete(timer_key(due_at_ms, execution_id, seq))
+        effects.append(Effect(EffectKind.TIMER_DONE, execution_id, timer_key(due_at_ms, execution_id, seq)))
+    if entry.get("kind") == EntryKind.SUSPEND:
+        state.delete(suspension_key(execution_id, entry["key"]))
+    if entry.get("kind") == EntryKind.EVENT:
+        state.delete(awaiting_key(execution_id, seq))
+        if unregister:  # the event partition may forget this wait now
+            effects.append(Effect(EffectKind.CLOSE_WAIT, execution_id,
+                                  {"seq": seq, "topic": entry["topic"], "event_key": entry.get("event_key")}))
+    row.get("waits", {}).pop(str(seq), None)
+    if not row.get("waits"):
+        row["status"] = Status.RUNNING
+    state.put(execution_key(execution_id), row)
+    effects.append(Effect(EffectKind.WOKEN, execution_id, row))
+    return effects
+
+
+def completed(entry: dict, result: str) -> dict:
+    """``entry`` ended with ``result`` (JSON)."""
+    return dict(entry, status=EntryStatus.COMPLETED, result=result)
+
+
+def failed(entry: dict, error: dict) -> dict:
+    """``entry`` ended with ``error`` (an Avro ``Error`` record)."""
+    return dict(entry, status=EntryStatus.FAILED, error=error)

@@ -1,0 +1,111 @@
+"""The one owner of names: topics, consumer groups, routing keys and derived ids.
+
+Nothing else formats a topic name, a group id or a routing key. A run's records are
+keyed by its *routing key*, which picks its journal partition: the session id when the
+run belongs to a session (so a session's runs and its state share one partition), else
+the execution id.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# -- topics and their configs ------------------------------------------------------------
+
+
+def journal_topic(namespace: str) -> str:
+    """All transitions and commands of a namespace, keyed by routing key."""
+    return f"{namespace}.journal"
+
+
+def dead_letter_topic(namespace: str) -> str:
+    """Events that could not be routed, with the reason."""
+    return f"{namespace}.dead-letter"
+
+
+# The journal is the source of truth: Kafka must never delete it by age or size.
+# Records carry up to 1 MB of workflow state plus a step result: allow 8 MB records.
+MAX_RECORD_BYTES = 8 * 1024 * 1024
+
+JOURNAL_TOPIC_CONFIG = {
+    "cleanup.policy": "delete",
+    "retention.ms": "-1",
+    "retention.bytes": "-1",
+    "max.message.bytes": str(MAX_RECORD_BYTES),
+}
+
+# -- consumer groups ---------------------------------------------------------------------
+
+
+def worker_group(namespace: str) -> str:
+    """The consumer group whose members own the journal's partitions."""
+    return f"{namespace}.workers"
+
+
+def router_group(namespace: str) -> str:
+    """The group whose committed offsets say how far the router read each domain topic."""
+    return f"{namespace}.router"
+
+
+def reader_group(namespace: str, unique: str) -> str:
+    """A group-less reader's private group id (Kafka needs one; it never commits)."""
+    return f"{namespace}.reader.{unique}"
+
+
+def metadata_group(namespace: str, unique: str) -> str:
+    """The private group id of the consumer that asks for watermarks and offsets by time."""
+    return f"{namespace}.meta.{unique}"
+
+
+# -- routing keys ------------------------------------------------------------------------
+
+# Key of partition-level records (claims, delivery confirmations). Execution ids never
+# start with a NUL byte.
+PARTITION_KEY = b"\x00partition"
+
+# Key of the awaited-topics records (TopicAwaited), which always go to partition 0,
+# where the router runs.
+TOPICS_KEY = "\x00topics"
+ROUTER_PARTITION = 0
+
+
+def routing_key(execution_id: str, session_id: str | None = None) -> str:
+    """A run's routing key: its session id if it has one, else its own id."""
+    return session_id or execution_id
+
+
+def row_routing_key(row: dict) -> str:
+    """The routing key of an execution row, as the fold stores it."""
+    return row.get("session_id") or row["id"]
+
+
+def event_routing_key(topic: str, event_key: str | None) -> str:
+    """Where the waits on one topic/key are matched with its events (the *event partition*)."""
+    return f"\x00ev/{topic}/{event_key or ''}"
+
+
+# -- ids derived from other ids ----------------------------------------------------------
+
+
+def child_execution_id(parent_id: str, step_key: str) -> str:
+    """A child run's id: a replay of the parent asks for the same child."""
+    return f"{parent_id}:{step_key}"
+
+
+def trigger_execution_id(workflow: str, topic: str, partition: int, offset: int) -> str:
+    """The run an event starts: one per (workflow, event), however often it is read."""
+    return f"{workflow}:{topic}:{partition}:{offset}"
+
+
+# -- local paths ---------------------------------------------------------------------------
+
+
+def store_path(data_dir: str | os.PathLike, namespace: str, partition: int) -> Path:
+    """A worker's RocksDB store of one journal partition."""
+    return Path(data_dir) / namespace / str(partition)
+
+
+def embedded_log_path(data_dir: str | os.PathLike, namespace: str) -> Path:
+    """The embedded log's RocksDB."""
+    return Path(data_dir) / namespace / "log"

@@ -1,0 +1,46 @@
+"""Folding a batch of log entries into a partition store: decode, apply, commit with the offset."""
+
+from __future__ import annotations
+
+import logging
+
+from .. import fold
+from ..errors import SchemaError
+from ..fold.keys import dead_record_key
+from ..log.base import Entry
+from ..store import StorePartition
+from ..wire.codec import Codec
+
+log = logging.getLogger(__name__)
+
+
+def fold_batch(store: StorePartition, codec: Codec, entries: list[Entry], applied: int) -> tuple[int, list]:
+    """Fold records past ``applied`` into one transaction; commit it with the last offset.
+
+    1. skip entries at or below ``applied`` (delivered again after a reassignment),
+    2. decode each; one that cannot be decoded is kept with its reason under
+       ``d/<offset>``, so one poison record never stops the partition,
+    3. apply it to the transaction,
+    4. commit the transaction together with the last offset.
+
+    Returns (last offset, the fold's effects).
+    """
+    tx = store.transaction()
+    effects: list[fold.Effect] = []
+    last = applied
+    for entry in entries:
+        if entry.offset <= last:
+            continue
+        last = entry.offset
+        try:
+            record = codec.decode(entry.value)
+        except SchemaError as exc:
+            log.error("partition %d offset %d: skipping a record that cannot be decoded: %s",
+                      entry.partition, entry.offset, exc)
+            tx.put(dead_record_key(entry.offset), {"offset": entry.offset, "reason": str(exc),
+                                                   "key": entry.key.decode(errors="replace")})
+            continue
+        effects.extend(fold.apply(tx, record))
+    if last != applied:
+        tx.commit(last)
+    return last, effects

@@ -1,0 +1,160 @@
+"""The invoker: runs workflow bodies as asyncio tasks, outside the fold.
+
+One task per running execution. A task is started when a processor becomes active (for
+every execution left pending or running) and when a new invocation is folded. It runs
+the workflow code against the recorded journal (``workflow/steps.py``), and its outcomes
+enter the system only as records appended through the processor (``run.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pydantic import ValidationError
+
+from ..clock import now_ms
+from ..errors import CancelledByRequest, EngineSignal, Fenced, LogloomError, NondeterminismError, to_record
+from ..fold.keys import ACTIVE_PREFIX, execution_key, journal_prefix, parse_active_key, parse_journal_seq
+from ..fold.rows import ACTIVE, Status
+from ..wire import records
+from ..wire.serde import from_json, to_json
+from ..workflow.context import WorkflowContext
+from ..workflow.journal import Journal
+from ..workflow.registry import Registry
+from .idle_runs import EVICT_AFTER_IDLE_S, MAX_IDLE_RUNS, IdleRuns
+from .processor import PartitionProcessor
+from .run import ExecutionRun, log_failure
+from .run_state import RunState
+
+log = logging.getLogger(__name__)
+
+
+class Invoker:
+    def __init__(self, registry: Registry, worker_id: str, *, max_idle_runs: int = MAX_IDLE_RUNS,
+                 evict_after_idle_s: float = EVICT_AFTER_IDLE_S):
+        self.registry = registry
+        self.worker_id = worker_id
+        self._runs: dict[int, dict[str, ExecutionRun]] = {}
+        self.idle_runs = IdleRuns(max_idle_runs, evict_after_idle_s)
+
+    def running(self) -> int:
+        """Executions with a task in memory (waiting ones that were evicted do not count)."""
+        return sum(len(runs) for runs in self._runs.values())
+
+    def resume(self, processor: PartitionProcessor) -> None:
+        """Start a task for every execution the store says is pending or running."""
+        store = processor.store
+        for key, _ in store.scan(ACTIVE_PREFIX):
+            row = store.get(execution_key(parse_active_key(key)))
+            if row is not None:
+                self.start(processor, row)
+
+    def start(self, processor: PartitionProcessor, row: dict) -> None:
+        runs = self._runs.setdefault(processor.partition, {})
+        if row["id"] in runs:
+            return
+        execution_id = row["id"]
+        if row.get("cancel"):  # asked to stop before it ran again: no replay needed
+            ExecutionRun(processor, row, Journal(execution_id)).record_cancelled()
+            return
+        entries = {parse_journal_seq(key): entry for key, entry in processor.store.scan(journal_prefix(execution_id))}
+        run = ExecutionRun(processor, row, Journal(execution_id, entries), self.registry, self.idle_runs)
+        run.task = asyncio.create_task(self._run(run, row), name=f"execution {execution_id}")
+        runs[execution_id] = run
+        run.task.add_done_callback(lambda _, run=run: self._finished(run))
+
+    def cancel(self, processor: PartitionProcessor, row: dict) -> None:
+        """Stop the execution at its next step or wait; at once if it only waits."""
+        run = self._runs.get(processor.partition, {}).get(row["id"])
+        if run is None:
+            self.start(processor, row)  # starts, sees the request, records the cancellation
+            return
+        run.cancel_reason = row["cancel"]["reason"]
+        if run.state in (RunState.EVICTED, RunState.EVICTED_WOKEN):
+            run.woken()
+        elif run.active == 0:  # every branch waits: nothing to finish first
+            run.stop()
+
+    def wake(self, processor: PartitionProcessor, row: dict) -> None:
+        """A wait of this execution ended: continue it in memory, or start it again."""
+        run = self._runs.get(processor.partition, {}).get(row["id"])
+        if run is None:
+            self.start(processor, row)
+        else:  # evicted: it starts again once gone; else its parked waiter is resolved by the same effect
+            run.woken()
+
+    def _finished(self, run: ExecutionRun) -> None:
+        processor = run.processor
+        runs = self._runs.get(processor.partition, {})
+        if runs.get(run.execution_id) is run:
+            del runs[run.execution_id]
+        self.idle_runs.discard(run)
+        if run.state is RunState.EVICTED_WOKEN and processor.active:
+            row = processor.store.get(execution_key(run.execution_id))
+            if row is not None and row["status"] in ACTIVE:
+                self.start(processor, row)
+
+    def stop_partition(self, partition: int) -> asyncio.Future:
+        """Cancel the partition's tasks; the returned future resolves when they are gone."""
+        runs = list(self._runs.pop(partition, {}).values())
+        for run in runs:
+            self.idle_runs.discard(run)
+        tasks = [run.task for run in runs]
+        for task in tasks:
+            task.cancel()
+        return asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, run: ExecutionRun, row: dict) -> None:
+        try:
+            await self._execute(run, row)
+        except CancelledByRequest:
+            run.record_cancelled()
+        except (Fenced, asyncio.CancelledError):
+            if run.state is RunState.STOPPING and run.processor.active:
+                run.record_cancelled()
+            elif run.state not in (RunState.EVICTED, RunState.EVICTED_WOKEN):
+                log.debug("execution %s stopped: partition %d no longer owned here",
+                          run.execution_id, run.processor.partition)
+        except Exception:
+            log.exception("execution %s: engine error", run.execution_id)
+
+    async def _execute(self, run: ExecutionRun, row: dict) -> None:
+        execution_id = run.execution_id
+        try:
+            wf = self.registry.get(row["workflow"])
+            kwargs = wf.binder.bind(from_json(row["input"]))
+        except LogloomError as exc:
+            log.error("execution %s cannot start: %s", execution_id, exc)
+            await run.finish(records.execution_failed, error=to_record(exc))
+            return
+        if row["status"] == Status.PENDING:
+            row = dict(row, started_at=now_ms())
+            started = run.append(records.execution_started, at_ms=row["started_at"], worker=self.worker_id)
+            started.add_done_callback(log_failure)  # not awaited: the first step's record follows it
+        ctx = run.ctx = WorkflowContext(run, row)
+        try:
+            ctx.state = wf.state_schema.model_validate(from_json(row.get("initial_state")) or {})
+        except ValidationError as exc:
+            await run.finish(records.execution_failed, error={
+                "code": "INVALID_INPUT", "type": "ValidationError", "message": f"invalid initial state: {exc}",
+                "step": None})
+            return
+        try:
+            value = await wf.fn(ctx, **kwargs)
+            result = to_json(value, f"result of execution {execution_id}")
+            final_state = run.checkpoint()
+        except CancelledByRequest:
+            raise
+        except NondeterminismError as exc:
+            log.error("%s", exc)
+            error = {"code": exc.code, "type": type(exc).__name__, "message": str(exc), "step": exc.found}
+        except EngineSignal:
+            raise
+        except Exception as exc:
+            error = to_record(exc)
+            log.info("execution %s failed: [%s] %s", execution_id, error["code"], error["message"])
+        else:
+            await run.finish(records.execution_completed, result=result, state=final_state)
+            return
+        await run.finish(records.execution_failed, error=error, state=run.checkpoint(or_none=True))

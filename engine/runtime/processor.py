@@ -1,0 +1,267 @@
+"""PartitionProcessor: the owner of one journal partition inside a worker.
+
+Its life, in order (``Phase``):
+
+1. Replay. Fold records from the store's applied offset + 1 up to the partition's end
+   offset as it was at assignment. Each delivered batch is folded into one transaction
+   and committed together with its last offset (``folding.fold_batch``).
+2. Claim. Append ``PartitionClaimed`` with the current epoch + 1 and keep folding until
+   that claim comes back through the log. If it was accepted, this processor owns the
+   partition under that epoch.
+3. Active. The invoker resumes the executions that were pending or running, and starts
+   new ones as their invocations are folded. Everything this processor appends carries
+   its epoch, and a step's caller resumes only when the fold has applied its record.
+4. Fenced or closed. A newer claim (another worker took over) or a revocation ends
+   ownership: running executions are cancelled and nothing more is appended. Records
+   this processor had in flight are rejected by the fold, on every replica of the state.
+
+The fold's effects are acted on through ``_ACTIONS``, which covers every ``EffectKind``
+(checked when this module loads); the cross-partition ones go to the messenger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from enum import StrEnum
+from functools import partial
+
+from .. import fold
+from ..clock import now_ms
+from ..errors import Fenced
+from ..fold import Effect, EffectKind
+from ..log.base import Entry, Log
+from ..names import PARTITION_KEY
+from ..store import StorePartition
+from ..wire import records
+from ..wire.codec import Codec
+from ..wire.records import Record
+from .folding import fold_batch
+from .timers import Timers
+
+log = logging.getLogger(__name__)
+
+RETRY_CLAIM_AFTER_S = 1.0
+
+
+class Phase(StrEnum):
+    REPLAYING = "replaying"
+    CLAIMING = "claiming"
+    ACTIVE = "active"
+    FENCED = "fenced"
+    CLOSED = "closed"
+
+
+class PartitionProcessor:
+    def __init__(self, partition: int, log_: Log, store: StorePartition, codec: Codec, invoker, worker_id: str,
+                 on_ownership=lambda processor, owned: None, messenger=None):
+        self.partition = partition
+        self.messenger = messenger  # commands for other partitions (events, children)
+        self.on_ownership = on_ownership  # called with True when active, False when that ends
+        self.log = log_
+        self.store = store
+        self.codec = codec
+        self.invoker = invoker
+        self.owner = f"{worker_id}/{uuid.uuid4().hex[:8]}"
+        self.applied = store.applied_offset()
+        self.replayed_from = self.applied + 1
+        self.epoch = 0
+        self.phase = Phase.REPLAYING
+        self.timers = Timers(self)
+        self._catchup_end = 0
+        self._waiters: dict[tuple, asyncio.Future] = {}
+
+    @property
+    def active(self) -> bool:
+        """Whether this processor owns its partition now (and may append)."""
+        return self.phase is Phase.ACTIVE
+
+    # -- 1. replay, 2. claim -------------------------------------------------------------
+
+    def begin(self, end_offset: int) -> None:
+        self._catchup_end = end_offset
+        self._maybe_claim()
+
+    def _maybe_claim(self) -> None:
+        if self.phase is Phase.REPLAYING and self.applied + 1 >= self._catchup_end:
+            self.phase = Phase.CLAIMING
+            self._append_claim()
+
+    def _append_claim(self) -> None:
+        record = records.partition_claimed(fold.current_epoch(self.store) + 1, now_ms(), owner=self.owner)
+        ack = self.log.append(self.partition, PARTITION_KEY, self.codec.encode(record))
+        ack.add_done_callback(self._claim_appended)
+
+    def _claim_appended(self, ack: asyncio.Future) -> None:
+        if ack.cancelled() or ack.exception() is not None:
+            log.error("partition %d: claim append failed: %s", self.partition,
+                      "cancelled" if ack.cancelled() else ack.exception())
+            if self.phase is Phase.CLAIMING:
+                asyncio.get_running_loop().call_later(RETRY_CLAIM_AFTER_S, self._append_claim)
+
+    # -- the fold loop ---------------------------------------------------------------
+
+    def on_records(self, entries: list[Entry]) -> None:
+        """Fold a batch of this partition's records; commit it with its last offset; act on the effects."""
+        if self.phase is Phase.CLOSED:
+            return
+        last, effects = fold_batch(self.store, self.codec, entries, self.applied)
+        if last == self.applied:
+            return
+        self.applied = last
+        for effect in effects:
+            _ACTIONS[effect.kind](self, effect)
+        self._maybe_claim()
+
+    def _on_step(self, effect: Effect) -> None:
+        seq, entry = effect.data
+        self._resolve((effect.execution_id, seq), entry)
+
+    def _on_finished(self, effect: Effect) -> None:
+        self._resolve((effect.execution_id, "end"), effect.data)
+
+    def _on_invoked(self, effect: Effect) -> None:
+        if self.active:
+            self.invoker.start(self, effect.data)
+
+    def _on_woken(self, effect: Effect) -> None:
+        if self.active:
+            self.invoker.wake(self, effect.data)
+
+    def _on_cancel(self, effect: Effect) -> None:
+        if self.active:
+            self.invoker.cancel(self, effect.data)
+
+    def _on_timer(self, effect: Effect) -> None:
+        self.timers.schedule()
+
+    def _on_timer_done(self, effect: Effect) -> None:
+        self.timers.done(effect.data)
+
+    def _to_messenger(self, effect: Effect) -> None:
+        if self.active:
+            self.messenger.on_effect(self, effect)
+
+    def _on_claimed(self, effect: Effect) -> None:
+        claim = effect.data
+        if claim["owner"] == self.owner:
+            if self.phase is Phase.CLAIMING:
+                self.epoch = claim["epoch"]
+                self.phase = Phase.ACTIVE
+                log.info("partition %d: active with epoch %d", self.partition, self.epoch)
+                self.invoker.resume(self)
+                self.timers.schedule()
+                self.messenger.resend(self)
+                self.on_ownership(self, True)
+        elif self.phase in (Phase.ACTIVE, Phase.CLAIMING):
+            log.warning("partition %d: fenced, %s claimed epoch %d", self.partition, claim["owner"], claim["epoch"])
+            self._fence()
+
+    def _on_claim_rejected(self, effect: Effect) -> None:
+        claim = effect.data
+        if claim["owner"] == self.owner and self.phase is Phase.CLAIMING:
+            log.warning("partition %d: claim for epoch %d lost a race; claiming again",
+                        self.partition, claim["epoch"])
+            self._append_claim()
+
+    def _nothing(self, effect: Effect) -> None:
+        """The effect changes nothing the owner acts on (history shows it)."""
+
+    def _resolve(self, key: tuple, value) -> None:
+        waiter = self._waiters.pop(key, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(value)
+
+    # -- 3. appends for the invoker and the messenger -----------------------------------
+
+    def _check_active(self) -> None:
+        if self.phase is not Phase.ACTIVE:
+            raise Fenced(f"partition {self.partition} is {self.phase}")
+
+    def append(self, routing_key: bytes, record: Record) -> asyncio.Future[int]:
+        """Append a record built with this processor's epoch to its own partition."""
+        self._check_active()
+        return self.log.append(self.partition, routing_key, self.codec.encode(record))
+
+    def send(self, routing_key: str, record: Record, to_partition: int | None = None) -> asyncio.Future[int]:
+        """Append a command (epoch 0) to the partition ``routing_key`` maps to (or ``to_partition``)."""
+        self._check_active()
+        if to_partition is None:
+            to_partition = self.log.partition_for(routing_key)
+        return self.log.append(to_partition, routing_key.encode(), self.codec.encode(record))
+
+    def waiter(self, key: tuple) -> asyncio.Future:
+        """A future the fold resolves when it applies an outcome for ``key``."""
+        self._check_active()
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters[key] = waiter
+        return waiter
+
+    def forget_waiter(self, key: tuple, waiter: asyncio.Future) -> None:
+        if self._waiters.get(key) is waiter:
+            del self._waiters[key]
+        waiter.cancel()
+
+    async def append_and_wait(self, routing_key: bytes, record: Record, wait_for: tuple):
+        """1. register the waiter, 2. append, 3. resume when the fold applied the winner."""
+        waiter = self.waiter(wait_for)
+        ack = self.append(routing_key, record)
+        ack.add_done_callback(partial(_forward_failure, waiter))
+        return await waiter
+
+    # -- 4. fenced or closed ---------------------------------------------------------
+
+    def _fence(self) -> None:
+        self.phase = Phase.FENCED
+        self.timers.stop()
+        self.on_ownership(self, False)
+        self._fail_waiters()
+        self.invoker.stop_partition(self.partition)
+
+    def _fail_waiters(self) -> None:
+        waiters, self._waiters = self._waiters, {}
+        for waiter in waiters.values():
+            if not waiter.done():
+                waiter.set_exception(Fenced(f"partition {self.partition} is no longer owned"))
+
+    async def close(self) -> None:
+        was_active = self.active
+        self.phase = Phase.CLOSED
+        self.timers.stop()
+        if was_active:
+            self.on_ownership(self, False)
+        self._fail_waiters()
+        await self.invoker.stop_partition(self.partition)
+        self.store.close()
+
+
+def _forward_failure(waiter: asyncio.Future, ack: asyncio.Future) -> None:
+    if waiter.done():
+        return
+    if ack.cancelled():
+        waiter.cancel()
+    elif ack.exception() is not None:
+        waiter.set_exception(ack.exception())
+
+
+_Action = Callable[[PartitionProcessor, Effect], None]
+_ACTIONS: dict[EffectKind, _Action] = {
+    EffectKind.CLAIMED: PartitionProcessor._on_claimed,
+    EffectKind.CLAIM_REJECTED: PartitionProcessor._on_claim_rejected,
+    EffectKind.INVOKED: PartitionProcessor._on_invoked,
+    EffectKind.STEP: PartitionProcessor._on_step,
+    EffectKind.FINISHED: PartitionProcessor._on_finished,
+    EffectKind.CANCEL: PartitionProcessor._on_cancel,
+    EffectKind.TIMER: PartitionProcessor._on_timer,
+    EffectKind.TIMER_DONE: PartitionProcessor._on_timer_done,
+    EffectKind.WOKEN: PartitionProcessor._on_woken,
+    **{kind: PartitionProcessor._to_messenger for kind in fold.CROSS_PARTITION},
+    **{kind: PartitionProcessor._nothing for kind in (EffectKind.FENCED, EffectKind.STARTED, EffectKind.BUFFERED,
+                                                      EffectKind.REGISTERED, EffectKind.DUPLICATE,
+                                                      EffectKind.IGNORED)},
+}
+_unhandled = set(EffectKind) - set(_ACTIONS)
+if _unhandled:  # an effect nobody acts on would be dropped silently in production
+    raise ImportError(f"the partition processor has no action for {sorted(_unhandled)}")

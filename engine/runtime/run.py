@@ -1,0 +1,186 @@
+"""ExecutionRun: one execution while its task runs. The runtime's side of ``workflow.port``.
+
+It holds the execution's journal and step counter, appends its records through the
+partition processor, waits for the fold, and parks on open waits. ``active`` counts the
+step bodies running and the appends waiting for their fold; ``parked`` holds the open
+waits (position -> due time). Its life in memory is a ``RunState`` (``run_state.py``):
+when every branch is parked on a wait that is not due soon, it is evicted: its task is
+cancelled and the execution lives on only as rows in the store, until a record wakes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from .. import names
+from ..clock import now_ms
+from ..errors import CancelledByRequest, StateTooLargeError
+from ..fold.keys import journal_key, session_state_key
+from ..fold.rows import EntryStatus
+from ..wire import records
+from ..workflow.journal import Journal
+from ..workflow.port import RecordBuilder
+from ..workflow.registry import Registry
+from ..workflow.state import dump_state
+from .idle_runs import IdleRuns
+from .run_state import RunEvent, RunState, next_state
+
+log = logging.getLogger(__name__)
+
+# Waits due sooner than this stay in memory; longer ones are evicted (no task, no coroutine).
+KEEP_IN_MEMORY_MS = 1000
+
+
+class ExecutionRun:
+    def __init__(self, processor, row: dict, journal: Journal, registry: Registry | None = None,
+                 idle_runs: IdleRuns | None = None):
+        self.processor = processor
+        self.registry = registry or Registry()
+        self.idle_runs = idle_runs if idle_runs is not None else IdleRuns()
+        self.row = row
+        self.journal = journal
+        self.execution_id: str = row["id"]
+        self.routing_key: bytes = names.row_routing_key(row).encode()
+        self.state = RunState.RUNNING
+        self.active = 0
+        self.parked: dict[int, int | None] = {}
+        self.task: asyncio.Task | None = None
+        self.cancel_reason: str | None = (row.get("cancel") or {}).get("reason")
+        self.idle_token = 0  # bumped whenever the run does something; an eviction check must see it unchanged
+        self.ctx = None  # its WorkflowContext, once the body runs
+        self.recorded_state: str | None = row.get("state")  # the last state on the log (as of the row)
+        self._seq = 0
+
+    def _move(self, event: RunEvent) -> None:
+        self.state = next_state(self.state, event)
+
+    # -- the port: what the workflow layer asks of the runtime ---------------------------
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def check_cancelled(self) -> None:
+        """At every step and wait: stop here if the execution was asked to stop."""
+        if self.cancel_reason is not None:
+            raise CancelledByRequest(self.cancel_reason)
+
+    def checkpoint(self, or_none: bool = False) -> str | None:
+        """The state's JSON to record with a step, or None if it is as last recorded.
+
+        ``StateTooLargeError`` past 1 MB (None instead with ``or_none``).
+        """
+        try:
+            text = dump_state(self.ctx.state if self.ctx else None, self.execution_id)
+        except StateTooLargeError:
+            if or_none:
+                return None
+            raise
+        if text == self.recorded_state:
+            return None
+        self.recorded_state = text
+        return text
+
+    async def record_step(self, build: RecordBuilder, seq: int, key: str, **fields) -> dict:
+        """1. build the record with the owner's epoch, 2. append it, 3. wait for its fold;
+        returns the entry the fold kept at this position."""
+        self.busy()
+        try:
+            record = build(self.execution_id, self.processor.epoch, now_ms(), seq=seq, key=key, **fields)
+            entry = await self.processor.append_and_wait(self.routing_key, record, (self.execution_id, seq))
+        finally:
+            self.idle()
+        self.journal.remember(seq, entry)
+        return entry
+
+    def busy(self) -> None:
+        self.active += 1
+        self._not_idle()
+
+    def idle(self) -> None:
+        self.active -= 1
+        if self.active == 0 and self.parked:
+            self._now_idle()
+
+    async def park(self, seq: int, due_at_ms: int | None) -> dict:
+        """Wait, without holding a worker busy, until the fold ends the wait at ``seq``."""
+        key = (self.execution_id, seq)
+        waiter = self.processor.waiter(key)
+        entry = self.processor.store.get(journal_key(self.execution_id, seq))
+        if entry is not None and entry["status"] != EntryStatus.WAITING:  # ended before we got here
+            self.processor.forget_waiter(key, waiter)
+        else:
+            self.parked[seq] = due_at_ms
+            if self.active == 0:
+                self._now_idle()
+            try:
+                entry = await waiter
+            finally:
+                self.parked.pop(seq, None)
+                self._not_idle()
+                self.processor.forget_waiter(key, waiter)  # evicted: nothing stays behind
+        self.journal.remember(seq, entry)
+        return entry
+
+    async def publish(self, topic: str, key: bytes | None, value: bytes) -> tuple[int, int]:
+        return await self.processor.log.publish(topic, key, value)
+
+    def session_state(self, session_id: str) -> dict:
+        return self.processor.store.get(session_state_key(session_id)) or {}
+
+    # -- idle, evicted ------------------------------------------------------------------
+
+    def _now_idle(self) -> None:
+        self.idle_token += 1
+        self._move(RunEvent.ALL_PARKED)
+        if self.state is RunState.IDLE:
+            self.idle_runs.add(self)
+
+    def _not_idle(self) -> None:
+        self.idle_token += 1  # an eviction check scheduled before now no longer applies
+        self._move(RunEvent.WORK)
+        self.idle_runs.discard(self)
+
+    def maybe_evict(self, idle_token: int) -> None:
+        if idle_token != self.idle_token or self.state is not RunState.IDLE or self.task is None:
+            return
+        soon_ms = now_ms() + KEEP_IN_MEMORY_MS
+        if any(due is not None and due < soon_ms for due in self.parked.values()):
+            return
+        self._move(RunEvent.EVICT)
+        self.idle_runs.discard(self)
+        log.debug("execution %s evicted while it waits for %s", self.execution_id, sorted(self.parked))
+        self.task.cancel()
+
+    def woken(self) -> None:
+        """The fold ended a wait of this run, or asked it to stop: if it is being evicted,
+        it must start again once its task is gone (its parked waiters are resolved otherwise)."""
+        if self.state in (RunState.EVICTED, RunState.EVICTED_WOKEN):
+            self._move(RunEvent.WAKE)
+
+    def stop(self) -> None:
+        """Cancel the task now to record the cancellation: nothing of the run is running."""
+        self._move(RunEvent.STOP)
+        self.task.cancel()
+
+    # -- records of the execution's own life ----------------------------------------------
+
+    def append(self, build: RecordBuilder, at_ms: int | None = None, **fields) -> asyncio.Future[int]:
+        """Append a record of this execution (not awaited by the caller)."""
+        record = build(self.execution_id, self.processor.epoch, at_ms or now_ms(), **fields)
+        return self.processor.append(self.routing_key, record)
+
+    def record_cancelled(self) -> None:
+        ack = self.append(records.execution_cancelled, reason=self.cancel_reason or "cancelled")
+        ack.add_done_callback(log_failure)
+
+    async def finish(self, build: RecordBuilder, **fields) -> dict:
+        """Append the execution's end and wait until it is folded; the ended row."""
+        record = build(self.execution_id, self.processor.epoch, now_ms(), **fields)
+        return await self.processor.append_and_wait(self.routing_key, record, (self.execution_id, "end"))
+
+
+def log_failure(ack: asyncio.Future) -> None:
+    if not ack.cancelled() and ack.exception() is not None:
+        log.warning("append failed: %s", ack.exception())

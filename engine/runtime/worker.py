@@ -1,0 +1,122 @@
+"""Worker: a stream processor composed of a log subscription, processors and an invoker.
+
+The log assigns partitions; for each, the worker opens its local store at
+``<data-dir>/<namespace>/<partition>``, starts a ``PartitionProcessor`` at the store's
+applied offset + 1, and routes delivered records to it. Revoked partitions are closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from pathlib import Path
+
+from .. import names
+from ..log.base import Entry, Log, Subscription
+from ..store import StorePartition
+from ..wire.codec import Codec, default_codec
+from ..workflow.registry import Registry
+from ..workflow.registry import registry as default_registry
+from .idle_runs import EVICT_AFTER_IDLE_S, MAX_IDLE_RUNS
+from .invoker import Invoker
+from .messenger import Messenger
+from .processor import PartitionProcessor
+from .router import Router
+
+log = logging.getLogger(__name__)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(self, log_: Log, registry: Registry | None = None, *, data_dir: str | os.PathLike = ".logloom",
+                 worker_id: str | None = None, codec: Codec | None = None, max_idle_runs: int = MAX_IDLE_RUNS,
+                 evict_after_idle_s: float = EVICT_AFTER_IDLE_S):
+        """``max_idle_runs`` and ``evict_after_idle_s`` bound the waiting runs kept in memory
+        (``idle_runs.IdleRuns``); ``max_idle_runs=0`` evicts every run as soon as it waits."""
+        self.log = log_
+        self.registry = registry or default_registry
+        self.data_dir = Path(data_dir)
+        self.worker_id = worker_id or new_worker_id()
+        self.codec = codec or default_codec()
+        self.invoker = Invoker(self.registry, self.worker_id, max_idle_runs=max_idle_runs,
+                               evict_after_idle_s=evict_after_idle_s)
+        self.processors: dict[int, PartitionProcessor] = {}
+        self.router = Router(log_, self.registry, self.codec)
+        self.messenger = Messenger(self.router)
+        self._subscription: Subscription | None = None
+        self._stopped = asyncio.Event()
+
+    def store_path(self, partition: int) -> Path:
+        return names.store_path(self.data_dir, self.log.namespace, partition)
+
+    async def start(self) -> "Worker":
+        self._subscription = self.log.subscribe(self)
+        return self
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.close()
+            self._subscription = None
+        for partition in list(self.processors):
+            await self.processors.pop(partition).close()
+        await self.router.stop()
+        self._stopped.set()
+
+    async def run_forever(self) -> None:
+        await self.start()
+        await self._stopped.wait()
+
+    async def __aenter__(self) -> "Worker":
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    # -- PartitionListener ---------------------------------------------------------------
+
+    async def assigned(self, ends: dict[int, int]) -> dict[int, int]:
+        starts = {}
+        for partition, end in sorted(ends.items()):
+            if partition in self.processors:  # assigned again without a revoke in between
+                await self.processors.pop(partition).close()
+            store = StorePartition(self.store_path(partition))
+            processor = PartitionProcessor(partition, self.log, store, self.codec, self.invoker, self.worker_id,
+                                           on_ownership=self._ownership_changed, messenger=self.messenger)
+            self.processors[partition] = processor
+            starts[partition] = processor.applied + 1
+            log.info("partition %d: replaying from offset %d to %d", partition, starts[partition], end)
+            processor.begin(end)
+        return starts
+
+    async def revoked(self, partitions: list[int]) -> None:
+        for partition in partitions:
+            processor = self.processors.pop(partition, None)
+            if processor is not None:
+                await processor.close()
+
+    def _ownership_changed(self, processor: PartitionProcessor, owned: bool) -> None:
+        """The router runs beside the owner of partition 0: one router per namespace."""
+        if processor.partition != names.ROUTER_PARTITION:
+            return
+        if owned:
+            self.router.start()
+        else:
+            asyncio.ensure_future(self.router.stop())
+
+    def records(self, entries: list[Entry]) -> None:
+        start = 0
+        for i in range(1, len(entries) + 1):  # split into runs of one partition, in order
+            if i == len(entries) or entries[i].partition != entries[start].partition:
+                processor = self.processors.get(entries[start].partition)
+                if processor is not None:
+                    processor.on_records(entries[start:i])
+                start = i
+
+    def active_partitions(self) -> list[int]:
+        return sorted(p for p, proc in self.processors.items() if proc.active)

@@ -1,0 +1,1 @@
+"""What crosses the wire: Avro framing and codec, journal record builders, JSON, domain events."""

@@ -1,0 +1,68 @@
+"""Binding a JSON payload to a workflow's parameters (everything after ``ctx``)."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+import pydantic
+
+from ..errors import InputValidationError
+
+
+class Binder:
+    """Turns a JSON payload into the arguments of a workflow (everything after ``ctx``).
+
+    * One parameter annotated with a pydantic model (Polos style): the whole payload is
+      validated into that model.
+    * Otherwise (AGNT5 style): the payload is a JSON object whose keys bind the
+      parameters by name, each validated against its annotation.
+    """
+
+    def __init__(self, fn: Callable, skip: int = 1):
+        params = list(inspect.signature(fn).parameters.values())[skip:]
+        self.name = getattr(fn, "__qualname__", repr(fn))
+        self._model_param = None
+        self._fields_model = None
+        self._param_names = [p.name for p in params]
+        if len(params) == 1 and _is_model(params[0].annotation):
+            self._model_param = params[0].annotation
+        elif params:
+            fields = {}
+            for p in params:
+                annotation = Any if p.annotation is inspect.Parameter.empty else p.annotation
+                default = ... if p.default is inspect.Parameter.empty else p.default
+                fields[p.name] = (annotation, default)
+            self._fields_model = pydantic.create_model(
+                f"{fn.__name__}_input", __config__=pydantic.ConfigDict(arbitrary_types_allowed=True), **fields)
+
+    @property
+    def model(self) -> type | None:
+        """The pydantic model the whole payload binds to (Polos style), if any."""
+        return self._model_param
+
+    def bind(self, payload: Any) -> dict[str, Any]:
+        """Keyword arguments for the workflow; raises ``InputValidationError``."""
+        try:
+            if self._model_param is not None:
+                return {self._param_names[0]: self._model_param.model_validate(payload)}
+            if self._fields_model is None:
+                if payload not in (None, {}):
+                    raise InputValidationError(f"{self.name} takes no input, got {payload!r}")
+                return {}
+            if payload is None:
+                payload = {}
+            if not isinstance(payload, dict):
+                raise InputValidationError(
+                    f"{self.name} takes a JSON object with keys {self._param_names}, got {type(payload).__name__}")
+            unknown = set(payload) - set(self._param_names)
+            if unknown:
+                raise InputValidationError(f"{self.name} has no parameters {sorted(unknown)}")
+            model = self._fields_model.model_validate(payload)
+            return {name: getattr(model, name) for name in self._param_names}
+        except pydantic.ValidationError as exc:
+            raise InputValidationError(f"invalid input for {self.name}: {exc}") from exc
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel)

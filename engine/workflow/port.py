@@ -1,0 +1,55 @@
+"""The port: what the user API needs from a runtime, for one running execution.
+
+``workflow/`` never imports the runtime. A ``WorkflowContext`` is built around an object
+with this surface; the worker's ``ExecutionRun`` (``engine.runtime.run``) is the one that
+appends to the log and waits for the fold, and a debug-replay runtime can be another.
+The user API decides *what* a step does (``journal.decide``); the port does it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ..wire.records import Record
+from .journal import Journal
+from .registry import Registry
+
+
+class RecordBuilder(Protocol):
+    """A builder of an owner record in ``engine.wire.records`` (``step_completed``, ...)."""
+
+    def __call__(self, execution_id: str, epoch: int, at_ms: int, **fields: Any) -> Record: ...
+
+
+class RunPort(Protocol):
+    execution_id: str
+    journal: Journal
+    registry: Registry  # resolves workflow names of children
+
+    def next_seq(self) -> int:
+        """The next step position, in call order."""
+
+    def check_cancelled(self) -> None:
+        """Raise ``CancelledByRequest`` if the execution was asked to stop."""
+
+    def checkpoint(self, or_none: bool = False) -> str | None:
+        """The state's JSON to record with a step, or None if it is as last recorded."""
+
+    def busy(self) -> None:
+        """A step body starts running (the run is not idle)."""
+
+    def idle(self) -> None:
+        """A step body finished running."""
+
+    async def record_step(self, build: RecordBuilder, seq: int, key: str, **fields: Any) -> dict:
+        """1. append the record ``build`` makes, 2. await its fold; the entry that won at ``seq``."""
+
+    async def park(self, seq: int, due_at_ms: int | None) -> dict:
+        """Wait, holding no worker busy, until the fold ends the wait at ``seq``; its entry."""
+
+    async def publish(self, topic: str, key: bytes | None, value: bytes) -> tuple[int, int]:
+        """Publish a domain event; (partition, offset) once durable."""
+
+    def session_state(self, session_id: str) -> dict:
+        """The session's state document as folded so far: key -> JSON of its value."""
+

@@ -1,0 +1,193 @@
+"""``@workflow`` and ``@function``: what user code registers with the engine.
+
+A workflow is an ``async def`` whose first parameter is the ``WorkflowContext``. An
+``@function`` is a step body that takes a ``FunctionContext`` first; it carries its own
+retry policy for AGNT5-style ``ctx.step(fn, ...)`` calls.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import InputValidationError, LogloomError, UnknownWorkflowError
+from ..wire.events import register_event_schema
+from .binding import Binder
+from .state import WorkflowState
+
+
+class WorkflowClient(Protocol):
+    """What ``Workflow.invoke`` needs of a client (``engine.Client`` is one)."""
+
+    async def invoke(self, workflow: "Workflow", payload: Any = None, **options: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``max_retries`` retries after the first attempt, with exponential backoff."""
+
+    max_retries: int = 0
+    base_delay: float = 1.0
+    max_delay: float = 10.0
+    multiplier: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based), at most ``max_delay``."""
+        return min(self.max_delay, self.base_delay * self.multiplier ** (attempt - 1))
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """AGNT5-style backoff for ``@function(retries=..., backoff=Backoff(...))``."""
+
+    base_delay: float = 1.0
+    max_delay: float = 10.0
+    multiplier: float = 2.0
+
+
+@dataclass(frozen=True)
+class EventTrigger:
+    """``triggers=[event("user.signed_up")]``: every event on the topic starts one execution."""
+
+    topic: str
+
+
+def event(topic: str, schema: dict | None = None) -> EventTrigger:
+    """A trigger on the domain topic ``topic`` (AGNT5 style); ``schema`` if its events are Avro."""
+    if "/" in topic:
+        raise LogloomError(f"a trigger names a whole topic, not a key: {topic!r}")
+    if schema is not None:
+        register_event_schema(schema)
+    return EventTrigger(topic)
+
+
+class Workflow:
+    def __init__(self, fn: Callable, name: str | None = None, triggers: list[EventTrigger] | None = None,
+                 state_schema: type | None = None):
+        if not inspect.iscoroutinefunction(fn):
+            raise LogloomError(f"@workflow needs an async def, got {fn!r}")
+        if state_schema is not None and not (isinstance(state_schema, type) and issubclass(state_schema, WorkflowState)):
+            raise LogloomError(f"state_schema must subclass WorkflowState, got {state_schema!r}")
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.binder = Binder(fn, skip=1)
+        self.triggers = list(triggers or [])
+        self.state_schema = state_schema or WorkflowState
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+
+    def __repr__(self) -> str:
+        return f"<workflow {self.name}>"
+
+    def check_input(self, payload: Any, initial_state: Any, what: str) -> BaseModel | None:
+        """Validate a payload and an initial state for this workflow; the state as its model.
+
+        Raises ``InputValidationError`` (naming ``what``, e.g. ``child p:kid``) so that bad
+        input starts nothing.
+        """
+        self.binder.bind(payload)
+        if initial_state is None:
+            return None
+        try:
+            return self.state_schema.model_validate(initial_state)
+        except ValidationError as exc:
+            raise InputValidationError(f"invalid initial state for {what}: {exc}") from exc
+
+    async def invoke(self, client: WorkflowClient, payload: Any = None, *, execution_id: str | None = None,
+                     user_id: str | None = None, session_id: str | None = None,
+                     run_timeout_seconds: float | None = None, initial_state: Any = None) -> Any:
+        """Start an execution; returns a handle at once. Invalid payloads start nothing."""
+        return await client.invoke(self, payload, execution_id=execution_id, user_id=user_id,
+                                   session_id=session_id, run_timeout_seconds=run_timeout_seconds,
+                                   initial_state=initial_state)
+
+    async def run(self, client: WorkflowClient, payload: Any = None, *, timeout: float | None = None,
+                  **options) -> Any:
+        """Start an execution and wait for its result."""
+        handle = await self.invoke(client, payload, **options)
+        return await handle.result(timeout=timeout)
+
+    async def __call__(self, client: WorkflowClient, payload: Any = None, **options) -> Any:
+        return await self.run(client, payload, **options)
+
+
+class Function:
+    """A step body registered with ``@function``: ``fn(ctx: FunctionContext, *args)``."""
+
+    def __init__(self, fn: Callable, name: str | None, retry: RetryPolicy):
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.retry = retry
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+
+    def __repr__(self) -> str:
+        return f"<function {self.name}>"
+
+
+class Registry:
+    def __init__(self):
+        self.workflows: dict[str, Workflow] = {}
+
+    def add(self, wf: Workflow) -> Workflow:
+        existing = self.workflows.get(wf.name)
+        if existing is not None and existing.fn is not wf.fn and (
+                existing.fn.__module__, existing.fn.__qualname__) != (wf.fn.__module__, wf.fn.__qualname__):
+            raise LogloomError(f"two workflows are named {wf.name!r}")
+        self.workflows[wf.name] = wf
+        return wf
+
+    def workflow(self, fn: Callable | None = None, *, name: str | None = None,
+                 trigger_on_event: str | None = None, triggers: list[EventTrigger] | None = None,
+                 state_schema: type | None = None):
+        """``@workflow`` into this registry (a worker given this registry runs only these)."""
+        all_triggers = list(triggers or []) + ([event(trigger_on_event)] if trigger_on_event else [])
+
+        def wrap(f: Callable) -> Workflow:
+            return self.add(Workflow(f, name, all_triggers, state_schema))
+        return wrap(fn) if fn is not None else wrap
+
+    def triggered_by(self) -> dict[str, list[Workflow]]:
+        """Domain topic -> the workflows each of its events starts."""
+        out: dict[str, list[Workflow]] = {}
+        for wf in self.workflows.values():
+            for trigger in wf.triggers:
+                out.setdefault(trigger.topic, []).append(wf)
+        return out
+
+    def get(self, name: str) -> Workflow:
+        try:
+            return self.workflows[name]
+        except KeyError:
+            raise UnknownWorkflowError(
+                f"unknown workflow {name!r}; this worker knows {sorted(self.workflows)}") from None
+
+
+registry = Registry()  # workflows register here on import
+
+
+def workflow(fn: Callable | None = None, *, name: str | None = None, trigger_on_event: str | None = None,
+             triggers: list[EventTrigger] | None = None, state_schema: type | None = None):
+    """Register an ``async def wf(ctx: WorkflowContext, ...)`` as a durable workflow.
+
+    ``trigger_on_event="topic"`` (Polos style) or ``triggers=[event("topic")]`` (AGNT5 style)
+    start one execution per event published on that topic.
+    """
+    return registry.workflow(fn, name=name, trigger_on_event=trigger_on_event, triggers=triggers,
+                             state_schema=state_schema)
+
+
+def function(fn: Callable | None = None, *, name: str | None = None, retries: int = 0,
+             backoff: Backoff | float | None = None):
+    """Register a step body ``fn(ctx: FunctionContext, ...)`` with its retry policy."""
+    if isinstance(backoff, (int, float)):
+        backoff = Backoff(base_delay=float(backoff))
+    backoff = backoff or Backoff()
+    retry = RetryPolicy(retries, backoff.base_delay, backoff.max_delay, backoff.multiplier)
+
+    def wrap(f: Callable) -> Function:
+        return Function(f, name, retry)
+    return wrap(fn) if fn is not None else wrap
