@@ -35,28 +35,41 @@ def _count(text: str) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--log", choices=["embedded", "kafka", "both"], default="both")
-    p.add_argument("--workloads", default="w1,rebuild",
-                   help=f"comma-separated, from: {', '.join(WORKLOADS)} (default w1,rebuild)")
+    p.add_argument(
+        "--workloads", default="w1,rebuild", help=f"comma-separated, from: {', '.join(WORKLOADS)} (default w1,rebuild)"
+    )
     p.add_argument("--reps", type=int, default=3, help="repetitions of each workload (default 3)")
-    p.add_argument("--warmup-reps", type=int, default=1,
-                   help="unreported repetitions before the measured ones, for W1, W2 and W4 (default 1)")
+    p.add_argument(
+        "--warmup-reps",
+        type=int,
+        default=1,
+        help="unreported repetitions before the measured ones, for W1, W2 and W4 (default 1)",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results (the chart goes beside it)")
-    p.add_argument("--rebuild-records", default="100k", type=lambda s: [_count(x) for x in s.split(",")],
-                   help="journal sizes for REBUILD, e.g. 100k,1M (default 100k)")
+    p.add_argument(
+        "--rebuild-records",
+        default="100k",
+        type=lambda s: [_count(x) for x in s.split(",")],
+        help="journal sizes for REBUILD, e.g. 100k,1M (default 100k)",
+    )
     p.add_argument("--w1-workflows", type=int, default=2000, help="W1 workflows at 64 in flight (default 2000)")
     p.add_argument("--w1-sequential", type=int, default=200, help="W1 workflows one at a time (default 200)")
     p.add_argument("--w3-workflows", type=int, default=500, help="W3 workflows (default 500)")
     p.add_argument("--w4-workflows", type=int, default=200, help="W4 workflows (default 200)")
-    p.add_argument("--mem-executions", default="10k", type=_count,
-                   help="MEM executions parked at once (default 10k)")
-    p.add_argument("--partitions", type=int,
-                   help="journal partitions for every workload (default 4 embedded, 8 Kafka)")
-    p.add_argument("--broker-warmup-s", type=float,
-                   help="Kafka: run W1 and W2 unreported for up to this many seconds before measuring, "
-                        "until the broker's JIT goes quiet (default 120 for a broker the harness starts, "
-                        "0 for $LOGLOOM_KAFKA_BOOTSTRAP)")
-    p.add_argument("--profile", choices=["pyinstrument", "cprofile"],
-                   help="instead of benchmarking: profile one W1 repetition on the embedded log")
+    p.add_argument("--mem-executions", default="10k", type=_count, help="MEM executions parked at once (default 10k)")
+    p.add_argument("--partitions", type=int, help="journal partitions for every workload (default 4 embedded, 8 Kafka)")
+    p.add_argument(
+        "--broker-warmup-s",
+        type=float,
+        help="Kafka: run W1 and W2 unreported for up to this many seconds before measuring, "
+        "until the broker's JIT goes quiet (default 120 for a broker the harness starts, "
+        "0 for $LOGLOOM_KAFKA_BOOTSTRAP)",
+    )
+    p.add_argument(
+        "--profile",
+        choices=["pyinstrument", "cprofile"],
+        help="instead of benchmarking: profile one W1 repetition on the embedded log",
+    )
     return p
 
 
@@ -81,8 +94,11 @@ def run_workload(env, workload, params: dict, reps: int, warmup_reps: int = 0) -
             for rep in range(1, warmup_reps + 1):
                 t0 = time.monotonic()
                 run_rep(env, workload, params)
-                print(f"  {env.kind} {workload.name} warm-up {rep}/{warmup_reps} ({time.monotonic() - t0:.0f} s)",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  {env.kind} {workload.name} warm-up {rep}/{warmup_reps} ({time.monotonic() - t0:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
         for rep in range(1, reps + 1):
             row["reference_loop_ms_before_each_rep"].append(round(reference_loop_ms(), 2))
             t0 = time.monotonic()
@@ -93,9 +109,12 @@ def run_workload(env, workload, params: dict, reps: int, warmup_reps: int = 0) -
                 row["broker_jit_cpu_ms_each_rep"].append(round(jit_cpu_ms(broker) - jit0))
             row["loadavg_1m_after_each_rep"].append(round(os.getloadavg()[0], 2))
             headline = workload.metrics[0]
-            print(f"  {env.kind} {workload.name} rep {rep}/{reps}: {headline.key}="
-                  f"{metrics[headline.key]:,.1f} {headline.unit} ({time.monotonic() - t0:.0f} s)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  {env.kind} {workload.name} rep {rep}/{reps}: {headline.key}="
+                f"{metrics[headline.key]:,.1f} {headline.unit} ({time.monotonic() - t0:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
     except Exception as exc:
         traceback.print_exc()
         row["error"] = f"{type(exc).__name__}: {exc}"
@@ -127,8 +146,11 @@ def warm_broker(env, seconds: float, args) -> dict:
                 run_rep(env, WORKLOADS[name], params)
         wall, jit = time.monotonic() - t0, jit_cpu_ms(broker) - jit0
         rounds.append({"seconds": round(wall, 1), "jit_cpu_ms": round(jit)})
-        print(f"  broker warm-up round {len(rounds)}: {wall:.0f} s, JIT compiling {jit:.0f} ms",
-              file=sys.stderr, flush=True)
+        print(
+            f"  broker warm-up round {len(rounds)}: {wall:.0f} s, JIT compiling {jit:.0f} ms",
+            file=sys.stderr,
+            flush=True,
+        )
         if jit < JIT_QUIET_SHARE * wall * 1000:
             break
     return {"budget_s": seconds, "seconds": round(time.monotonic() - start, 1), "rounds": rounds}
@@ -138,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.profile:
         from .profiling import profile_w1
+
         return profile_w1(args)
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]
     unknown = [n for n in names if n not in WORKLOADS]
@@ -146,16 +169,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.reps < 1:
         parser().error("--reps must be at least 1")
     kinds = ["embedded", "kafka"] if args.log == "both" else [args.log]
-    doc = {"machine": report.machine_info(), "config": {"reps": args.reps, "logs": kinds, "workloads": names},
-           "results": []}
+    doc = {
+        "machine": report.machine_info(),
+        "config": {"reps": args.reps, "logs": kinds, "workloads": names},
+        "results": [],
+    }
     rows = doc["results"]
     for kind in kinds:
         try:
             env = open_env(kind)
         except Exception as exc:
             traceback.print_exc()
-            rows.extend({"log": kind, "workload": n, "params": {}, "reps": 0, "error": f"cannot open {kind}: {exc}"}
-                        for n in names)
+            rows.extend(
+                {"log": kind, "workload": n, "params": {}, "reps": 0, "error": f"cannot open {kind}: {exc}"}
+                for n in names
+            )
             continue
         if args.partitions:
             env.partitions = args.partitions

@@ -83,7 +83,8 @@ async def bench_fanout(ctx: WorkflowContext, n: int) -> int:
     from engine import BatchWorkflowInput
 
     results = await ctx.step.batch_invoke_and_wait(
-        "children", [BatchWorkflowInput(id="bench_child", payload={"x": i}) for i in range(n)])
+        "children", [BatchWorkflowInput(id="bench_child", payload={"x": i}) for i in range(n)]
+    )
     return sum(r.result for r in results if r.success)
 
 

@@ -124,8 +124,9 @@ class EmbeddedEnv:
     def new_log(self, data_dir: Path, namespace: str, partitions: int) -> Log:
         return EmbeddedLog(data_dir, namespace, partitions=partitions)
 
-    async def start_worker(self, log: Log, namespace: str, data_dir: Path,
-                           worker_id: str | None = None) -> InProcessWorker:
+    async def start_worker(
+        self, log: Log, namespace: str, data_dir: Path, worker_id: str | None = None
+    ) -> InProcessWorker:
         return InProcessWorker(await Worker(log, data_dir=data_dir, worker_id=worker_id).start())
 
     async def drop_namespace(self, namespace: str) -> None:
@@ -179,8 +180,10 @@ class KafkaEnv:
         self.bootstrap = self.broker.bootstrap
         self.pids["broker"] = self.broker.pid
         print(f"broker ready at {self.bootstrap} (pid {self.broker.pid})", file=sys.stderr, flush=True)
-        self.info = {"log": "kafka", "broker": f"kafka_local.py single node (KRaft), Kafka "
-                     f"{_load_kafka_local().KAFKA_VERSION}, CPU counted"}
+        self.info = {
+            "log": "kafka",
+            "broker": f"kafka_local.py single node (KRaft), Kafka {_load_kafka_local().KAFKA_VERSION}, CPU counted",
+        }
         self.info.update(_librdkafka_options())
 
     def new_log(self, data_dir: Path, namespace: str, partitions: int) -> Log:
@@ -189,17 +192,32 @@ class KafkaEnv:
 
         return open_log(EngineConfig.from_env(kafka=self.bootstrap, namespace=namespace, partitions=partitions))
 
-    async def start_worker(self, log: Log, namespace: str, data_dir: Path,
-                           worker_id: str | None = None) -> ProcessWorker:
+    async def start_worker(
+        self, log: Log, namespace: str, data_dir: Path, worker_id: str | None = None
+    ) -> ProcessWorker:
         """A worker process with its store under ``data_dir/worker`` (a restart reuses it)."""
         log_path = Path(data_dir) / f"{worker_id or 'worker'}.log"
-        cmd = [sys.executable, "-m", "engine.cli", "worker", str(APPS), "--kafka", self.bootstrap,
-               "--namespace", namespace, "--data-dir", str(Path(data_dir) / "worker"),
-               "--partitions", str(log.num_partitions), *(["--worker-id", worker_id] if worker_id else [])]
+        cmd = [
+            sys.executable,
+            "-m",
+            "engine.cli",
+            "worker",
+            str(APPS),
+            "--kafka",
+            self.bootstrap,
+            "--namespace",
+            namespace,
+            "--data-dir",
+            str(Path(data_dir) / "worker"),
+            "--partitions",
+            str(log.num_partitions),
+            *(["--worker-id", worker_id] if worker_id else []),
+        ]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         with open(log_path, "wb") as out:
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+            )
         return ProcessWorker(proc, log_path)
 
     async def drop_namespace(self, namespace: str) -> None:
@@ -211,7 +229,7 @@ class KafkaEnv:
         def delete() -> None:
             admin = AdminClient({"bootstrap.servers": self.bootstrap})
             names = [t for t in admin.list_topics(timeout=30).topics if t.startswith(f"{namespace}.")]
-            for name, future in (admin.delete_topics(names).items() if names else []):
+            for name, future in admin.delete_topics(names).items() if names else []:
                 try:
                     future.result(timeout=30)
                 except Exception as exc:
@@ -231,8 +249,11 @@ class KafkaEnv:
 
 def _librdkafka_options() -> dict[str, str]:
     """Options set for this run beyond the engine's defaults, recorded with the results."""
-    return {name.lower(): os.environ[name] for name in ("LOGLOOM_KAFKA_PRODUCER", "LOGLOOM_KAFKA_CONSUMER")
-            if os.environ.get(name)}
+    return {
+        name.lower(): os.environ[name]
+        for name in ("LOGLOOM_KAFKA_PRODUCER", "LOGLOOM_KAFKA_CONSUMER")
+        if os.environ.get(name)
+    }
 
 
 def open_env(kind: str):

@@ -25,8 +25,8 @@ from engine.wire.codec import Codec, default_codec
 class Record:
     partition: int
     offset: int
-    fields: dict      # the decoded record, with its "type"
-    applied: bool     # False if the fold ignored it (fenced, duplicate, ...)
+    fields: dict  # the decoded record, with its "type"
+    applied: bool  # False if the fold ignored it (fenced, duplicate, ...)
 
 
 async def scan(log: Log, codec: Codec | None = None, timeout: float = 120.0) -> list[Record]:
@@ -50,8 +50,7 @@ async def scan(log: Log, codec: Codec | None = None, timeout: float = 120.0) -> 
                     position = entry.offset + 1
                     record = codec.decode(entry.value)
                     effects = fold.apply(state, record)
-                    out.append(Record(partition, entry.offset, record,
-                                      not any(e.kind in NOT_APPLIED for e in effects)))
+                    out.append(Record(partition, entry.offset, record, not any(e.kind in NOT_APPLIED for e in effects)))
         finally:
             await reader.close()
     return out
@@ -59,8 +58,11 @@ async def scan(log: Log, codec: Codec | None = None, timeout: float = 120.0) -> 
 
 def owner_epochs(records: list[Record]) -> dict[tuple[int, int], str]:
     """(partition, epoch) -> owner of every accepted ``PartitionClaimed``."""
-    return {(r.partition, r.fields["epoch"]): r.fields["owner"]
-            for r in records if r.fields["type"] == "PartitionClaimed" and r.applied}
+    return {
+        (r.partition, r.fields["epoch"]): r.fields["owner"]
+        for r in records
+        if r.fields["type"] == "PartitionClaimed" and r.applied
+    }
 
 
 class TypeCounter:

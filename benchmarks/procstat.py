@@ -78,7 +78,7 @@ def jit_cpu_ms(pid: int) -> float:
                 stat = f.read()
         except OSError:  # the thread ended
             continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
         if name.startswith(JIT_THREADS):
             fields = stat.rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])

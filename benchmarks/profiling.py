@@ -31,8 +31,7 @@ def _params(args) -> dict:
     return {**WORKLOADS["w1"].variants(args)[0], "sequential": 0}
 
 
-def _print_top(rows: list[tuple[float, str]], total: float, title: str, out: io.StringIO,
-               column: str = "self") -> None:
+def _print_top(rows: list[tuple[float, str]], total: float, title: str, out: io.StringIO, column: str = "self") -> None:
     out.write(f"\n{title}\n{column + ' %':>7}  {column + ' s':>7}  function\n")
     for seconds, name in sorted(rows, reverse=True)[:TOP]:
         out.write(f"{100 * seconds / total:6.1f}%  {seconds:7.2f}  {name}\n")
@@ -59,8 +58,10 @@ def _with_pyinstrument(env, params) -> tuple[str, str]:
         if not frame.is_synthetic and frame.total_self_time > 0:  # [self] children are included
             selfs[f"{frame.function}  ({frame.file_path_short}:{frame.line_no})"] += frame.total_self_time
     text = io.StringIO()
-    text.write(f"W1 on the embedded log under pyinstrument: {metrics['wf_per_s']:.0f} wf/s "
-               f"(profiled; overhead included), {session.duration:.1f} s sampled\n")
+    text.write(
+        f"W1 on the embedded log under pyinstrument: {metrics['wf_per_s']:.0f} wf/s "
+        f"(profiled; overhead included), {session.duration:.1f} s sampled\n"
+    )
     _print_top([(s, n) for n, s in selfs.items()], session.duration, "top by self time (main thread)", text)
     return text.getvalue(), profiler.output_text(unicode=False, color=False, show_all=False)
 
@@ -72,16 +73,22 @@ def _with_cprofile(env, params) -> tuple[str, str]:
     profiler.disable()
     stats = pstats.Stats(profiler)
     total = stats.total_tt
-    rows = [(tt, f"{func}  ({file.replace(PREFIX, '')}:{line})")
-            for (file, line, func), (_, _, tt, _, _) in stats.stats.items()]
+    rows = [
+        (tt, f"{func}  ({file.replace(PREFIX, '')}:{line})")
+        for (file, line, func), (_, _, tt, _, _) in stats.stats.items()
+    ]
     text = io.StringIO()
-    text.write(f"W1 on the embedded log under cProfile: {metrics['wf_per_s']:.0f} wf/s "
-               f"(profiled; overhead included), {total:.1f} s of profiled time\n")
+    text.write(
+        f"W1 on the embedded log under cProfile: {metrics['wf_per_s']:.0f} wf/s "
+        f"(profiled; overhead included), {total:.1f} s of profiled time\n"
+    )
     _print_top(rows, total, "top by self time (tottime)", text)
-    engine = [(ct, f"{func}  ({file.replace(PREFIX, '')}:{line})")
-              for (file, line, func), (_, _, _, ct, _) in stats.stats.items() if "/engine/" in file]
-    _print_top(engine, total, "engine functions by inclusive time (cumtime; nested calls overlap)", text,
-               "incl")
+    engine = [
+        (ct, f"{func}  ({file.replace(PREFIX, '')}:{line})")
+        for (file, line, func), (_, _, _, ct, _) in stats.stats.items()
+        if "/engine/" in file
+    ]
+    _print_top(engine, total, "engine functions by inclusive time (cumtime; nested calls overlap)", text, "incl")
     stream = io.StringIO()
     pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(40)
     return text.getvalue(), stream.getvalue()
@@ -91,8 +98,7 @@ def profile_w1(args) -> int:
     out_dir = args.out.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     env, params = EmbeddedEnv(), _params(args)
-    summary, detail = _with_pyinstrument(env, params) if args.profile == "pyinstrument" \
-        else _with_cprofile(env, params)
+    summary, detail = _with_pyinstrument(env, params) if args.profile == "pyinstrument" else _with_cprofile(env, params)
     path = out_dir / f"profile-w1-embedded-{args.profile}.txt"
     path.write_text(summary + "\n" + detail)
     print(summary)

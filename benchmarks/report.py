@@ -81,16 +81,19 @@ def print_table(rows: list[dict]) -> None:
         known = {m.key for m in workload.metrics}
         extras = [k for k in row["metrics"] if k not in known and "cpu" in k]
         for metric in list(workload.metrics) + extras:
-            key, label = (metric.key, f"{metric.label} ({metric.unit})") if not isinstance(metric, str) \
-                else (metric, metric)
+            key, label = (
+                (metric.key, f"{metric.label} ({metric.unit})") if not isinstance(metric, str) else (metric, metric)
+            )
             s = row["metrics"].get(key)
             if s is None:
                 continue
             target = ""
             if "target" in s:
                 target = f"{s['target']}  {'ok' if s['meets_target'] else 'MISSED'}"
-            print(f"{row['log']:<9} {name:<16} {label:<36} {_fmt(s['median']):>10} {_fmt(s['min']):>10} "
-                  f"{_fmt(s['max']):>10}  {target}")
+            print(
+                f"{row['log']:<9} {name:<16} {label:<36} {_fmt(s['median']):>10} {_fmt(s['min']):>10} "
+                f"{_fmt(s['max']):>10}  {target}"
+            )
         print()
 
 
@@ -108,19 +111,28 @@ def chart_w1(rows: list[dict], path: Path) -> Path | None:
         return None
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("note: matplotlib is not installed (pip install -r benchmarks/requirements.txt); "
-              "skipping the W1 chart", file=sys.stderr)
+        print(
+            "note: matplotlib is not installed (pip install -r benchmarks/requirements.txt); skipping the W1 chart",
+            file=sys.stderr,
+        )
         return None
 
     def bar(ax, x, summary, color, label=None):
         m = summary["median"]
-        ax.bar(x, m, 0.35, color=color, label=label,
-               yerr=[[m - summary["min"]], [summary["max"] - m]], capsize=4)
-        ax.annotate(_fmt(m), (x, summary["max"]), ha="center", va="bottom", fontsize=8,
-                    xytext=(0, 2), textcoords="offset points")
+        ax.bar(x, m, 0.35, color=color, label=label, yerr=[[m - summary["min"]], [summary["max"] - m]], capsize=4)
+        ax.annotate(
+            _fmt(m),
+            (x, summary["max"]),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     logs = [r["log"] for r in rows]
@@ -128,32 +140,52 @@ def chart_w1(rows: list[dict], path: Path) -> Path | None:
         bar(left, i, row["metrics"]["wf_per_s"], "#4c72b0")
         target = WORKLOADS["w1"].metrics[0].targets.get(row["log"])
         if target:
-            left.hlines(target, i - 0.3, i + 0.3, colors="#c44e52", linestyles="dashed",
-                        label="target" if i == 0 else None)
+            left.hlines(
+                target, i - 0.3, i + 0.3, colors="#c44e52", linestyles="dashed", label="target" if i == 0 else None
+            )
     left.set_xticks(range(len(rows)), logs)
     left.set_xlim(-0.75, len(rows) - 0.25)
     left.set_ylabel("workflows / s")
     left.set_title("W1 throughput (64 in flight)")
     left.legend(loc="upper right", fontsize=8)
 
-    series = [("p50_ms", "p50, 64 in flight", "#4c72b0"), ("p99_ms", "p99, 64 in flight", "#8172b2"),
-              ("seq_p50_ms", "p50, one at a time", "#55a868"), ("seq_p99_ms", "p99, one at a time", "#ccb974")]
+    series = [
+        ("p50_ms", "p50, 64 in flight", "#4c72b0"),
+        ("p99_ms", "p99, 64 in flight", "#8172b2"),
+        ("seq_p50_ms", "p50, one at a time", "#55a868"),
+        ("seq_p99_ms", "p99, one at a time", "#ccb974"),
+    ]
     width = 0.8 / len(series)
     for j, (key, label, color) in enumerate(series):
         for i, row in enumerate(rows):
             s = row["metrics"][key]
             x = i - 0.4 + width * (j + 0.5)
-            right.bar(x, s["median"], width, color=color, label=label if i == 0 else None,
-                      yerr=[[s["median"] - s["min"]], [s["max"] - s["median"]]], capsize=3)
-            right.annotate(_fmt(s["median"]), (x, s["max"]), ha="center", va="bottom", fontsize=7,
-                           xytext=(0, 2), textcoords="offset points")
+            right.bar(
+                x,
+                s["median"],
+                width,
+                color=color,
+                label=label if i == 0 else None,
+                yerr=[[s["median"] - s["min"]], [s["max"] - s["median"]]],
+                capsize=3,
+            )
+            right.annotate(
+                _fmt(s["median"]),
+                (x, s["max"]),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
     right.set_xticks(range(len(rows)), logs)
     right.set_ylabel("ms, submit to result")
     right.set_title("W1 latency")
     right.legend(loc="upper left", fontsize=8)
     reps = rows[0]["reps"]
-    fig.suptitle(f"logloom W1: 3-step workflows; median of {reps} reps, whiskers min–max; "
-                 f"{os.cpu_count()} cores", fontsize=10)
+    fig.suptitle(
+        f"logloom W1: 3-step workflows; median of {reps} reps, whiskers min–max; {os.cpu_count()} cores", fontsize=10
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

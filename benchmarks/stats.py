@@ -17,5 +17,12 @@ def percentile(values: list[float], p: float) -> float:
 def summarize(reps: list[dict[str, float]]) -> dict[str, dict]:
     """For every metric the repetitions report: median, min, max and the values."""
     keys = [k for k in reps[0] if all(k in r for r in reps)]
-    return {k: {"median": statistics.median(r[k] for r in reps), "min": min(r[k] for r in reps),
-                "max": max(r[k] for r in reps), "values": [r[k] for r in reps]} for k in keys}
+    return {
+        k: {
+            "median": statistics.median(r[k] for r in reps),
+            "min": min(r[k] for r in reps),
+            "max": max(r[k] for r in reps),
+            "values": [r[k] for r in reps],
+        }
+        for k in keys
+    }

@@ -45,8 +45,7 @@ async def drive(args) -> dict:
         await client.close()
         await worker.stop()
         await log.close()
-    return {"started_at": started_at, "all_done_at": all_done_at,
-            "results_ok": sum(1 for r in results if r == 3)}
+    return {"started_at": started_at, "all_done_at": all_done_at, "results_ok": sum(1 for r in results if r == 3)}
 
 
 def main(argv: list[str] | None = None) -> int:

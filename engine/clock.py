@@ -9,7 +9,7 @@ record's ``at``.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def now_ms() -> int:
@@ -29,11 +29,11 @@ def seconds_until(at_ms: int) -> float:
 
 def to_datetime(at_ms: int | None) -> datetime | None:
     """Milliseconds since the epoch as an aware UTC datetime (None stays None)."""
-    return None if at_ms is None else datetime.fromtimestamp(at_ms / 1000, tz=timezone.utc)
+    return None if at_ms is None else datetime.fromtimestamp(at_ms / 1000, tz=UTC)
 
 
 def to_ms(when: datetime) -> int:
     """An aware datetime (naive means UTC) in milliseconds since the epoch."""
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return int(when.timestamp() * 1000)

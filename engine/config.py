@@ -33,7 +33,7 @@ class EngineConfig(BaseModel):
     kafka: KafkaConfig | None = None
 
     @classmethod
-    def from_env(cls, **overrides) -> "EngineConfig":
+    def from_env(cls, **overrides) -> EngineConfig:
         """Defaults from the environment, then explicit overrides.
 
         LOGLOOM_NAMESPACE, LOGLOOM_DATA_DIR, LOGLOOM_PARTITIONS, LOGLOOM_KAFKA (bootstrap),
@@ -71,7 +71,7 @@ def _options(name: str, text: str) -> dict[str, Any]:
     except ValueError as exc:
         raise LogloomError(f"{name} is not JSON: {exc}") from None
     if not isinstance(options, dict):
-        raise LogloomError(f"{name} must be a JSON object of librdkafka options, like {{\"linger.ms\": 1}}")
+        raise LogloomError(f'{name} must be a JSON object of librdkafka options, like {{"linger.ms": 1}}')
     return options
 
 
@@ -81,9 +81,16 @@ def open_log(config: EngineConfig, *, read_only: bool = False) -> Log:
         from .log.kafka import KafkaLog
 
         k = config.kafka
-        return KafkaLog(k.bootstrap, config.namespace, config.partitions or 8,
-                        replication_factor=k.replication_factor, session_timeout_ms=k.session_timeout_ms,
-                        instance_id=k.instance_id, producer_config=k.producer, consumer_config=k.consumer)
+        return KafkaLog(
+            k.bootstrap,
+            config.namespace,
+            config.partitions or 8,
+            replication_factor=k.replication_factor,
+            session_timeout_ms=k.session_timeout_ms,
+            instance_id=k.instance_id,
+            producer_config=k.producer,
+            consumer_config=k.consumer,
+        )
     from .log.embedded import EmbeddedLog
 
     return EmbeddedLog(config.data_dir, config.namespace, config.partitions or 4, read_only=read_only)

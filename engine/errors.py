@@ -51,8 +51,9 @@ class StepExecutionError(TerminalError):
 
     code = "STEP_FAILED"
 
-    def __init__(self, message: str, *, step: str, error_type: str, cause_code: str = "ERROR",
-                 execution_id: str | None = None):
+    def __init__(
+        self, message: str, *, step: str, error_type: str, cause_code: str = "ERROR", execution_id: str | None = None
+    ):
         super().__init__(message)
         self.step = step
         self.error_type = error_type
@@ -77,8 +78,7 @@ class WorkflowFailedError(LogloomError):
     code = "WORKFLOW_FAILED"
 
     def __init__(self, execution_id: str, error: dict):
-        super().__init__(f"execution {execution_id} failed: [{error['code']}] {error['message']}",
-                         code=error["code"])
+        super().__init__(f"execution {execution_id} failed: [{error['code']}] {error['message']}", code=error["code"])
         self.execution_id = execution_id
         self.error = error
 
@@ -180,5 +180,8 @@ def step_error_from_record(error: dict, execution_id: str | None = None) -> Logl
     step = error.get("step") or ""
     return StepExecutionError(
         f"step {step!r} failed: {error['type']}: {error['message']}",
-        step=step, error_type=error["type"], cause_code=error["code"], execution_id=execution_id,
+        step=step,
+        error_type=error["type"],
+        cause_code=error["code"],
+        execution_id=execution_id,
     )

@@ -64,7 +64,7 @@ class StorePartition:
     def write(self, batch: WriteBatch) -> None:
         self._db.write(batch)
 
-    def transaction(self) -> "PartitionTransaction":
+    def transaction(self) -> PartitionTransaction:
         return PartitionTransaction(self)
 
     def close(self) -> None:
@@ -123,4 +123,3 @@ class PartitionTransaction:
         self._store.write(batch)
         self._changes = {}
         self._keys = []
-

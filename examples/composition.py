@@ -20,11 +20,22 @@ import asyncio
 import sys
 import tempfile
 
-from engine import (BatchWorkflowInput, Client, EmbeddedLog, FunctionContext, StepExecutionError, TerminalError,
-                    Worker, WorkflowContext, WorkflowState, function, workflow)
-
+from engine import (
+    BatchWorkflowInput,
+    Client,
+    EmbeddedLog,
+    FunctionContext,
+    StepExecutionError,
+    TerminalError,
+    Worker,
+    WorkflowContext,
+    WorkflowState,
+    function,
+    workflow,
+)
 
 # -- step bodies: trivial and deterministic ----------------------------------------------
+
 
 def count_words(doc: str) -> int:
     return len(doc.split())
@@ -52,6 +63,7 @@ async def word_count(ctx: FunctionContext, doc: str) -> int:
 
 # -- children ------------------------------------------------------------------------------
 
+
 class SummaryState(WorkflowState):
     """The child's typed state; the parent may give it an ``initial_state``."""
 
@@ -64,8 +76,11 @@ async def summarize(ctx: WorkflowContext, doc: str) -> dict:
     if not doc:
         raise ValueError("empty document")  # fails the child; the parent sees StepExecutionError
     ctx.state.words = await ctx.step.run("words", count_words, doc)
-    return {"summary": f"{ctx.state.prefix}{doc} ({ctx.state.words} words)",
-            "parent": ctx.parent_execution_id, "root": ctx.root_execution_id}
+    return {
+        "summary": f"{ctx.state.prefix}{doc} ({ctx.state.words} words)",
+        "parent": ctx.parent_execution_id,
+        "root": ctx.root_execution_id,
+    }
 
 
 @workflow
@@ -75,6 +90,7 @@ async def audit(ctx: WorkflowContext, event: str) -> str:
 
 # -- the parent ------------------------------------------------------------------------------
 
+
 @workflow
 async def review_docs(ctx: WorkflowContext, docs: list[str]) -> dict:
     # Fire and forget: returns a handle once the child is recorded; the child runs on its own.
@@ -82,17 +98,20 @@ async def review_docs(ctx: WorkflowContext, docs: list[str]) -> dict:
     notified = await ctx.step.batch_invoke("notify", [BatchWorkflowInput(audit, {"event": d}) for d in docs])
 
     # One child, and its result. initial_state is validated against the child's state_schema.
-    first = await ctx.step.invoke_and_wait("first", summarize, {"doc": docs[0]},
-                                           initial_state=SummaryState(prefix="1: "))
+    first = await ctx.step.invoke_and_wait(
+        "first", summarize, {"doc": docs[0]}, initial_state=SummaryState(prefix="1: ")
+    )
 
     # Children concurrently: asyncio.gather, ctx.parallel and ctx.gather all work (by name or object).
     second, third = await asyncio.gather(
         ctx.step.invoke_and_wait("second", summarize, {"doc": docs[1]}),
-        ctx.step.invoke_and_wait("third", "summarize", {"doc": docs[2]}, initial_state={"prefix": "3: "}))
-    lengths = await ctx.parallel(ctx.step.run("len0", count_chars, docs[0]),
-                                 ctx.step.run("len1", count_chars, docs[1]))
-    named = await ctx.gather(upper=ctx.step.run("upper", shout, docs[0]),
-                             child=ctx.step.invoke_and_wait("named", summarize, {"doc": docs[2]}))
+        ctx.step.invoke_and_wait("third", "summarize", {"doc": docs[2]}, initial_state={"prefix": "3: "}),
+    )
+    lengths = await ctx.parallel(ctx.step.run("len0", count_chars, docs[0]), ctx.step.run("len1", count_chars, docs[1]))
+    named = await ctx.gather(
+        upper=ctx.step.run("upper", shout, docs[0]),
+        child=ctx.step.invoke_and_wait("named", summarize, {"doc": docs[2]}),
+    )
 
     # Plain steps in batches: one durable step per item.
     checked = await ctx.batch(check_doc, [*docs, "xyz"], max_concurrency=2)
@@ -107,7 +126,8 @@ async def review_docs(ctx: WorkflowContext, docs: list[str]) -> dict:
 
     # Many children at once; one BatchStepResult per child, in input order, failures included.
     results = await ctx.step.batch_invoke_and_wait(
-        "each", [BatchWorkflowInput(summarize, {"doc": d}) for d in [*docs, ""]])
+        "each", [BatchWorkflowInput(summarize, {"doc": d}) for d in [*docs, ""]]
+    )
 
     return {
         "audit": handle.execution_id,
@@ -119,12 +139,21 @@ async def review_docs(ctx: WorkflowContext, docs: list[str]) -> dict:
         "batch": {"results": checked.results, "failed": checked.stats.failed_items},
         "words": words,
         "failure": failure,
-        "each": [{"id": r.execution_id, "workflow": r.workflow_id, "success": r.success,
-                  "result": r.result and r.result["summary"], "error": r.error} for r in results],
+        "each": [
+            {
+                "id": r.execution_id,
+                "workflow": r.workflow_id,
+                "success": r.success,
+                "result": r.result and r.result["summary"],
+                "error": r.error,
+            }
+            for r in results
+        ],
     }
 
 
 # -- session state -------------------------------------------------------------------------
+
 
 @workflow
 async def remember_topic(ctx: WorkflowContext, word: str) -> list[str]:
@@ -138,16 +167,16 @@ async def remember_topic(ctx: WorkflowContext, word: str) -> list[str]:
 
 @workflow
 async def chat_turn(ctx: WorkflowContext, message: str) -> dict:
-    messages = await ctx.session.state.get("messages", [])   # takes the session's turn
+    messages = await ctx.session.state.get("messages", [])  # takes the session's turn
     reply = await ctx.step.run("reply", shout, message)
     messages = [*messages, message]
     await ctx.session.state.set("messages", messages)
     topics = await ctx.step.invoke_and_wait("topic", remember_topic, {"word": message.split()[0]})
-    return {"session": ctx.session.id, "turn": len(messages), "reply": reply, "messages": messages,
-            "topics": topics}
+    return {"session": ctx.session.id, "turn": len(messages), "reply": reply, "messages": messages, "topics": topics}
 
 
 # -- from Python: client.batch_invoke, and a workflow called like a function ----------------
+
 
 async def main(data_dir: str) -> None:
     async with EmbeddedLog(data_dir) as log, Worker(log, data_dir=data_dir), Client(log) as client:

@@ -28,7 +28,7 @@ async def send_confirmation(ctx: FunctionContext, order_id: str, charge_id: str)
 
 @workflow
 async def process_order(ctx: WorkflowContext, input: OrderInput) -> dict:
-    order = await ctx.step.run("validate", validate_order, input)      # Polos style
+    order = await ctx.step.run("validate", validate_order, input)  # Polos style
     charge = await ctx.step.run("charge", charge_card, order)
-    await ctx.step(send_confirmation, input.order_id, charge["id"])    # AGNT5 style
+    await ctx.step(send_confirmation, input.order_id, charge["id"])  # AGNT5 style
     return {"status": "completed", "charge_id": charge["id"]}

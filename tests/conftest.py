@@ -25,9 +25,12 @@ ALL_LOGS = ["embedded", "kafka"]
 
 
 def pytest_addoption(parser):
-    parser.addoption("--log", choices=["embedded", "kafka", "both"],
-                     default=os.environ.get("LOGLOOM_TEST_LOGS", "both"),
-                     help="which log the behavioural tests run on")
+    parser.addoption(
+        "--log",
+        choices=["embedded", "kafka", "both"],
+        default=os.environ.get("LOGLOOM_TEST_LOGS", "both"),
+        help="which log the behavioural tests run on",
+    )
 
 
 def _selected_logs(config) -> list[str]:

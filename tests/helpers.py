@@ -63,8 +63,11 @@ class EngineHarness:
         await worker.start()
         self.workers.append(worker)
         if len(self.workers) == 1:
-            await assert_eventually(lambda: len(worker.active_partitions()) == self.partitions, timeout=60,
-                                    message="the worker owns every partition")
+            await assert_eventually(
+                lambda: len(worker.active_partitions()) == self.partitions,
+                timeout=60,
+                message="the worker owns every partition",
+            )
         return worker
 
     async def client(self) -> Client:
@@ -93,8 +96,14 @@ def logloom_cmd(*args: str) -> list[str]:
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run ``logloom ARGS`` to completion as a real process; output captured as text."""
-    return subprocess.run(logloom_cmd(*args), cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    return subprocess.run(
+        logloom_cmd(*args),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
 
 
 async def read_topic(log, topic: str, count: int, timeout: float = 30) -> list:
@@ -106,6 +115,7 @@ async def read_topic(log, topic: str, count: int, timeout: float = 30) -> list:
     async def enough():
         got.extend(await reader.poll(0.5))
         return len(got) >= count
+
     try:
         await assert_eventually(enough, timeout=timeout, message=f"{count} records on {topic}")
     finally:
@@ -113,9 +123,10 @@ async def read_topic(log, topic: str, count: int, timeout: float = 30) -> list:
     return got
 
 
-def spawn(*args: str, env: dict | None = None, cwd: Path | None = None, log_file: Path | None = None) -> subprocess.Popen:
+def spawn(
+    *args: str, env: dict | None = None, cwd: Path | None = None, log_file: Path | None = None
+) -> subprocess.Popen:
     """Start ``logloom ARGS`` as a real process."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                **(env or {})}
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env or {})}
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL
     return subprocess.Popen(logloom_cmd(*args), env=full_env, cwd=cwd or ROOT, stdout=out, stderr=out)

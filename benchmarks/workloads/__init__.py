@@ -16,8 +16,9 @@ loop per repetition, and reports the median, min and max of each metric.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Metric:
     key: str
     label: str
     unit: str
-    better: str = "higher"                                  # "higher" or "lower"
+    better: str = "higher"  # "higher" or "lower"
     targets: dict[str, float] = field(default_factory=dict)  # log kind -> threshold
 
     def meets(self, kind: str, value: float) -> bool | None:
@@ -45,7 +46,7 @@ class Metric:
 class Workload:
     name: str
     summary: str
-    metrics: tuple[Metric, ...]                     # the headline metrics, in table order
+    metrics: tuple[Metric, ...]  # the headline metrics, in table order
     run: Callable[[Any, dict], Awaitable[dict[str, float]]]
     variants: Callable[[Any], list[dict]] = lambda args: [{}]
     logs: tuple[str, ...] = ("embedded", "kafka")

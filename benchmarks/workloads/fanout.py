@@ -62,17 +62,19 @@ def variants(args) -> list[dict]:
     return [{"items": 1000}]
 
 
-register(Workload(
-    name="fanout",
-    summary="a parent waits for 1,000 child workflows; a ctx.batch of 1,000 items",
-    metrics=(
-        Metric("children_s", "1,000 children: invoke to parent's result", "s", "lower"),
-        Metric("children_per_s", "children per second", "/s"),
-        Metric("cpu_ms_per_child", "CPU per child, all processes", "ms", "lower"),
-        Metric("batch_s", "ctx.batch of 1,000 items: invoke to result", "s", "lower"),
-        Metric("batch_items_per_s", "batch items per second", "/s"),
-        Metric("cpu_ms_per_item", "CPU per batch item, all processes", "ms", "lower"),
-    ),
-    run=run,
-    variants=variants,
-))
+register(
+    Workload(
+        name="fanout",
+        summary="a parent waits for 1,000 child workflows; a ctx.batch of 1,000 items",
+        metrics=(
+            Metric("children_s", "1,000 children: invoke to parent's result", "s", "lower"),
+            Metric("children_per_s", "children per second", "/s"),
+            Metric("cpu_ms_per_child", "CPU per child, all processes", "ms", "lower"),
+            Metric("batch_s", "ctx.batch of 1,000 items: invoke to result", "s", "lower"),
+            Metric("batch_items_per_s", "batch items per second", "/s"),
+            Metric("cpu_ms_per_item", "CPU per batch item, all processes", "ms", "lower"),
+        ),
+        run=run,
+        variants=variants,
+    )
+)

@@ -24,7 +24,6 @@ import gc
 import os
 import time
 
-
 from ..apps import bench_park, bench_w1
 from ..envs import session
 from ..journal import TypeCounter
@@ -85,8 +84,9 @@ async def run(env, params: dict) -> dict[str, float]:
         cpu_wake = meter.stop()
         wrong = [i for i, r in enumerate(results) if r != {"i": i}]
         if wrong:
-            raise AssertionError(f"{len(wrong)} executions returned the wrong payload, e.g. #{wrong[0]}: "
-                                 f"{results[wrong[0]]!r}")
+            raise AssertionError(
+                f"{len(wrong)} executions returned the wrong payload, e.g. #{wrong[0]}: {results[wrong[0]]!r}"
+            )
         after = memory_mb(pid)
 
     return {
@@ -112,20 +112,22 @@ def variants(args) -> list[dict]:
     return [{"executions": args.mem_executions}]
 
 
-register(Workload(
-    name="mem",
-    summary="10,000 executions parked on ctx.step.suspend: worker RSS; then resume all",
-    metrics=(
-        Metric("rss_waiting_mb", "worker RSS, all waiting", "MB", "lower", {"embedded": 300, "kafka": 300}),
-        Metric("rss_before_mb", "worker RSS before invoking", "MB", "lower"),
-        Metric("rss_growth_mb", "RSS growth, before to all waiting", "MB", "lower"),
-        Metric("hwm_waiting_mb", "peak RSS (VmHWM) up to all waiting", "MB", "lower"),
-        Metric("rss_after_mb", "worker RSS after all completed", "MB", "lower"),
-        Metric("park_s", "invoke to all suspended", "s", "lower"),
-        Metric("wake_s", "wake all: first resume to last result", "s", "lower"),
-        Metric("completed", "executions completed after resume", "wf"),
-        Metric("tasks_in_memory_while_waiting", "tasks in memory while waiting (embedded)", "tasks", "lower"),
-    ),
-    run=run,
-    variants=variants,
-))
+register(
+    Workload(
+        name="mem",
+        summary="10,000 executions parked on ctx.step.suspend: worker RSS; then resume all",
+        metrics=(
+            Metric("rss_waiting_mb", "worker RSS, all waiting", "MB", "lower", {"embedded": 300, "kafka": 300}),
+            Metric("rss_before_mb", "worker RSS before invoking", "MB", "lower"),
+            Metric("rss_growth_mb", "RSS growth, before to all waiting", "MB", "lower"),
+            Metric("hwm_waiting_mb", "peak RSS (VmHWM) up to all waiting", "MB", "lower"),
+            Metric("rss_after_mb", "worker RSS after all completed", "MB", "lower"),
+            Metric("park_s", "invoke to all suspended", "s", "lower"),
+            Metric("wake_s", "wake all: first resume to last result", "s", "lower"),
+            Metric("completed", "executions completed after resume", "wf"),
+            Metric("tasks_in_memory_while_waiting", "tasks in memory while waiting (embedded)", "tasks", "lower"),
+        ),
+        run=run,
+        variants=variants,
+    )
+)

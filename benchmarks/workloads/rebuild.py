@@ -51,8 +51,16 @@ def _records_of(codec, eid: str, x: int, at: int) -> list[list[tuple[bytes, byte
     phases = [[(key, codec.encode(rec.invocation_requested(eid, at, workflow="bench_w1", input=f'{{"x":{x}}}')))]]
     phases.append([(key, codec.encode(rec.execution_started(eid, 1, at, worker="bench-host-1-abcdef")))])
     for seq in (1, 2, 3):
-        phases.append([(key, codec.encode(rec.step_completed(eid, 1, at, seq=seq, key=f"s{seq}", attempt=1,
-                                                             result=str(x + seq))))])
+        phases.append(
+            [
+                (
+                    key,
+                    codec.encode(
+                        rec.step_completed(eid, 1, at, seq=seq, key=f"s{seq}", attempt=1, result=str(x + seq))
+                    ),
+                )
+            ]
+        )
     phases.append([(key, codec.encode(rec.execution_completed(eid, 1, at, result=str(x + 3))))])
     return phases
 
@@ -74,7 +82,7 @@ def journal(count: int) -> list[tuple[bytes, bytes]]:
 
 async def append_all(log, records: list[tuple[bytes, bytes]]) -> None:
     for start in range(0, len(records), CHUNK):
-        await asyncio.gather(*(log.append(0, key, value) for key, value in records[start:start + CHUNK]))
+        await asyncio.gather(*(log.append(0, key, value) for key, value in records[start : start + CHUNK]))
 
 
 async def _timed_rebuild(env, log, store_dir: Path, expected: int, what: str) -> tuple[float, dict]:
@@ -139,16 +147,18 @@ def variants(args) -> list[dict]:
     return [{"records": n, "tail": TAIL} for n in args.rebuild_records]
 
 
-register(Workload(
-    name="rebuild",
-    summary="rebuild_partition of an N-record partition from empty, then of a 1k tail",
-    metrics=(
-        Metric("records_per_s", "rebuild from empty", "records/s", "higher", {"embedded": 50_000, "kafka": 50_000}),
-        Metric("full_s", "rebuild from empty", "s", "lower"),
-        Metric("tail_s", "tail restart (1k records)", "s", "lower"),
-        Metric("cpu_s_full", "CPU, rebuild from empty", "s", "lower"),
-        Metric("write_records_per_s", "writing the journal", "records/s"),
-    ),
-    run=run,
-    variants=variants,
-))
+register(
+    Workload(
+        name="rebuild",
+        summary="rebuild_partition of an N-record partition from empty, then of a 1k tail",
+        metrics=(
+            Metric("records_per_s", "rebuild from empty", "records/s", "higher", {"embedded": 50_000, "kafka": 50_000}),
+            Metric("full_s", "rebuild from empty", "s", "lower"),
+            Metric("tail_s", "tail restart (1k records)", "s", "lower"),
+            Metric("cpu_s_full", "CPU, rebuild from empty", "s", "lower"),
+            Metric("write_records_per_s", "writing the journal", "records/s"),
+        ),
+        run=run,
+        variants=variants,
+    )
+)

@@ -75,8 +75,11 @@ async def run(env, params: dict) -> dict[str, float]:
     n = params["workflows"]
     seq = {}
     if sequential:  # 0 when profiling the 64-in-flight phase alone
-        seq = {"seq_p50_ms": percentile(sequential, 50) * 1000, "seq_p99_ms": percentile(sequential, 99) * 1000,
-               **_cpu_metrics("seq_", cpu_seq, len(sequential))}
+        seq = {
+            "seq_p50_ms": percentile(sequential, 50) * 1000,
+            "seq_p99_ms": percentile(sequential, 99) * 1000,
+            **_cpu_metrics("seq_", cpu_seq, len(sequential)),
+        }
     return {
         "wf_per_s": n / elapsed,
         "steps_per_s": n * STEPS / elapsed,
@@ -89,24 +92,33 @@ async def run(env, params: dict) -> dict[str, float]:
 
 
 def variants(args) -> list[dict]:
-    return [{"workflows": args.w1_workflows, "concurrency": 64, "sequential": args.w1_sequential,
-             "warmup": 50, "steps": STEPS}]
+    return [
+        {
+            "workflows": args.w1_workflows,
+            "concurrency": 64,
+            "sequential": args.w1_sequential,
+            "warmup": 50,
+            "steps": STEPS,
+        }
+    ]
 
 
-register(Workload(
-    name="w1",
-    summary="3-step workflows: 2,000 with 64 in flight, then 200 one at a time",
-    metrics=(
-        Metric("wf_per_s", "throughput, 64 in flight", "wf/s", "higher", {"embedded": 1000, "kafka": 500}),
-        Metric("steps_per_s", "steps, 64 in flight", "steps/s"),
-        Metric("p50_ms", "latency p50, 64 in flight", "ms", "lower"),
-        Metric("p99_ms", "latency p99, 64 in flight", "ms", "lower"),
-        Metric("cpu_ms_per_wf", "CPU per workflow, all processes", "ms", "lower"),
-        Metric("seq_p50_ms", "latency p50, one at a time", "ms", "lower", {"embedded": 5, "kafka": 10}),
-        Metric("seq_p99_ms", "latency p99, one at a time", "ms", "lower"),
-        Metric("seq_cpu_ms_per_wf", "CPU per workflow, one at a time", "ms", "lower"),
-    ),
-    run=run,
-    warmup=True,
-    variants=variants,
-))
+register(
+    Workload(
+        name="w1",
+        summary="3-step workflows: 2,000 with 64 in flight, then 200 one at a time",
+        metrics=(
+            Metric("wf_per_s", "throughput, 64 in flight", "wf/s", "higher", {"embedded": 1000, "kafka": 500}),
+            Metric("steps_per_s", "steps, 64 in flight", "steps/s"),
+            Metric("p50_ms", "latency p50, 64 in flight", "ms", "lower"),
+            Metric("p99_ms", "latency p99, 64 in flight", "ms", "lower"),
+            Metric("cpu_ms_per_wf", "CPU per workflow, all processes", "ms", "lower"),
+            Metric("seq_p50_ms", "latency p50, one at a time", "ms", "lower", {"embedded": 5, "kafka": 10}),
+            Metric("seq_p99_ms", "latency p99, one at a time", "ms", "lower"),
+            Metric("seq_cpu_ms_per_wf", "CPU per workflow, one at a time", "ms", "lower"),
+        ),
+        run=run,
+        warmup=True,
+        variants=variants,
+    )
+)

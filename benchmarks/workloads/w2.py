@@ -62,14 +62,16 @@ async def run(env, params: dict) -> dict[str, float]:
             await _all_waiting(client, [warm])
             await client.publish_event(f"{topic}/warm", {"warm": True})
             await warm.result(timeout=RESULT_TIMEOUT)
+
         await s.guard(warm_up())
         n = params["workflows"]
         counter = TypeCounter(s.log)
         try:
             await counter.drain()
             registered_before = counter.counts["WaitRegistered"]  # the warm-up's
-            handles = await asyncio.gather(*(bench_w2.invoke(client, {"topic": topic, "key": f"k{i}"})
-                                             for i in range(n)))
+            handles = await asyncio.gather(
+                *(bench_w2.invoke(client, {"topic": topic, "key": f"k{i}"}) for i in range(n))
+            )
             await _all_waiting(client, handles)
             await s.guard(_all_registered(counter, registered_before + n))
         finally:
@@ -85,6 +87,7 @@ async def run(env, params: dict) -> dict[str, float]:
         async def finished(i: int) -> float:
             await handles[i].result(timeout=RESULT_TIMEOUT)
             return time.perf_counter()
+
         done_task = asyncio.gather(*(finished(i) for i in range(n)))
         await asyncio.gather(*(publish(i) for i in range(n)))
         done = await s.guard(done_task)
@@ -103,16 +106,18 @@ def variants(args) -> list[dict]:
     return [{"workflows": 200}]
 
 
-register(Workload(
-    name="w2",
-    summary="200 workflows wait for an event each (one key per workflow); publish to completion",
-    metrics=(
-        Metric("p99_ms", "event published to workflow done, p99", "ms", "lower", {"embedded": 50, "kafka": 50}),
-        Metric("p50_ms", "event published to workflow done, p50", "ms", "lower"),
-        Metric("max_ms", "event published to workflow done, max", "ms", "lower"),
-        Metric("cpu_ms_per_wf", "CPU per workflow, all processes", "ms", "lower"),
-    ),
-    run=run,
-    warmup=True,
-    variants=variants,
-))
+register(
+    Workload(
+        name="w2",
+        summary="200 workflows wait for an event each (one key per workflow); publish to completion",
+        metrics=(
+            Metric("p99_ms", "event published to workflow done, p99", "ms", "lower", {"embedded": 50, "kafka": 50}),
+            Metric("p50_ms", "event published to workflow done, p50", "ms", "lower"),
+            Metric("max_ms", "event published to workflow done, max", "ms", "lower"),
+            Metric("cpu_ms_per_wf", "CPU per workflow, all processes", "ms", "lower"),
+        ),
+        run=run,
+        warmup=True,
+        variants=variants,
+    )
+)

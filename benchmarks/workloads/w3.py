@@ -67,9 +67,22 @@ async def _embedded(env, params, workdir: Path, namespace: str, effects: Effects
     data = workdir / "data"
 
     def spawn(worker_id: str) -> subprocess.Popen:
-        cmd = [sys.executable, "-m", "benchmarks.w3_driver", str(data), namespace, str(effects.path),
-               "--count", str(params["workflows"]), "--concurrency", str(params["concurrency"]),
-               "--partitions", str(env.partitions), "--worker-id", worker_id]
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.w3_driver",
+            str(data),
+            namespace,
+            str(effects.path),
+            "--count",
+            str(params["workflows"]),
+            "--concurrency",
+            str(params["concurrency"]),
+            "--partitions",
+            str(env.partitions),
+            "--worker-id",
+            worker_id,
+        ]
         with open(workdir / f"{worker_id}.out", "wb") as out, open(workdir / f"{worker_id}.err", "wb") as err:
             return subprocess.Popen(cmd, cwd=ROOT, env=_pythonpath(), stdin=subprocess.DEVNULL, stdout=out, stderr=err)
 
@@ -103,8 +116,14 @@ async def _embedded(env, params, workdir: Path, namespace: str, effects: Effects
         records = await journal.scan(log)
     finally:
         await log.close()
-    return {"killed_at": killed_at, "restarted_at": restarted_at, "all_done_at": out["all_done_at"],
-            "results_ok": out["results_ok"], "records": records, "ids": [f"w3-{i}" for i in range(params["workflows"])]}
+    return {
+        "killed_at": killed_at,
+        "restarted_at": restarted_at,
+        "all_done_at": out["all_done_at"],
+        "results_ok": out["results_ok"],
+        "records": records,
+        "ids": [f"w3-{i}" for i in range(params["workflows"])],
+    }
 
 
 async def _kafka(env, params, workdir: Path, namespace: str, effects: Effects) -> dict:
@@ -152,8 +171,14 @@ async def _kafka(env, params, workdir: Path, namespace: str, effects: Effects) -
             await worker.stop()
         await log.close()
         await env.drop_namespace(namespace)
-    return {"killed_at": killed_at, "restarted_at": restarted_at, "all_done_at": max(done_at),
-            "results_ok": sum(1 for r in results if r == 3), "records": records, "ids": ids}
+    return {
+        "killed_at": killed_at,
+        "restarted_at": restarted_at,
+        "all_done_at": max(done_at),
+        "results_ok": sum(1 for r in results if r == 3),
+        "records": records,
+        "ids": ids,
+    }
 
 
 async def run(env, params: dict) -> dict[str, float]:
@@ -172,20 +197,23 @@ def variants(args) -> list[dict]:
     return [{"workflows": args.w3_workflows, "concurrency": 64, "step2_sleep_ms": 50}]
 
 
-register(Workload(
-    name="w3",
-    summary="kill -9 the worker with about half of 500 3-step workflows done; restart it",
-    metrics=(
-        Metric("not_completed", "executions not completed", "wf", "lower", {"embedded": 0, "kafka": 0}),
-        Metric("completed_steps_rerun", "completed steps that ran again", "steps", "lower",
-               {"embedded": 0, "kafka": 0}),
-        Metric("inflight_steps_rerun", "in-flight steps re-run (allowed)", "steps", "lower"),
-        Metric("bodies_ran_twice", "step bodies that ran twice, all", "steps", "lower"),
-        Metric("restart_to_complete_s", "restart to all complete", "s", "lower"),
-        Metric("restart_to_claimed_s", "restart to partitions claimed", "s", "lower"),
-        Metric("done_before_kill", "executions completed before the kill", "wf"),
-        Metric("completed", "executions completed", "wf"),
-    ),
-    run=run,
-    variants=variants,
-))
+register(
+    Workload(
+        name="w3",
+        summary="kill -9 the worker with about half of 500 3-step workflows done; restart it",
+        metrics=(
+            Metric("not_completed", "executions not completed", "wf", "lower", {"embedded": 0, "kafka": 0}),
+            Metric(
+                "completed_steps_rerun", "completed steps that ran again", "steps", "lower", {"embedded": 0, "kafka": 0}
+            ),
+            Metric("inflight_steps_rerun", "in-flight steps re-run (allowed)", "steps", "lower"),
+            Metric("bodies_ran_twice", "step bodies that ran twice, all", "steps", "lower"),
+            Metric("restart_to_complete_s", "restart to all complete", "s", "lower"),
+            Metric("restart_to_claimed_s", "restart to partitions claimed", "s", "lower"),
+            Metric("done_before_kill", "executions completed before the kill", "wf"),
+            Metric("completed", "executions completed", "wf"),
+        ),
+        run=run,
+        variants=variants,
+    )
+)

@@ -55,7 +55,8 @@ class Effects:
 
         def count(chunk: bytes) -> Counter:
             return Counter(tuple(line.split(",", 1)) for line in chunk.decode().splitlines())
-        return count(data[:self.kill_offset]), count(data[self.kill_offset:])
+
+        return count(data[: self.kill_offset]), count(data[self.kill_offset :])
 
 
 def analyse(outcome: dict, effects: Effects, first: str, second: str) -> dict[str, float]:
@@ -85,14 +86,20 @@ def analyse(outcome: dict, effects: Effects, first: str, second: str) -> dict[st
     twice = sorted(k for k in expected if before[k] + after[k] >= 2)
     in_flight = [k for k in twice if k not in completed_before_kill]
     if ran_again:
-        print(f"W3 VIOLATION: {len(ran_again)} steps completed before the kill ran again, e.g. "
-              f"{[(k, before[k], after[k]) for k in ran_again[:5]]}", file=sys.stderr)
+        print(
+            f"W3 VIOLATION: {len(ran_again)} steps completed before the kill ran again, e.g. "
+            f"{[(k, before[k], after[k]) for k in ran_again[:5]]}",
+            file=sys.stderr,
+        )
     odd = [k for k in in_flight if before[k] == 0]  # ran twice, both times after the restart
     if odd:
         print(f"W3 note: {len(odd)} steps ran twice after the restart, e.g. {odd[:5]}", file=sys.stderr)
 
-    claims = [r.fields["at"] for r in records if r.fields["type"] == "PartitionClaimed" and r.applied
-              and r.fields["owner"].startswith(second + "/")]
+    claims = [
+        r.fields["at"]
+        for r in records
+        if r.fields["type"] == "PartitionClaimed" and r.applied and r.fields["owner"].startswith(second + "/")
+    ]
     restarted_at = outcome["restarted_at"]
     return {
         "not_completed": float(workflows - len(finished)),

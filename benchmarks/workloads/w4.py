@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-
 from .. import journal
 from ..apps import bench_w1, bench_w4
 from ..envs import session
@@ -38,8 +37,9 @@ async def run(env, params: dict) -> dict[str, float]:
         await s.guard(asyncio.gather(*(bench_w1.run(client, {"x": i}, timeout=120) for i in range(5))))
         meter = CpuMeter(s.pids)
         t0 = time.perf_counter()
-        handles = await asyncio.gather(*(bench_w4.invoke(client, {"seconds": params["sleep_s"]})
-                                         for _ in range(params["workflows"])))
+        handles = await asyncio.gather(
+            *(bench_w4.invoke(client, {"seconds": params["sleep_s"]}) for _ in range(params["workflows"]))
+        )
         if hasattr(worker, "worker"):  # embedded: how many sleeping executions hold a task
             await asyncio.sleep(params["sleep_s"] * 0.75)
             in_memory = worker.worker.invoker.running()
@@ -81,19 +81,21 @@ def variants(args) -> list[dict]:
     return [{"workflows": args.w4_workflows, "sleep_s": 2.0}]
 
 
-register(Workload(
-    name="w4",
-    summary="200 workflows each sleep 2 s durably; lateness of the step after the sleep",
-    metrics=(
-        Metric("late_p99_ms", "lateness past due, p99", "ms", "lower", {"embedded": 50, "kafka": 50}),
-        Metric("late_p50_ms", "lateness past due, p50", "ms", "lower"),
-        Metric("late_max_ms", "lateness past due, max", "ms", "lower"),
-        Metric("fired_p50_ms", "TimerFired written minus due (early < 0), p50", "ms", "lower"),
-        Metric("fired_p99_ms", "TimerFired written minus due (early < 0), p99", "ms", "lower"),
-        Metric("due_spread_ms", "spread of the 200 due times", "ms"),
-        Metric("tasks_in_memory_while_sleeping", "tasks in memory while sleeping (embedded)", "tasks", "lower"),
-    ),
-    run=run,
-    warmup=True,
-    variants=variants,
-))
+register(
+    Workload(
+        name="w4",
+        summary="200 workflows each sleep 2 s durably; lateness of the step after the sleep",
+        metrics=(
+            Metric("late_p99_ms", "lateness past due, p99", "ms", "lower", {"embedded": 50, "kafka": 50}),
+            Metric("late_p50_ms", "lateness past due, p50", "ms", "lower"),
+            Metric("late_max_ms", "lateness past due, max", "ms", "lower"),
+            Metric("fired_p50_ms", "TimerFired written minus due (early < 0), p50", "ms", "lower"),
+            Metric("fired_p99_ms", "TimerFired written minus due (early < 0), p99", "ms", "lower"),
+            Metric("due_spread_ms", "spread of the 200 due times", "ms"),
+            Metric("tasks_in_memory_while_sleeping", "tasks in memory while sleeping (embedded)", "tasks", "lower"),
+        ),
+        run=run,
+        warmup=True,
+        variants=variants,
+    )
+)

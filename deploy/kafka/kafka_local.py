@@ -91,16 +91,18 @@ def fetch() -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{libs.name}.tmp-", dir=libs.parent))
     try:
         cmd = [
-            mvn, "-q", "-B", "-f", str(POM),
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
             "dependency:copy-dependencies",
             "-DincludeScope=runtime",
             f"-DoutputDirectory={tmp}",
         ]
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if proc.returncode != 0:
-            raise RuntimeError(
-                f"`{' '.join(cmd)}` failed (exit {proc.returncode}):\n{_tail(proc.stdout, 50)}"
-            )
+            raise RuntimeError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}):\n{_tail(proc.stdout, 50)}")
         if not any(tmp.glob("kafka_2.13-*.jar")):
             raise RuntimeError(f"Maven finished but no kafka_2.13 jar appeared in {tmp}")
         (tmp / MARKER).write_text(_pom_digest() + "\n")
@@ -214,12 +216,12 @@ def _format_storage(libs: Path, props: Path, data_dir: Path) -> None:
     if (data_dir / "kraft-logs" / "meta.properties").exists():
         return  # already formatted; re-formatting a formatted dir fails
     cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
-    cmd = _java_cmd(libs, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props),
-                    heap=False)
+    cmd = _java_cmd(
+        libs, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props), heap=False
+    )
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"formatting {data_dir} failed (exit {proc.returncode}):\n"
-                           f"{_tail(proc.stdout, 50)}")
+        raise RuntimeError(f"formatting {data_dir} failed (exit {proc.returncode}):\n{_tail(proc.stdout, 50)}")
 
 
 def _read_state(data_dir: Path) -> dict:
@@ -229,8 +231,7 @@ def _read_state(data_dir: Path) -> dict:
         return {}
 
 
-def start(data_dir: Path, port: int | None = None, controller_port: int | None = None,
-          timeout: float = 120) -> Broker:
+def start(data_dir: Path, port: int | None = None, controller_port: int | None = None, timeout: float = 120) -> Broker:
     """Start a detached broker using `data_dir`; return once it is ready.
 
     Ports default to the ones of the previous run in the same data dir (so clients can
@@ -243,8 +244,9 @@ def start(data_dir: Path, port: int | None = None, controller_port: int | None =
 
     previous = _read_state(data_dir)
     if previous.get("pid") and _is_kafka_pid(previous["pid"]):
-        raise RuntimeError(f"a broker already runs on {data_dir} (pid {previous['pid']}, "
-                           f"{previous.get('bootstrap')}); stop it first")
+        raise RuntimeError(
+            f"a broker already runs on {data_dir} (pid {previous['pid']}, {previous.get('bootstrap')}); stop it first"
+        )
     if port is None:
         old = previous.get("port")
         port = old if old and _port_is_free(old) else _free_port()
@@ -268,8 +270,11 @@ def start(data_dir: Path, port: int | None = None, controller_port: int | None =
         log_offset = log.tell()
         proc = subprocess.Popen(
             _java_cmd(libs, "kafka.Kafka", str(props)),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            cwd=data_dir, start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=data_dir,
+            start_new_session=True,
         )
     broker = Broker(bootstrap=f"127.0.0.1:{port}", pid=proc.pid, data_dir=data_dir, _proc=proc)
 
@@ -280,18 +285,32 @@ def start(data_dir: Path, port: int | None = None, controller_port: int | None =
             if READY_LINE.encode() in f.read():
                 break
         if proc.poll() is not None:
-            raise RuntimeError(f"Kafka broker exited with code {proc.returncode} before it was "
-                               f"ready; last lines of {log_path}:\n{_tail_file(log_path, 50)}")
+            raise RuntimeError(
+                f"Kafka broker exited with code {proc.returncode} before it was "
+                f"ready; last lines of {log_path}:\n{_tail_file(log_path, 50)}"
+            )
         if time.monotonic() > deadline:
             broker.stop(timeout=5)
-            raise RuntimeError(f"Kafka broker not ready after {timeout:.0f}s (no '{READY_LINE}'); "
-                               f"last lines of {log_path}:\n{_tail_file(log_path, 50)}")
+            raise RuntimeError(
+                f"Kafka broker not ready after {timeout:.0f}s (no '{READY_LINE}'); "
+                f"last lines of {log_path}:\n{_tail_file(log_path, 50)}"
+            )
         time.sleep(0.2)
 
-    (data_dir / "broker.json").write_text(json.dumps({
-        "bootstrap": broker.bootstrap, "pid": broker.pid, "port": port,
-        "controller_port": controller_port, "data_dir": str(data_dir), "log": str(log_path),
-    }, indent=2) + "\n")
+    (data_dir / "broker.json").write_text(
+        json.dumps(
+            {
+                "bootstrap": broker.bootstrap,
+                "pid": broker.pid,
+                "port": port,
+                "controller_port": controller_port,
+                "data_dir": str(data_dir),
+                "log": str(log_path),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return broker
 
 
@@ -373,8 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     p_start.add_argument("--port", type=int, help="client port (default: free port)")
     p_start.add_argument("--controller-port", type=int, help="controller port (default: free port)")
     p_start.add_argument("--data-dir", type=Path, help="data dir (default: a new temp dir)")
-    p_start.add_argument("--foreground", action="store_true",
-                         help="stay attached; Ctrl-C stops the broker")
+    p_start.add_argument("--foreground", action="store_true", help="stay attached; Ctrl-C stops the broker")
     p_start.add_argument("--timeout", type=float, default=120, help="readiness timeout, seconds")
     p_stop = sub.add_parser("stop", help="stop the broker recorded in DATA_DIR/broker.json")
     p_stop.add_argument("--data-dir", type=Path, required=True)

@@ -26,9 +26,13 @@ def add_common_options(p: argparse.ArgumentParser) -> None:
 
 
 def config_from(args) -> EngineConfig:
-    return EngineConfig.from_env(namespace=args.namespace, data_dir=args.data_dir,
-                                 partitions=getattr(args, "partitions", None), kafka=args.kafka,
-                                 instance_id=getattr(args, "instance_id", None))
+    return EngineConfig.from_env(
+        namespace=args.namespace,
+        data_dir=args.data_dir,
+        partitions=getattr(args, "partitions", None),
+        kafka=args.kafka,
+        instance_id=getattr(args, "instance_id", None),
+    )
 
 
 @contextlib.asynccontextmanager
@@ -39,10 +43,14 @@ async def engine(args, *, worker: bool, read_only: bool = False):
     running = None
     try:
         if worker:
-            cache = {name: getattr(args, name) for name in ("max_idle_runs", "evict_after_idle_s")
-                     if getattr(args, name, None) is not None}
-            running = await Worker(log, data_dir=config.data_dir, worker_id=getattr(args, "worker_id", None),
-                                   **cache).start()
+            cache = {
+                name: getattr(args, name)
+                for name in ("max_idle_runs", "evict_after_idle_s")
+                if getattr(args, name, None) is not None
+            }
+            running = await Worker(
+                log, data_dir=config.data_dir, worker_id=getattr(args, "worker_id", None), **cache
+            ).start()
         async with Client(log) as client:
             yield client, running
     finally:

@@ -17,8 +17,10 @@ async def cmd_history(args) -> int:
     for r in records:
         fields = {k: v for k, v in r.fields.items() if k not in ("execution_id",) and v is not None}
         note = "" if r.outcome == "applied" else f"   <- {r.outcome}"
-        print(f"{r.offset:>8}  {r.at.isoformat(timespec='milliseconds')}  {r.type:<20} "
-              f"{json.dumps(fields, default=str)}{note}")
+        print(
+            f"{r.offset:>8}  {r.at.isoformat(timespec='milliseconds')}  {r.type:<20} "
+            f"{json.dumps(fields, default=str)}{note}"
+        )
     return EXIT_OK
 
 

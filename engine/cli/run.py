@@ -43,8 +43,7 @@ async def cmd_worker(args) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with engine(args, worker=True) as (_, worker):
         _freeze_start_up_heap()
-        print(f"worker {worker.worker_id} running (namespace {worker.log.namespace}); Ctrl-C stops it",
-              file=sys.stderr)
+        print(f"worker {worker.worker_id} running (namespace {worker.log.namespace}); Ctrl-C stops it", file=sys.stderr)
         await stop.wait()
         print(f"worker {worker.worker_id} stopping", file=sys.stderr)
     return EXIT_OK
@@ -64,10 +63,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     worker.add_argument("app", metavar="APP", help="module path or .py file whose workflows register on import")
     worker.add_argument("--partitions", type=int, help="partition count when the journal is created")
     worker.add_argument("--worker-id")
-    worker.add_argument("--instance-id", help="Kafka static membership: a restarted worker with the same id "
-                                              "takes its partitions back without waiting for the session timeout")
-    worker.add_argument("--max-idle-runs", type=int, help="waiting runs kept in memory, so a wake needs no "
-                                                          "replay (default 1000; 0 evicts at once)")
+    worker.add_argument(
+        "--instance-id",
+        help="Kafka static membership: a restarted worker with the same id "
+        "takes its partitions back without waiting for the session timeout",
+    )
+    worker.add_argument(
+        "--max-idle-runs",
+        type=int,
+        help="waiting runs kept in memory, so a wake needs no replay (default 1000; 0 evicts at once)",
+    )
     worker.add_argument("--evict-after-idle-s", type=float, help="evict a waiting run idle this long (default 60)")
     add_common_options(worker)
     worker.set_defaults(func=cmd_worker)

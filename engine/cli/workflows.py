@@ -11,9 +11,14 @@ from .common import EXIT_OK, add_common_options, engine, print_json
 async def cmd_invoke(args) -> int:
     payload = json.loads(args.input)
     async with engine(args, worker=False) as (client, _):
-        handle = await client.invoke(args.workflow, payload, execution_id=args.execution_id,
-                                     user_id=args.user_id, session_id=args.session_id,
-                                     run_timeout_seconds=args.run_timeout)
+        handle = await client.invoke(
+            args.workflow,
+            payload,
+            execution_id=args.execution_id,
+            user_id=args.user_id,
+            session_id=args.session_id,
+            run_timeout_seconds=args.run_timeout,
+        )
         if not args.wait:
             print_json({"execution_id": handle.execution_id})
             return EXIT_OK

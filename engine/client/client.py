@@ -30,7 +30,7 @@ class Client:
         self._commands = Commands(log_, self.codec, self.live)
         self._views = Views(scans, self.live)
 
-    async def __aenter__(self) -> "Client":
+    async def __aenter__(self) -> Client:
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -41,9 +41,17 @@ class Client:
 
     # -- commands ------------------------------------------------------------------------
 
-    async def invoke(self, workflow: Workflow | str, payload: Any = None, *, execution_id: str | None = None,
-                     user_id: str | None = None, session_id: str | None = None,
-                     run_timeout_seconds: float | None = None, initial_state: Any = None) -> ExecutionHandle:
+    async def invoke(
+        self,
+        workflow: Workflow | str,
+        payload: Any = None,
+        *,
+        execution_id: str | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        run_timeout_seconds: float | None = None,
+        initial_state: Any = None,
+    ) -> ExecutionHandle:
         """Append an invocation. A payload the workflow rejects raises and starts nothing.
 
         Invoking twice with the same ``execution_id`` starts one execution. With
@@ -54,19 +62,23 @@ class Client:
         routing_key = await self._commands.submit(record, fresh)
         return ExecutionHandle(self, record["execution_id"], routing_key, fresh)
 
-    async def batch_invoke(self, workflows: list, *, user_id: str | None = None,
-                           session_id: str | None = None) -> list[ExecutionHandle]:
+    async def batch_invoke(
+        self, workflows: list, *, user_id: str | None = None, session_id: str | None = None
+    ) -> list[ExecutionHandle]:
         """Start many executions (``BatchWorkflowInput``: workflow, payload, initial state); handles in order.
 
         Every payload and initial state is checked first: if one is invalid, nothing is started.
         """
-        records = [invocation(w.id, w.payload, None, user_id, session_id, w.run_timeout_seconds, w.initial_state)
-                   for w in workflows]
+        records = [
+            invocation(w.id, w.payload, None, user_id, session_id, w.run_timeout_seconds, w.initial_state)
+            for w in workflows
+        ]
         routing_keys = await self._commands.submit_all(records)
         return [ExecutionHandle(self, r["execution_id"], key, True) for r, key in zip(records, routing_keys)]
 
-    async def publish_event(self, topic: str, data: Any, key: str | None = None,
-                            schema: dict | None = None) -> tuple[int, int]:
+    async def publish_event(
+        self, topic: str, data: Any, key: str | None = None, schema: dict | None = None
+    ) -> tuple[int, int]:
         """Publish an event on a domain topic (``name`` or ``name/KEY``); returns (partition, offset).
 
         JSON by default; Avro (single-object encoding) with ``schema``. Any Kafka producer
@@ -74,13 +86,13 @@ class Client:
         """
         return await self._commands.publish_event(topic, data, key, schema)
 
-    async def cancel(self, execution_id: str, reason: str = "cancelled by a client", *,
-                     session_id: str | None = None) -> None:
+    async def cancel(
+        self, execution_id: str, reason: str = "cancelled by a client", *, session_id: str | None = None
+    ) -> None:
         """Cancel the execution at its next step or wait; its status becomes ``cancelled``."""
         await self._commands.cancel(execution_id, reason, session_id)
 
-    async def resume(self, execution_id: str, name: str, data: Any = None, *,
-                     session_id: str | None = None) -> None:
+    async def resume(self, execution_id: str, name: str, data: Any = None, *, session_id: str | None = None) -> None:
         """Resume the execution's suspension ``name`` with ``data``.
 
         A resume that arrives before the workflow reaches that suspension is kept and
@@ -94,8 +106,9 @@ class Client:
         """Status, result, error and open waits of one execution, folded from the log."""
         return await self._views.get_execution(execution_id, session_id)
 
-    async def history(self, execution_id: str, *, session_id: str | None = None,
-                      include_claims: bool = True) -> list[HistoryRecord]:
+    async def history(
+        self, execution_id: str, *, session_id: str | None = None, include_claims: bool = True
+    ) -> list[HistoryRecord]:
         """Every record of the execution in log order, decoded, with the fold's outcome.
 
         Without ``session_id``, a run of a session is found too, by reading every partition.

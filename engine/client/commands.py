@@ -23,8 +23,15 @@ from ..workflow.state import dump_state
 from .live import LiveResults
 
 
-def invocation(workflow: Workflow | str, payload: Any, execution_id: str | None, user_id: str | None,
-               session_id: str | None, run_timeout_s: float | None, initial_state: Any) -> records.Record:
+def invocation(
+    workflow: Workflow | str,
+    payload: Any,
+    execution_id: str | None,
+    user_id: str | None,
+    session_id: str | None,
+    run_timeout_s: float | None,
+    initial_state: Any,
+) -> records.Record:
     """The ``InvocationRequested`` record, checked: bad input raises before anything is written."""
     execution_id = execution_id or uuid.uuid4().hex
     if isinstance(workflow, Workflow):
@@ -33,10 +40,15 @@ def invocation(workflow: Workflow | str, payload: Any, execution_id: str | None,
     else:
         name = workflow
     return records.invocation_requested(
-        execution_id, now_ms(), workflow=name, input=to_json(payload, f"input of execution {execution_id}"),
-        user_id=user_id, session_id=session_id,
+        execution_id,
+        now_ms(),
+        workflow=name,
+        input=to_json(payload, f"input of execution {execution_id}"),
+        user_id=user_id,
+        session_id=session_id,
         initial_state=None if initial_state is None else dump_state(initial_state, execution_id),
-        run_timeout_ms=None if run_timeout_s is None else int(run_timeout_s * 1000))
+        run_timeout_ms=None if run_timeout_s is None else int(run_timeout_s * 1000),
+    )
 
 
 class Commands:
@@ -46,8 +58,9 @@ class Commands:
         self.live = live
 
     async def _append(self, routing_key: str, record: records.Record) -> int:
-        return await self.log.append(self.log.partition_for(routing_key), routing_key.encode(),
-                                     self.codec.encode(record))
+        return await self.log.append(
+            self.log.partition_for(routing_key), routing_key.encode(), self.codec.encode(record)
+        )
 
     async def submit(self, record: records.Record, fresh: bool) -> str:
         """Append an invocation; returns its routing key. ``fresh``: the id is new, so nothing
@@ -69,10 +82,13 @@ class Commands:
         return await self.log.publish(name, None if key is None else key.encode(), encode_event(data, schema))
 
     async def cancel(self, execution_id: str, reason: str, session_id: str | None) -> None:
-        await self._append(names.routing_key(execution_id, session_id),
-                           records.cancel_requested(execution_id, now_ms(), reason=reason))
+        await self._append(
+            names.routing_key(execution_id, session_id), records.cancel_requested(execution_id, now_ms(), reason=reason)
+        )
 
     async def resume(self, execution_id: str, name: str, data: Any, session_id: str | None) -> None:
         text = to_json(data, f"resume data for {execution_id}/{name}")
-        await self._append(names.routing_key(execution_id, session_id),
-                           records.resume_requested(execution_id, now_ms(), name=name, data=text))
+        await self._append(
+            names.routing_key(execution_id, session_id),
+            records.resume_requested(execution_id, now_ms(), name=name, data=text),
+        )

@@ -130,8 +130,7 @@ class LiveResults:
                                 if not waiter.done():
                                     waiter.set_result(effect.data)
 
-    async def wait_finished(self, execution_id: str, routing_key: str, fresh: bool,
-                            timeout_s: float | None) -> dict:
+    async def wait_finished(self, execution_id: str, routing_key: str, fresh: bool, timeout_s: float | None) -> dict:
         """Wait until the execution ends; its ended row. ``TimeoutError`` after ``timeout_s``."""
         view = await self.watch(routing_key, fresh)
         row = view.state.get(execution_key(execution_id))

@@ -32,17 +32,33 @@ class Execution(BaseModel):
     state: dict | None = None  # the workflow's state as of its last recorded step
 
     @classmethod
-    def from_row(cls, row: dict) -> "Execution":
+    def from_row(cls, row: dict) -> Execution:
         waits = []
         for _, wait in sorted(row.get("waits", {}).items(), key=lambda kv: int(kv[0])):
-            waits.append({"kind": wait["kind"], "key": wait["key"], "due_at": to_datetime(wait.get("due_at")),
-                          "data": from_json(wait.get("data"))})
-        return cls(execution_id=row["id"], workflow=row["workflow"], status=row["status"],
-                   result=from_json(row["result"]), error=row["error"], user_id=row["user_id"],
-                   session_id=row["session_id"], parent_execution_id=row["parent_id"],
-                   root_execution_id=row["root_id"], created_at=to_datetime(row["created_at"]),
-                   started_at=to_datetime(row["started_at"]), completed_at=to_datetime(row["completed_at"]),
-                   waiting_for=waits, state=from_json(row.get("state")))
+            waits.append(
+                {
+                    "kind": wait["kind"],
+                    "key": wait["key"],
+                    "due_at": to_datetime(wait.get("due_at")),
+                    "data": from_json(wait.get("data")),
+                }
+            )
+        return cls(
+            execution_id=row["id"],
+            workflow=row["workflow"],
+            status=row["status"],
+            result=from_json(row["result"]),
+            error=row["error"],
+            user_id=row["user_id"],
+            session_id=row["session_id"],
+            parent_execution_id=row["parent_id"],
+            root_execution_id=row["root_id"],
+            created_at=to_datetime(row["created_at"]),
+            started_at=to_datetime(row["started_at"]),
+            completed_at=to_datetime(row["completed_at"]),
+            waiting_for=waits,
+            state=from_json(row.get("state")),
+        )
 
     @property
     def done(self) -> bool:
@@ -77,5 +93,6 @@ class ExecutionHandle:
         return from_json(row["result"])
 
     async def status(self) -> Execution:
-        return await self.client.get_execution(self.execution_id, session_id=self.routing_key
-                                               if self.routing_key != self.execution_id else None)
+        return await self.client.get_execution(
+            self.execution_id, session_id=self.routing_key if self.routing_key != self.execution_id else None
+        )

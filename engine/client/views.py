@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..clock import to_datetime
 from ..errors import ExecutionNotFoundError
@@ -51,11 +51,21 @@ class Views:
             outcome = "applied"
             for effect in effects:
                 if effect.kind in NOT_APPLIED:
-                    outcome = "claim rejected" if effect.kind == EffectKind.CLAIM_REJECTED \
+                    outcome = (
+                        "claim rejected"
+                        if effect.kind == EffectKind.CLAIM_REJECTED
                         else f"{effect.kind}: {effect.data}"
+                    )
             fields = {k: v for k, v in record.items() if k not in ("type", "at")}
-            out.append(HistoryRecord(offset=entry.offset, type=record["type"], at=to_datetime(record["at"]),
-                                     fields=fields, outcome=outcome))
+            out.append(
+                HistoryRecord(
+                    offset=entry.offset,
+                    type=record["type"],
+                    at=to_datetime(record["at"]),
+                    fields=fields,
+                    outcome=outcome,
+                )
+            )
         if not any(r.type != RecordType.PARTITION_CLAIMED for r in out):
             raise self._not_found(execution_id)
         return out
@@ -67,7 +77,7 @@ class Views:
             for _, row in state.scan(EXECUTION_PREFIX):
                 if status is None or row["status"] == status:
                     out.append(Execution.from_row(row))
-        return sorted(out, key=lambda e: e.created_at or datetime.min.replace(tzinfo=timezone.utc))
+        return sorted(out, key=lambda e: e.created_at or datetime.min.replace(tzinfo=UTC))
 
     async def session_state(self, session_id: str) -> dict:
         state, _ = await self.scans.routing_key(session_id)

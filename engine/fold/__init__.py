@@ -11,6 +11,17 @@ from .rows import ACTIVE, ENDED, EntryKind, EntryStatus, Status
 from .state import MemoryState, State
 
 __all__ = [
-    "ACTIVE", "CROSS_PARTITION", "ENDED", "NOT_APPLIED", "Effect", "EffectKind", "EntryKind", "EntryStatus",
-    "MemoryState", "State", "Status", "apply", "current_epoch",
+    "ACTIVE",
+    "CROSS_PARTITION",
+    "ENDED",
+    "NOT_APPLIED",
+    "Effect",
+    "EffectKind",
+    "EntryKind",
+    "EntryStatus",
+    "MemoryState",
+    "State",
+    "Status",
+    "apply",
+    "current_epoch",
 ]

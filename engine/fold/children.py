@@ -39,8 +39,14 @@ def child_invoked(state: State, r: dict) -> list[Effect]:
     if row is None:
         return ignored
     parent, seq, child = row["id"], r["seq"], r["child_execution_id"]
-    entry = {"key": r["key"], "kind": EntryKind.CHILD, "child": child, "workflow": r["workflow"], "attempt": 1,
-             "at": r["at"]}
+    entry = {
+        "key": r["key"],
+        "kind": EntryKind.CHILD,
+        "child": child,
+        "workflow": r["workflow"],
+        "attempt": 1,
+        "at": r["at"],
+    }
     if r["wait"]:
         entry["status"] = EntryStatus.WAITING
         row, effects = open_wait(state, r, entry, None)
@@ -56,10 +62,19 @@ def child_invoked(state: State, r: dict) -> list[Effect]:
         state.put(journal_key(parent, seq), entry)
     session = row.get("session_id")
     invocation = records.invocation_requested(
-        child, r["at"], workflow=r["workflow"], input=r["input"], user_id=row.get("user_id"), session_id=session,
-        run_timeout_ms=r.get("run_timeout_ms"), initial_state=r.get("initial_state"), parent_execution_id=parent,
-        root_execution_id=row.get("root_id") or parent, parent_seq=seq,
-        reply_key=names.routing_key(parent, session))
+        child,
+        r["at"],
+        workflow=r["workflow"],
+        input=r["input"],
+        user_id=row.get("user_id"),
+        session_id=session,
+        run_timeout_ms=r.get("run_timeout_ms"),
+        initial_state=r.get("initial_state"),
+        parent_execution_id=parent,
+        root_execution_id=row.get("root_id") or parent,
+        parent_seq=seq,
+        reply_key=names.routing_key(parent, session),
+    )
     outbox = {"routing": names.routing_key(child, session), "invocation": invocation}
     state.put(child_key(parent, child), outbox)
     return [step(parent, seq, entry), Effect(EffectKind.SPAWN, child, outbox)]
@@ -80,8 +95,15 @@ def child_finished(state: State, r: dict) -> list[Effect]:
         ended = completed(entry, r["result"])
     else:
         error = r["error"] or {"code": "ERROR", "type": "Error", "message": "", "step": None}
-        ended = failed(entry, {"code": error["code"], "type": error["type"], "step": entry["key"],
-                               "message": f"child execution {child} {r['status']}: {error['message']}"})
+        ended = failed(
+            entry,
+            {
+                "code": error["code"],
+                "type": error["type"],
+                "step": entry["key"],
+                "message": f"child execution {child} {r['status']}: {error['message']}",
+            },
+        )
     return [ack, *close_wait(state, row, seq, ended)]
 
 
@@ -93,9 +115,15 @@ def on_ended(state: State, row: dict) -> list[Effect]:
     effects = []
     parent = row.get("parent")
     if parent is not None:
-        report = {"parent_id": row["parent_id"], "seq": parent["seq"], "reply_key": parent["reply_key"],
-                  "child_key": names.row_routing_key(row), "status": row["status"],
-                  "result": row["result"], "error": row["error"]}
+        report = {
+            "parent_id": row["parent_id"],
+            "seq": parent["seq"],
+            "reply_key": parent["reply_key"],
+            "child_key": names.row_routing_key(row),
+            "status": row["status"],
+            "result": row["result"],
+            "error": row["error"],
+        }
         state.put(report_key(row["id"]), report)
         effects.append(Effect(EffectKind.REPORT, row["id"], report))
     if row["status"] == Status.CANCELLED:

@@ -54,8 +54,9 @@ def apply(state: State, record: dict) -> list[Effect]:
     if epoch:
         current = current_epoch(state)
         if epoch != current:
-            return [Effect(EffectKind.FENCED, record["execution_id"],
-                           f"epoch {epoch} is not the owner's epoch {current}")]
+            return [
+                Effect(EffectKind.FENCED, record["execution_id"], f"epoch {epoch} is not the owner's epoch {current}")
+            ]
     rule = RULES.get(kind)
     if rule is None:  # a record type this version does not fold (written by a newer one)
         return [ignored(record["execution_id"], f"no fold rule for {kind}")]

@@ -55,15 +55,29 @@ class Effect(NamedTuple):
 
 
 # Effects the owner turns into commands for other partitions (runtime/messenger.py).
-CROSS_PARTITION = frozenset({
-    EffectKind.AWAIT_EVENT, EffectKind.DELIVER, EffectKind.CLOSE_WAIT, EffectKind.TOPIC_AWAITED,
-    EffectKind.SPAWN, EffectKind.CANCEL_CHILD, EffectKind.REPORT, EffectKind.CHILD_ACK,
-})
+CROSS_PARTITION = frozenset(
+    {
+        EffectKind.AWAIT_EVENT,
+        EffectKind.DELIVER,
+        EffectKind.CLOSE_WAIT,
+        EffectKind.TOPIC_AWAITED,
+        EffectKind.SPAWN,
+        EffectKind.CANCEL_CHILD,
+        EffectKind.REPORT,
+        EffectKind.CHILD_ACK,
+    }
+)
 
 # Effects that mean the record changed nothing, or not what it asked for (history shows why).
-NOT_APPLIED = frozenset({
-    EffectKind.FENCED, EffectKind.DUPLICATE, EffectKind.IGNORED, EffectKind.CLAIM_REJECTED, EffectKind.BUFFERED,
-})
+NOT_APPLIED = frozenset(
+    {
+        EffectKind.FENCED,
+        EffectKind.DUPLICATE,
+        EffectKind.IGNORED,
+        EffectKind.CLAIM_REJECTED,
+        EffectKind.BUFFERED,
+    }
+)
 
 
 def step(execution_id: str, seq: int, entry: dict) -> Effect:

@@ -32,8 +32,18 @@ import orjson
 from .. import names
 from ..wire.records import RecordType
 from .effects import Effect, EffectKind, duplicate, step
-from .keys import (awaiting_key, buffer_key, buffer_prefix, delivery_key, execution_key, journal_key,
-                   parse_waiter_key, topic_key, waiter_key, waiter_prefix)
+from .keys import (
+    awaiting_key,
+    buffer_key,
+    buffer_prefix,
+    delivery_key,
+    execution_key,
+    journal_key,
+    parse_waiter_key,
+    topic_key,
+    waiter_key,
+    waiter_prefix,
+)
 from .rows import EntryKind, EntryStatus, active_row, close_wait, completed, open_wait
 from .state import State
 
@@ -55,15 +65,32 @@ def _position(event: dict) -> list[int]:
 def event_awaited(state: State, r: dict) -> list[Effect]:
     row = state.get(execution_key(r["execution_id"]))
     since = (row or {}).get("cursors", {}).get(_stream_name(r["topic"], r.get("event_key"))) or [
-        (row or {}).get("created_at", 0), -1, -1]
-    entry = {"key": r["key"], "status": EntryStatus.WAITING, "kind": EntryKind.EVENT, "topic": r["topic"],
-             "event_key": r.get("event_key"), "since": since, "timeout_at": r.get("timeout_at"),
-             "attempt": 1, "at": r["at"]}
+        (row or {}).get("created_at", 0),
+        -1,
+        -1,
+    ]
+    entry = {
+        "key": r["key"],
+        "status": EntryStatus.WAITING,
+        "kind": EntryKind.EVENT,
+        "topic": r["topic"],
+        "event_key": r.get("event_key"),
+        "since": since,
+        "timeout_at": r.get("timeout_at"),
+        "attempt": 1,
+        "at": r["at"],
+    }
     row, effects = open_wait(state, r, entry, r.get("timeout_at"))
     if row is None:
         return effects
-    registration = {"seq": r["seq"], "topic": r["topic"], "event_key": r.get("event_key"), "since": since,
-                    "reply_key": names.row_routing_key(row), "created_at": row["created_at"]}
+    registration = {
+        "seq": r["seq"],
+        "topic": r["topic"],
+        "event_key": r.get("event_key"),
+        "since": since,
+        "reply_key": names.row_routing_key(row),
+        "created_at": row["created_at"],
+    }
     state.put(awaiting_key(row["id"], r["seq"]), registration)
     state.put(execution_key(row["id"]), row)
     effects = [step(row["id"], r["seq"], entry), Effect(EffectKind.AWAIT_EVENT, row["id"], registration)]
@@ -78,8 +105,14 @@ def event_delivered(state: State, r: dict) -> list[Effect]:
     entry = state.get(journal_key(execution_id, seq)) if row is not None else None
     if entry is None or entry["status"] != EntryStatus.WAITING or entry.get("kind") != EntryKind.EVENT:
         return ignored_ or [duplicate(execution_id, "wait already ended")]
-    event = {"data": orjson.loads(r["data"]), "key": r.get("event_key"), "topic": r["topic"],
-             "partition": r["partition"], "offset": r["offset"], "timestamp": r["timestamp"]}
+    event = {
+        "data": orjson.loads(r["data"]),
+        "key": r.get("event_key"),
+        "topic": r["topic"],
+        "partition": r["partition"],
+        "offset": r["offset"],
+        "timestamp": r["timestamp"],
+    }
     row.setdefault("cursors", {})[_stream_name(r["topic"], r.get("event_key"))] = _position(r)
     # The event partition matched this wait (its registration is gone) and confirms the
     # delivery itself once the append is acknowledged: no WaitClosed goes back.
@@ -90,9 +123,17 @@ def event_delivered(state: State, r: dict) -> list[Effect]:
 
 
 def _deliver(state: State, waiter: dict, execution_id: str, event: dict) -> Effect:
-    delivery = {"execution_id": execution_id, "seq": waiter["seq"], "topic": event["topic"],
-                "event_key": event.get("event_key"), "partition": event["partition"], "offset": event["offset"],
-                "timestamp": event["timestamp"], "data": event["data"], "reply_key": waiter["reply_key"]}
+    delivery = {
+        "execution_id": execution_id,
+        "seq": waiter["seq"],
+        "topic": event["topic"],
+        "event_key": event.get("event_key"),
+        "partition": event["partition"],
+        "offset": event["offset"],
+        "timestamp": event["timestamp"],
+        "data": event["data"],
+        "reply_key": waiter["reply_key"],
+    }
     state.put(delivery_key(execution_id, waiter["seq"]), delivery)
     return Effect(EffectKind.DELIVER, execution_id, delivery)
 
@@ -121,8 +162,15 @@ def event_received(state: State, r: dict) -> list[Effect]:
     for old_key, old in list(state.scan(buffer_prefix(topic, event_key))):
         if old["at"] < r["at"] - EVENT_BUFFER_MS:
             state.delete(old_key)
-    event = {"topic": topic, "event_key": event_key, "partition": r["partition"],
-             "offset": r["offset"], "timestamp": r["timestamp"], "data": r["data"], "at": r["at"]}
+    event = {
+        "topic": topic,
+        "event_key": event_key,
+        "partition": r["partition"],
+        "offset": r["offset"],
+        "timestamp": r["timestamp"],
+        "data": r["data"],
+        "at": r["at"],
+    }
     state.put(key, event)
     effects = []
     for registered, waiter in list(state.scan(waiter_prefix(topic, event_key))):

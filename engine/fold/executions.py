@@ -51,8 +51,10 @@ def invocation_requested(state: State, r: dict) -> list[Effect]:
     effects = [Effect(EffectKind.INVOKED, execution_id, row)]
     if r.get("run_timeout_ms"):
         row["deadline"] = r["at"] + r["run_timeout_ms"]
-        state.put(timer_key(row["deadline"], execution_id, DEADLINE_SEQ),
-                  {"key": "run timeout", "routing": names.row_routing_key(row)})
+        state.put(
+            timer_key(row["deadline"], execution_id, DEADLINE_SEQ),
+            {"key": "run timeout", "routing": names.row_routing_key(row)},
+        )
         effects.append(Effect(EffectKind.TIMER, execution_id, row["deadline"]))
     state.put(execution_key(execution_id), row)
     state.put(active_key(execution_id), {})
@@ -78,9 +80,11 @@ def step_outcome(state: State, r: dict) -> list[Effect]:
     execution_id, seq = row["id"], r["seq"]
     key = journal_key(execution_id, seq)
     existing = state.get(key)
-    if existing is not None and (existing["status"] != EntryStatus.RETRYING
-                                 or r["type"] == RecordType.STEP_ATTEMPT_FAILED
-                                 and r["attempt"] <= existing["attempt"]):
+    if existing is not None and (
+        existing["status"] != EntryStatus.RETRYING
+        or r["type"] == RecordType.STEP_ATTEMPT_FAILED
+        and r["attempt"] <= existing["attempt"]
+    ):
         return [step(execution_id, seq, existing), duplicate(execution_id, "step already recorded")]
     entry = {"key": r["key"], "attempt": r["attempt"], "at": r["at"]}
     if r.get("state") is not None:  # the state checkpoint that came with this step
@@ -103,8 +107,10 @@ def execution_ended(state: State, r: dict) -> list[Effect]:
     if r["type"] == RecordType.EXECUTION_COMPLETED:
         row.update(status=Status.COMPLETED, result=r["result"])
     elif r["type"] == RecordType.EXECUTION_CANCELLED:
-        row.update(status=Status.CANCELLED, error={"code": "CANCELLED", "type": "ExecutionCancelled",
-                                                   "message": r["reason"], "step": None})
+        row.update(
+            status=Status.CANCELLED,
+            error={"code": "CANCELLED", "type": "ExecutionCancelled", "message": r["reason"], "step": None},
+        )
     else:
         row.update(status=Status.FAILED, error=r["error"])
     row["completed_at"] = r["at"]
@@ -114,8 +120,7 @@ def execution_ended(state: State, r: dict) -> list[Effect]:
     state.put(execution_key(row["id"]), row)
     state.delete(active_key(row["id"]))
     # What else an end does: report to its parent, cancel its children, free its session.
-    return [Effect(EffectKind.FINISHED, row["id"], row), *children.on_ended(state, row),
-            *sessions.on_ended(state, row)]
+    return [Effect(EffectKind.FINISHED, row["id"], row), *children.on_ended(state, row), *sessions.on_ended(state, row)]
 
 
 def request_cancel(state: State, row: dict, reason: str, at_ms: int) -> list[Effect]:

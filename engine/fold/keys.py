@@ -19,19 +19,26 @@ class KeyKind(NamedTuple):
 
 
 LAYOUT = (
-    KeyKind(b"m/applied", "m/applied", "last applied log offset (8 bytes, big-endian), in the same write batch "
-                                       "as the state it produced"),
+    KeyKind(
+        b"m/applied",
+        "m/applied",
+        "last applied log offset (8 bytes, big-endian), in the same write batch as the state it produced",
+    ),
     KeyKind(b"m/epoch", "m/epoch", "{epoch, owner, at} of the current claim"),
     KeyKind(b"e/", "e/<execution>", "the execution row: workflow, status, input, result, error, times, open waits"),
     KeyKind(b"a/", "a/<execution>", "present while pending, running or waiting (what recovery resumes)"),
     KeyKind(b"j/", "j/<execution>\\0<seq>", "one journal entry per step or wait position"),
-    KeyKind(b"t/", "t/<due ms>/<execution>/<seq>", "the timer index (sleeps, wait timeouts, run deadlines), "
-                                                   "ordered by due time"),
+    KeyKind(
+        b"t/",
+        "t/<due ms>/<execution>/<seq>",
+        "the timer index (sleeps, wait timeouts, run deadlines), ordered by due time",
+    ),
     KeyKind(b"s/", "s/<execution>/<name>", "an open suspension, by name"),
     KeyKind(b"r/", "r/<execution>/<name>", "a resume that came before its suspension"),
     KeyKind(b"ea/", "ea/<execution>\\0<seq>", "an open event wait, as its owner registers it (again on takeover)"),
-    KeyKind(b"eb/", "eb/<topic>\\0<key>\\0<timestamp><partition><offset>", "a buffered event (one hour, by "
-                                                                        "record time)"),
+    KeyKind(
+        b"eb/", "eb/<topic>\\0<key>\\0<timestamp><partition><offset>", "a buffered event (one hour, by record time)"
+    ),
     KeyKind(b"ew/", "ew/<topic>\\0<key>\\0<execution>\\0<seq>", "a registered event wait, on the event partition"),
     KeyKind(b"ed/", "ed/<execution>\\0<seq>", "the event partition's delivery outbox"),
     KeyKind(b"et/", "et/<topic>", "a topic workflows wait on, and since when (partition 0, for the router)"),
@@ -72,7 +79,7 @@ def active_key(execution_id: str) -> bytes:
 
 def parse_active_key(key: bytes) -> str:
     """The execution id of an ``a/`` key."""
-    return key[len(ACTIVE_PREFIX):].decode()
+    return key[len(ACTIVE_PREFIX) :].decode()
 
 
 def journal_prefix(execution_id: str) -> bytes:
@@ -97,7 +104,7 @@ def timer_key(due_at_ms: int, execution_id: str, seq: int) -> bytes:
 def parse_timer_key(key: bytes) -> tuple[int, str, int]:
     """(due at ms, execution id, seq) of a ``t/`` key."""
     due, rest = key[2:18], key[19:]
-    return int(due), rest[:-_SEQ_LEN - 1].decode(), int(rest[-_SEQ_LEN:])
+    return int(due), rest[: -_SEQ_LEN - 1].decode(), int(rest[-_SEQ_LEN:])
 
 
 def suspension_key(execution_id: str, name: str) -> bytes:
@@ -120,7 +127,7 @@ def _id_and_seq(execution_id: str, seq: int) -> bytes:
 
 
 def _parse_id_and_seq(rest: bytes) -> tuple[str, int]:
-    return rest[:-_SEQ_LEN - 1].decode(), int(rest[-_SEQ_LEN:])
+    return rest[: -_SEQ_LEN - 1].decode(), int(rest[-_SEQ_LEN:])
 
 
 def awaiting_key(execution_id: str, seq: int) -> bytes:
@@ -130,7 +137,7 @@ def awaiting_key(execution_id: str, seq: int) -> bytes:
 
 def parse_awaiting_key(key: bytes) -> tuple[str, int]:
     """(execution id, seq) of an ``ea/`` key."""
-    return _parse_id_and_seq(key[len(AWAITING_PREFIX):])
+    return _parse_id_and_seq(key[len(AWAITING_PREFIX) :])
 
 
 def _stream(topic: str, event_key: str | None) -> bytes:
@@ -157,7 +164,7 @@ def waiter_key(topic: str, event_key: str | None, execution_id: str, seq: int) -
 
 def parse_waiter_key(topic: str, event_key: str | None, key: bytes) -> tuple[str, int]:
     """(execution id, seq) of an ``ew/`` key of that topic/key."""
-    return _parse_id_and_seq(key[len(waiter_prefix(topic, event_key)):])
+    return _parse_id_and_seq(key[len(waiter_prefix(topic, event_key)) :])
 
 
 def delivery_key(execution_id: str, seq: int) -> bytes:
@@ -170,7 +177,7 @@ def topic_key(topic: str) -> bytes:
 
 
 def parse_topic_key(key: bytes) -> str:
-    return key[len(AWAITED_TOPICS_PREFIX):].decode()
+    return key[len(AWAITED_TOPICS_PREFIX) :].decode()
 
 
 # -- child workflows --------------------------------------------------------------------------
@@ -195,7 +202,7 @@ def report_key(child_id: str) -> bytes:
 
 def parse_report_key(key: bytes) -> str:
     """The child's execution id of a ``cr/`` key."""
-    return key[len(REPORTS_PREFIX):].decode()
+    return key[len(REPORTS_PREFIX) :].decode()
 
 
 # -- sessions ---------------------------------------------------------------------------------

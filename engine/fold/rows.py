@@ -83,8 +83,10 @@ def open_wait(state: State, r: dict, entry: dict, due_at_ms: int | None) -> tupl
         return None, [step(row["id"], r["seq"], existing), duplicate(row["id"], "wait already recorded")]
     state.put(key, entry)
     if due_at_ms is not None:
-        state.put(timer_key(due_at_ms, row["id"], r["seq"]),
-                  {"key": r["key"], "routing": names.row_routing_key(row), "sleep": entry["kind"] == EntryKind.TIMER})
+        state.put(
+            timer_key(due_at_ms, row["id"], r["seq"]),
+            {"key": r["key"], "routing": names.row_routing_key(row), "sleep": entry["kind"] == EntryKind.TIMER},
+        )
     waits = row.setdefault("waits", {})
     waits[str(r["seq"])] = {k: v for k, v in entry.items() if k in _WAIT_FIELDS}
     row["status"] = Status.WAITING
@@ -108,8 +110,13 @@ def close_wait(state: State, row: dict, seq: int, entry: dict, unregister: bool 
     if entry.get("kind") == EntryKind.EVENT:
         state.delete(awaiting_key(execution_id, seq))
         if unregister:  # the event partition may forget this wait now
-            effects.append(Effect(EffectKind.CLOSE_WAIT, execution_id,
-                                  {"seq": seq, "topic": entry["topic"], "event_key": entry.get("event_key")}))
+            effects.append(
+                Effect(
+                    EffectKind.CLOSE_WAIT,
+                    execution_id,
+                    {"seq": seq, "topic": entry["topic"], "event_key": entry.get("event_key")},
+                )
+            )
     row.get("waits", {}).pop(str(seq), None)
     if not row.get("waits"):
         row["status"] = Status.RUNNING

@@ -56,8 +56,14 @@ def session_state_set(state: State, r: dict) -> list[Effect]:
     document = state.get(session_state_key(row["session_id"])) or {}
     document[r["name"]] = r["value"]
     state.put(session_state_key(row["session_id"]), document)
-    entry = {"key": r["key"], "status": EntryStatus.COMPLETED, "kind": EntryKind.SESSION_SET, "result": "null",
-             "attempt": 1, "at": r["at"]}
+    entry = {
+        "key": r["key"],
+        "status": EntryStatus.COMPLETED,
+        "kind": EntryKind.SESSION_SET,
+        "result": "null",
+        "attempt": 1,
+        "at": r["at"],
+    }
     state.put(key, entry)
     return [step(row["id"], r["seq"], entry)]
 

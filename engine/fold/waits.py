@@ -19,8 +19,14 @@ from .state import State
 
 
 def timer_scheduled(state: State, r: dict) -> list[Effect]:
-    entry = {"key": r["key"], "status": EntryStatus.WAITING, "kind": EntryKind.TIMER, "due_at": r["due_at"],
-             "attempt": 1, "at": r["at"]}
+    entry = {
+        "key": r["key"],
+        "status": EntryStatus.WAITING,
+        "kind": EntryKind.TIMER,
+        "due_at": r["due_at"],
+        "attempt": 1,
+        "at": r["at"],
+    }
     row, effects = open_wait(state, r, entry, r["due_at"])
     if row is None:
         return effects
@@ -29,8 +35,15 @@ def timer_scheduled(state: State, r: dict) -> list[Effect]:
 
 
 def suspended(state: State, r: dict) -> list[Effect]:
-    entry = {"key": r["key"], "status": EntryStatus.WAITING, "kind": EntryKind.SUSPEND, "data": r["data"],
-             "timeout_at": r.get("timeout_at"), "attempt": 1, "at": r["at"]}
+    entry = {
+        "key": r["key"],
+        "status": EntryStatus.WAITING,
+        "kind": EntryKind.SUSPEND,
+        "data": r["data"],
+        "timeout_at": r.get("timeout_at"),
+        "attempt": 1,
+        "at": r["at"],
+    }
     row, effects = open_wait(state, r, entry, r.get("timeout_at"))
     if row is None:
         return effects
@@ -63,8 +76,15 @@ def timer_fired(state: State, r: dict) -> list[Effect]:
     if entry["kind"] == EntryKind.TIMER:
         ended = completed(entry, "null")
     else:
-        ended = failed(entry, {"code": "TIMEOUT", "type": "WaitTimeoutError", "step": entry["key"],
-                               "message": f"wait {entry['key']!r} of execution {execution_id} timed out"})
+        ended = failed(
+            entry,
+            {
+                "code": "TIMEOUT",
+                "type": "WaitTimeoutError",
+                "step": entry["key"],
+                "message": f"wait {entry['key']!r} of execution {execution_id} timed out",
+            },
+        )
     return [done, *close_wait(state, row, seq, ended)]
 
 

@@ -127,7 +127,7 @@ class Log(ABC):
     def partition_for(self, routing_key: str | bytes) -> int:
         return partition_for(routing_key, self.num_partitions)
 
-    async def __aenter__(self) -> "Log":
+    async def __aenter__(self) -> Log:
         await self.start()
         return self
 

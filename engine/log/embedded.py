@@ -58,16 +58,17 @@ def _key(partition: int, offset: int, topic: str = JOURNAL) -> bytes:
 
 
 class EmbeddedLog(Log):
-    def __init__(self, data_dir: str | os.PathLike, namespace: str = "logloom",
-                 partitions: int = 4, *, read_only: bool = False):
+    def __init__(
+        self, data_dir: str | os.PathLike, namespace: str = "logloom", partitions: int = 4, *, read_only: bool = False
+    ):
         self.namespace = namespace
         self.num_partitions = partitions
         self.path = names.embedded_log_path(data_dir, namespace)
         self.read_only = read_only
         self._db: Rdict | None = None
-        self._next: dict[tuple[str, int], int] = {}     # next offset to assign, per stream
+        self._next: dict[tuple[str, int], int] = {}  # next offset to assign, per stream
         self._visible: dict[tuple[str, int], int] = {}  # offsets below this are durable and readable
-        self._topics: dict[str, int] = {}               # named topic -> partitions
+        self._topics: dict[str, int] = {}  # named topic -> partitions
         self._pending: list[tuple] = []
         self._wake: asyncio.Event | None = None
         self._committer: asyncio.Task | None = None
@@ -92,8 +93,10 @@ class EmbeddedLog(Log):
                 self._db = Rdict(str(self.path), options)
             except Exception as exc:
                 if "lock" in str(exc).lower():
-                    raise LogloomError(f"the embedded log at {self.path} is in use by another process "
-                                       f"(one process owns an embedded log; use Kafka to run several workers)") from exc
+                    raise LogloomError(
+                        f"the embedded log at {self.path} is in use by another process "
+                        f"(one process owns an embedded log; use Kafka to run several workers)"
+                    ) from exc
                 raise
         stored = self._db.get(_META_PARTITIONS)
         if stored is None:
@@ -152,8 +155,8 @@ class EmbeddedLog(Log):
         it = self._db.iter()
         it.seek_for_prev(prefix + struct.pack(">q", 2**62))
         last = -1
-        if it.valid() and it.key()[:len(prefix)] == prefix:
-            last = struct.unpack(">q", it.key()[len(prefix):])[0]
+        if it.valid() and it.key()[: len(prefix)] == prefix:
+            last = struct.unpack(">q", it.key()[len(prefix) :])[0]
         self._next[(topic, partition)] = self._visible[(topic, partition)] = last + 1
 
     # -- writing ---------------------------------------------------------------------
@@ -213,7 +216,7 @@ class EmbeddedLog(Log):
             raw = it.value()
             ts, key_len = _HEAD.unpack_from(raw)
             key_end = _HEAD.size + key_len
-            out.append(Entry(partition, offset, raw[_HEAD.size:key_end], raw[key_end:], ts, topic))
+            out.append(Entry(partition, offset, raw[_HEAD.size : key_end], raw[key_end:], ts, topic))
             offset += 1
             it.next()
         return out
@@ -256,7 +259,7 @@ class EmbeddedLog(Log):
         it = self._db.iter()
         it.seek(prefix)
         while it.valid() and it.key().startswith(prefix):
-            out[struct.unpack(">I", it.key()[len(prefix):])[0]] = struct.unpack(">q", it.value())[0]
+            out[struct.unpack(">I", it.key()[len(prefix) :])[0]] = struct.unpack(">q", it.value())[0]
             it.next()
         return out
 
@@ -268,13 +271,13 @@ class EmbeddedLog(Log):
             wb.put(prefix + struct.pack(">I", partition), struct.pack(">q", offset))
         self._db.write(wb)
 
-    def watch(self) -> "Wakeup":
+    def watch(self) -> Wakeup:
         """A wake-up that is set whenever records became readable (for a long-polling reader)."""
         wakeup = Wakeup()
         self._watchers.add(wakeup)
         return wakeup
 
-    def unwatch(self, wakeup: "Wakeup") -> None:
+    def unwatch(self, wakeup: Wakeup) -> None:
         self._watchers.discard(wakeup)
 
     def subscribe(self, listener: PartitionListener) -> Subscription:

@@ -9,16 +9,14 @@
 * Workers join the group ``<namespace>.workers`` with cooperative-sticky assignment.
   Start offsets come from the worker's local stores, never from committed group offsets.
 * librdkafka calls are blocking, so each consumer runs on its own thread and hands
-  batches to the event loop with ``call_soon_threadsafe``.
+  batches to the event loop with ``call_soon_threadsafe`` (``kafka_consumers.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
-import time
 import uuid
 from functools import partial
 from typing import Any
@@ -28,7 +26,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from .. import names
 from ..errors import LogloomError
-from .base import Entry, Log, PartitionListener, Reader, Subscription
+from .base import Log, PartitionListener, Reader, Subscription
+from .kafka_consumers import KafkaReader, KafkaSubscription, watermark
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +40,11 @@ PRODUCER_DEFAULTS = {
     "message.max.bytes": names.MAX_RECORD_BYTES,
 }
 # What makes an acknowledged append durable and never duplicated: not open to overrides.
-PRODUCER_FIXED = {"acks": ("all", "-1", -1), "request.required.acks": ("all", "-1", -1),
-                  "enable.idempotence": (True, "true")}
+PRODUCER_FIXED = {
+    "acks": ("all", "-1", -1),
+    "request.required.acks": ("all", "-1", -1),
+    "enable.idempotence": (True, "true"),
+}
 CONSUMER_DEFAULTS = {
     "enable.auto.commit": False,
     "auto.offset.reset": "earliest",
@@ -51,42 +53,19 @@ CONSUMER_DEFAULTS = {
 }
 
 
-def _watermark(consumer: Consumer, topic: str, partition: int, attempts: int = 100) -> int:
-    """High watermark of a partition; retries while a new topic's leaders settle."""
-    for attempt in range(attempts):
-        try:
-            return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10, cached=False)[1]
-        except KafkaException as exc:
-            error = exc.args[0]
-            if attempt == attempts - 1 or not (error.retriable() or error.code() in (
-                    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-                    KafkaError.UNKNOWN_TOPIC_OR_PART)):
-                raise
-            threading.Event().wait(0.1)
-    raise AssertionError("unreachable")
-
-
-def _consume_available(consumer: Consumer, timeout_s: float) -> list:
-    """Wait up to ``timeout_s`` for one message, then take whatever else is already here.
-
-    ``consume(n, timeout)`` waits the whole timeout unless ``n`` messages arrive, which
-    would add the timeout to every hop of a step; ``poll`` returns on the first message.
-    """
-    first = consumer.poll(timeout_s)
-    if first is None:
-        return []
-    return [first, *consumer.consume(999, 0)]
-
-
-def _entry(msg, topic: str = "") -> Entry:
-    return Entry(msg.partition(), msg.offset(), msg.key() or b"", msg.value() or b"", msg.timestamp()[1], topic)
-
-
 class KafkaLog(Log):
-    def __init__(self, bootstrap: str, namespace: str = "logloom", partitions: int = 8, *,
-                 replication_factor: int = 1, session_timeout_ms: int = 10_000,
-                 instance_id: str | None = None, producer_config: dict[str, Any] | None = None,
-                 consumer_config: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        bootstrap: str,
+        namespace: str = "logloom",
+        partitions: int = 8,
+        *,
+        replication_factor: int = 1,
+        session_timeout_ms: int = 10_000,
+        instance_id: str | None = None,
+        producer_config: dict[str, Any] | None = None,
+        consumer_config: dict[str, Any] | None = None,
+    ):
         self.bootstrap = bootstrap
         self.namespace = namespace
         self.num_partitions = partitions
@@ -97,8 +76,10 @@ class KafkaLog(Log):
         producer_config = producer_config or {}
         for option, allowed in PRODUCER_FIXED.items():
             if producer_config.get(option, allowed[0]) not in allowed:
-                raise LogloomError(f"producer option {option}={producer_config[option]!r} is not allowed: "
-                                   f"an append is acknowledged only once it is durable ({option}={allowed[0]})")
+                raise LogloomError(
+                    f"producer option {option}={producer_config[option]!r} is not allowed: "
+                    f"an append is acknowledged only once it is durable ({option}={allowed[0]})"
+                )
         self._producer_config = {**PRODUCER_DEFAULTS, **producer_config}
         self._consumer_config = {**CONSUMER_DEFAULTS, **(consumer_config or {})}
         self._producer: Producer | None = None
@@ -132,8 +113,9 @@ class KafkaLog(Log):
         """Create ``topic`` unless it exists; wait for its leaders; return its partition count."""
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
         if topic not in admin.list_topics(timeout=30).topics:
-            new = NewTopic(topic, num_partitions=partitions, replication_factor=self.replication_factor,
-                           config=dict(config or {}))
+            new = NewTopic(
+                topic, num_partitions=partitions, replication_factor=self.replication_factor, config=dict(config or {})
+            )
             try:
                 admin.create_topics([new])[topic].result(timeout=30)
             except KafkaException as exc:
@@ -141,8 +123,12 @@ class KafkaLog(Log):
                     raise LogloomError(f"cannot create topic {topic}: {exc}") from exc
         for _ in range(300):  # wait until every partition has a leader
             described = admin.list_topics(topic, timeout=10).topics.get(topic)
-            if described is not None and described.error is None and described.partitions and all(
-                    p.leader >= 0 for p in described.partitions.values()):
+            if (
+                described is not None
+                and described.error is None
+                and described.partitions
+                and all(p.leader >= 0 for p in described.partitions.values())
+            ):
                 return len(described.partitions)  # fixed at creation
             threading.Event().wait(0.1)
         raise LogloomError(f"topic {topic} has no leaders after 30 s")
@@ -172,8 +158,9 @@ class KafkaLog(Log):
             raise LogloomError("KafkaLog is not started")
         return self._enqueue(self.topic, partition, key, value)
 
-    def _enqueue(self, topic: str, partition: int | None, key: bytes | None, value: bytes,
-                 with_partition: bool = False) -> asyncio.Future:
+    def _enqueue(
+        self, topic: str, partition: int | None, key: bytes | None, value: bytes, with_partition: bool = False
+    ) -> asyncio.Future:
         """Queue a record for the end of this turn of the event loop (``_produce_queued``);
         its future gets the offset, or (partition, offset) ``with_partition``."""
         future = self._loop.create_future()
@@ -252,23 +239,27 @@ class KafkaLog(Log):
 
     def _metadata_consumer(self) -> Consumer:
         if self._meta is None:
-            self._meta = Consumer({"bootstrap.servers": self.bootstrap,
-                                   "group.id": names.metadata_group(self.namespace, uuid.uuid4().hex),
-                                   "enable.auto.commit": False})
+            self._meta = Consumer(
+                {
+                    "bootstrap.servers": self.bootstrap,
+                    "group.id": names.metadata_group(self.namespace, uuid.uuid4().hex),
+                    "enable.auto.commit": False,
+                }
+            )
         return self._meta
 
     def _high_watermark(self, partition: int) -> int:
         with self._meta_lock:
-            return _watermark(self._metadata_consumer(), self.topic, partition)
+            return watermark(self._metadata_consumer(), self.topic, partition)
 
     async def end_offset(self, partition: int) -> int:
         return await asyncio.to_thread(self._high_watermark, partition)
 
     def subscribe(self, listener: PartitionListener) -> Subscription:
-        return _KafkaSubscription(self, listener)
+        return KafkaSubscription(self, listener)
 
     def reader(self) -> Reader:
-        return _KafkaReader(self, self.topic)
+        return KafkaReader(self, self.topic)
 
     # -- named topics: domain events -------------------------------------------------
 
@@ -283,18 +274,22 @@ class KafkaLog(Log):
         return await self._enqueue(topic, None, key, value, with_partition=True)
 
     def topic_reader(self, topic: str) -> Reader:
-        return _KafkaReader(self, topic)
+        return KafkaReader(self, topic)
 
     async def topic_partitions(self, topic: str) -> int:
         def lookup() -> int:
-            described = AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(topic, timeout=10).topics.get(topic)
+            described = (
+                AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(topic, timeout=10).topics.get(topic)
+            )
             return len(described.partitions) if described is not None and described.error is None else 0
+
         return await asyncio.to_thread(lookup)
 
     def _group_consumer(self, group: str) -> Consumer:
         if group not in self._groups:
-            self._groups[group] = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group,
-                                            "enable.auto.commit": False})
+            self._groups[group] = Consumer(
+                {"bootstrap.servers": self.bootstrap, "group.id": group, "enable.auto.commit": False}
+            )
         return self._groups[group]
 
     async def offset_for_time(self, topic: str, partition: int, timestamp: int) -> int:
@@ -305,13 +300,18 @@ class KafkaLog(Log):
                 if found.offset >= 0:
                     return found.offset
                 return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10, cached=False)[1]
+
         return await asyncio.to_thread(lookup)
 
     async def committed(self, group: str, topic: str) -> dict[int, int]:
         partitions = await self.topic_partitions(topic)
+
         def lookup() -> dict[int, int]:
-            tps = self._group_consumer(group).committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+            tps = self._group_consumer(group).committed(
+                [TopicPartition(topic, p) for p in range(partitions)], timeout=10
+            )
             return {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
+
         return await asyncio.to_thread(lookup)
 
     async def commit(self, group: str, topic: str, offsets: dict[int, int]) -> None:
@@ -330,129 +330,3 @@ def _resolve(future: asyncio.Future, value) -> None:
 def _fail(future: asyncio.Future, exc: BaseException) -> None:
     if not future.done():
         future.set_exception(exc)
-
-
-class _KafkaSubscription(Subscription):
-    """A member of the worker group. Its thread polls; rebalances call back into the loop."""
-
-    def __init__(self, log: KafkaLog, listener: PartitionListener):
-        self._log = log
-        self._listener = listener
-        self._loop = asyncio.get_running_loop()
-        config = log.consumer_config(**{
-            "group.id": names.worker_group(log.namespace),
-            "partition.assignment.strategy": "cooperative-sticky",
-            "session.timeout.ms": log.session_timeout_ms,
-            "heartbeat.interval.ms": max(100, log.session_timeout_ms // 5),
-        })
-        if log.instance_id:
-            config["group.instance.id"] = log.instance_id
-        self._consumer = Consumer(config)
-        self._stop = threading.Event()
-        self._owned: set[int] = set()
-        self._stall = float(os.environ.get("LOGLOOM_FAILPOINT_STALL_AFTER_PAUSE_S", "0"))
-        self._last_poll = time.monotonic()
-        self._thread = threading.Thread(target=self._run, name="kafka-worker-consumer", daemon=True)
-        self._thread.start()
-
-    def _call(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
-
-    def _on_assign(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
-        partitions = [tp.partition for tp in assigned]
-        ends = {p: _watermark(consumer, self._log.topic, p) for p in partitions}
-        starts = self._call(self._listener.assigned(ends)) if partitions else {}
-        consumer.incremental_assign([TopicPartition(self._log.topic, p, starts[p]) for p in partitions])
-        self._owned.update(partitions)
-        log.info("assigned partitions %s", sorted(partitions))
-
-    def _stall_after_pause(self) -> None:
-        """Failpoint for the fencing tests (``LOGLOOM_FAILPOINT_STALL_AFTER_PAUSE_S``).
-
-        After the process was paused (SIGSTOP), this consumer stalls, delivering nothing
-        and noticing no revocation, while the rest of the worker runs on and writes: a
-        zombie slow to learn that it lost its partitions.
-        """
-        now = time.monotonic()
-        if self._stall and now - self._last_poll > 2.0:
-            log.warning("failpoint: paused for %.1fs; the consumer stalls %.1fs", now - self._last_poll, self._stall)
-            threading.Event().wait(self._stall)
-        self._last_poll = time.monotonic()
-
-    def _on_revoke(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
-        self._stall_after_pause()  # revocations are noticed inside poll(), before it returns
-        partitions = [tp.partition for tp in revoked]
-        if partitions:
-            self._call(self._listener.revoked(partitions))
-            consumer.incremental_unassign(revoked)
-            self._owned.difference_update(partitions)
-        log.info("revoked partitions %s", sorted(partitions))
-
-    def _run(self) -> None:
-        consumer = self._consumer
-        consumer.subscribe([self._log.topic], on_assign=self._on_assign,
-                           on_revoke=self._on_revoke, on_lost=self._on_revoke)
-        try:
-            while not self._stop.is_set():
-                messages = _consume_available(consumer, 0.1)
-                self._stall_after_pause()
-                entries = []
-                for msg in messages:
-                    if msg.error() is None:
-                        entries.append(_entry(msg))
-                    else:
-                        log.warning("consumer error: %s", msg.error())
-                if entries and not self._stop.is_set():
-                    self._loop.call_soon_threadsafe(self._listener.records, entries)
-        finally:
-            try:
-                consumer.close()  # leaves the group; revoke callbacks run here
-            except Exception as exc:  # the loop may already be gone
-                log.debug("consumer close: %s", exc)
-
-    async def close(self) -> None:
-        self._stop.set()
-        while self._thread.is_alive():
-            await asyncio.sleep(0.01)  # keep the loop free for the revoke callback
-
-
-class _KafkaReader(Reader):
-    """A group-less consumer with explicit assignment, for clients and history."""
-
-    def __init__(self, log: KafkaLog, topic: str):
-        self._log = log
-        self._topic = topic
-        self._entry_topic = "" if topic == log.topic else topic
-        self._consumer = Consumer(log.consumer_config(**{
-            "group.id": names.reader_group(log.namespace, uuid.uuid4().hex),
-            "fetch.wait.max.ms": 100,
-        }))
-        self._positions: dict[int, int] = {}
-        self._changed = False
-        self._lock = threading.Lock()  # guards the positions only, never a blocking call
-
-    def assign(self, partition: int, offset: int) -> None:
-        with self._lock:
-            self._positions[partition] = offset
-            self._changed = True
-
-    def _consume(self, timeout_s: float) -> list[Entry]:
-        with self._lock:
-            if self._changed:
-                self._consumer.assign([TopicPartition(self._topic, p, o) for p, o in self._positions.items()])
-                self._changed = False
-        out = [_entry(msg, self._entry_topic) for msg in _consume_available(self._consumer, timeout_s)
-               if msg.error() is None]
-        with self._lock:
-            for entry in out:
-                self._positions[entry.partition] = entry.offset + 1
-        return out
-
-    async def poll(self, timeout_s: float) -> list[Entry]:
-        if not self._positions:
-            await asyncio.sleep(timeout_s)
-            return []
-        return await asyncio.to_thread(self._consume, timeout_s)
-
-    async def close(self) -> None:
-        await asyncio.to_thread(self._consumer.close)

@@ -2,9 +2,10 @@
 
 RocksDB admits one process per database, so the process that opened an ``EmbeddedLog``
 (usually ``logloom run`` or ``logloom worker``) serves it on a unix socket beside it,
-``<data-dir>/<namespace>/log.sock`` (mode 0600; in the temp dir if that path is too long). ``RemoteEmbeddedLog`` is a ``Log`` over
-that socket, so ``Client`` and the CLI work unchanged from a second shell: invoke,
-resume, publish, wait for results, read history. It cannot host a worker: the owner
+``<data-dir>/<namespace>/log.sock`` (mode 0600; in the temp dir if that path is too
+long). ``RemoteEmbeddedLog`` is a ``Log`` over that socket, so ``Client`` and the CLI
+work unchanged from a second shell: invoke, resume, publish, wait for results, read
+history. It cannot host a worker: the owner
 process is the one worker of an embedded log.
 
 Protocol: one JSON object per line each way, request then response, on one connection.
@@ -35,7 +36,7 @@ from .base import Entry, Log, PartitionListener, Reader, Subscription
 
 _b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
 _unb64 = base64.b64decode
-LIMIT = 2 ** 20  # longest line a stream will buffer
+LIMIT = 2**20  # longest line a stream will buffer
 
 
 def socket_path(log_path: Path) -> Path:
@@ -126,8 +127,9 @@ class _Connection:
                 try:
                     self._streams = await asyncio.open_unix_connection(str(self.path), limit=LIMIT)
                 except OSError as exc:
-                    raise LogloomError(f"the embedded log is in use, but its local API at {self.path} "
-                                       f"does not answer ({exc})") from exc
+                    raise LogloomError(
+                        f"the embedded log is in use, but its local API at {self.path} does not answer ({exc})"
+                    ) from exc
             reader, writer = self._streams
             writer.write(json.dumps(request).encode() + b"\n")
             await writer.drain()
@@ -163,20 +165,25 @@ class RemoteEmbeddedLog(Log):
     def append(self, partition: int, key: bytes, value: bytes) -> asyncio.Future[int]:
         async def call() -> int:
             return (await self._connection.call(op="append", p=partition, k=_b64(key), v=_b64(value)))["offset"]
+
         return asyncio.ensure_future(call())
 
     async def end_offset(self, partition: int) -> int:
         return (await self._connection.call(op="end", p=partition))["end"]
 
     def subscribe(self, listener: PartitionListener) -> Subscription:
-        raise LogloomError("a worker cannot run on an embedded log owned by another process; "
-                           "stop that process, or use Kafka for several workers")
+        raise LogloomError(
+            "a worker cannot run on an embedded log owned by another process; "
+            "stop that process, or use Kafka for several workers"
+        )
 
     def reader(self) -> Reader:
         return _RemoteReader(self.path)
 
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> tuple[int, int]:
-        response = await self._connection.call(op="publish", t=topic, k=None if key is None else _b64(key), v=_b64(value))
+        response = await self._connection.call(
+            op="publish", t=topic, k=None if key is None else _b64(key), v=_b64(value)
+        )
         return response["partition"], response["offset"]
 
     def _owner_only(self, what: str):

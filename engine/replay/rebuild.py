@@ -17,8 +17,9 @@ from ..wire.codec import Codec, default_codec
 POLL_S = 1.0
 
 
-async def rebuild_partition(log: Log, partition: int, store_path: str | os.PathLike, *,
-                            stop: int | None = None, codec: Codec | None = None) -> int:
+async def rebuild_partition(
+    log: Log, partition: int, store_path: str | os.PathLike, *, stop: int | None = None, codec: Codec | None = None
+) -> int:
     """Fold ``partition`` up to ``stop`` (default: its end) into the store; returns records read."""
     codec = codec or default_codec()
     store = StorePartition(store_path)

@@ -35,10 +35,16 @@ def fold_batch(store: StorePartition, codec: Codec, entries: list[Entry], applie
         try:
             record = codec.decode(entry.value)
         except SchemaError as exc:
-            log.error("partition %d offset %d: skipping a record that cannot be decoded: %s",
-                      entry.partition, entry.offset, exc)
-            tx.put(dead_record_key(entry.offset), {"offset": entry.offset, "reason": str(exc),
-                                                   "key": entry.key.decode(errors="replace")})
+            log.error(
+                "partition %d offset %d: skipping a record that cannot be decoded: %s",
+                entry.partition,
+                entry.offset,
+                exc,
+            )
+            tx.put(
+                dead_record_key(entry.offset),
+                {"offset": entry.offset, "reason": str(exc), "key": entry.key.decode(errors="replace")},
+            )
             continue
         effects.extend(fold.apply(tx, record))
     if last != applied:

@@ -31,8 +31,14 @@ log = logging.getLogger(__name__)
 
 
 class Invoker:
-    def __init__(self, registry: Registry, worker_id: str, *, max_idle_runs: int = MAX_IDLE_RUNS,
-                 evict_after_idle_s: float = EVICT_AFTER_IDLE_S):
+    def __init__(
+        self,
+        registry: Registry,
+        worker_id: str,
+        *,
+        max_idle_runs: int = MAX_IDLE_RUNS,
+        evict_after_idle_s: float = EVICT_AFTER_IDLE_S,
+    ):
         self.registry = registry
         self.worker_id = worker_id
         self._runs: dict[int, dict[str, ExecutionRun]] = {}
@@ -114,8 +120,9 @@ class Invoker:
             if run.state is RunState.STOPPING and run.processor.active:
                 run.record_cancelled()
             elif run.state not in (RunState.EVICTED, RunState.EVICTED_WOKEN):
-                log.debug("execution %s stopped: partition %d no longer owned here",
-                          run.execution_id, run.processor.partition)
+                log.debug(
+                    "execution %s stopped: partition %d no longer owned here", run.execution_id, run.processor.partition
+                )
         except Exception:
             log.exception("execution %s: engine error", run.execution_id)
 
@@ -136,9 +143,15 @@ class Invoker:
         try:
             ctx.state = wf.state_schema.model_validate(from_json(row.get("initial_state")) or {})
         except ValidationError as exc:
-            await run.finish(records.execution_failed, error={
-                "code": "INVALID_INPUT", "type": "ValidationError", "message": f"invalid initial state: {exc}",
-                "step": None})
+            await run.finish(
+                records.execution_failed,
+                error={
+                    "code": "INVALID_INPUT",
+                    "type": "ValidationError",
+                    "message": f"invalid initial state: {exc}",
+                    "step": None,
+                },
+            )
             return
         try:
             value = await wf.fn(ctx, **kwargs)

@@ -16,8 +16,16 @@ from collections.abc import Callable
 from .. import fold, names
 from ..clock import now_ms
 from ..fold import Effect, EffectKind
-from ..fold.keys import (AWAITED_TOPICS_PREFIX, AWAITING_PREFIX, CHILD_OUTBOX_PREFIX, DELIVERY_OUTBOX_PREFIX,
-                         REPORTS_PREFIX, parse_awaiting_key, parse_report_key, parse_topic_key)
+from ..fold.keys import (
+    AWAITED_TOPICS_PREFIX,
+    AWAITING_PREFIX,
+    CHILD_OUTBOX_PREFIX,
+    DELIVERY_OUTBOX_PREFIX,
+    REPORTS_PREFIX,
+    parse_awaiting_key,
+    parse_report_key,
+    parse_topic_key,
+)
 from ..wire import records
 from ..wire.records import Record, RecordType
 
@@ -31,6 +39,7 @@ def _send(processor, routing_key: str, record: Record, on_sent=None, to_partitio
     """Append a command to another partition; if the append fails, try again while this
     processor still owns its partition (a new owner sends everything again anyway).
     ``on_sent()`` runs once the log has acknowledged the append."""
+
     def retry() -> None:
         if processor.active:
             _send(processor, routing_key, record, on_sent, to_partition)
@@ -42,9 +51,15 @@ def _send(processor, routing_key: str, record: Record, on_sent=None, to_partitio
             if on_sent is not None:
                 on_sent()
             return
-        log.warning("partition %d: sending %s failed (%s); retrying in %.0f s", processor.partition, record["type"],
-                    ack.exception(), RETRY_S)
+        log.warning(
+            "partition %d: sending %s failed (%s); retrying in %.0f s",
+            processor.partition,
+            record["type"],
+            ack.exception(),
+            RETRY_S,
+        )
         asyncio.get_running_loop().call_later(RETRY_S, retry)
+
     processor.send(routing_key, record, to_partition).add_done_callback(sent)
 
 
@@ -108,9 +123,15 @@ class Messenger:
 
     def _register(self, processor, execution_id: str, registration: dict, announce: bool = True) -> None:
         topic = registration["topic"]
-        record = records.wait_registered(execution_id, now_ms(), seq=registration["seq"], topic=topic,
-                                         event_key=registration["event_key"], since=registration["since"],
-                                         reply_key=registration["reply_key"])
+        record = records.wait_registered(
+            execution_id,
+            now_ms(),
+            seq=registration["seq"],
+            topic=topic,
+            event_key=registration["event_key"],
+            since=registration["since"],
+            reply_key=registration["reply_key"],
+        )
         _send(processor, names.event_routing_key(topic, registration["event_key"]), record)
         if announce and topic not in self._announced:
             self._announce(processor, topic, registration["created_at"])
@@ -118,23 +139,35 @@ class Messenger:
     def _announce(self, processor, topic: str, since: int) -> None:
         """Tell partition 0 (where the router runs) that workflows wait on ``topic``."""
         self._announced.add(topic)
-        _send(processor, names.TOPICS_KEY, records.topic_awaited(now_ms(), topic=topic, since=since),
-              to_partition=names.ROUTER_PARTITION)
+        _send(
+            processor,
+            names.TOPICS_KEY,
+            records.topic_awaited(now_ms(), topic=topic, since=since),
+            to_partition=names.ROUTER_PARTITION,
+        )
 
     def _deliver(self, processor, _: str, delivery: dict) -> None:
         confirmations = self._confirmations.get(processor.partition)
         if confirmations is None or confirmations.processor is not processor:
             confirmations = self._confirmations[processor.partition] = _Confirmations(processor)
         execution_id, seq = delivery["execution_id"], delivery["seq"]
-        record = records.event_delivered(execution_id, now_ms(), seq=seq, topic=delivery["topic"],
-                                         event_key=delivery["event_key"], partition=delivery["partition"],
-                                         offset=delivery["offset"], timestamp=delivery["timestamp"],
-                                         data=delivery["data"])
+        record = records.event_delivered(
+            execution_id,
+            now_ms(),
+            seq=seq,
+            topic=delivery["topic"],
+            event_key=delivery["event_key"],
+            partition=delivery["partition"],
+            offset=delivery["offset"],
+            timestamp=delivery["timestamp"],
+            data=delivery["data"],
+        )
         _send(processor, delivery["reply_key"], record, on_sent=lambda: confirmations.add(execution_id, seq))
 
     def _close_wait(self, processor, execution_id: str, wait: dict) -> None:
-        record = records.wait_closed(execution_id, now_ms(), seq=wait["seq"], topic=wait["topic"],
-                                     event_key=wait["event_key"])
+        record = records.wait_closed(
+            execution_id, now_ms(), seq=wait["seq"], topic=wait["topic"], event_key=wait["event_key"]
+        )
         _send(processor, names.event_routing_key(wait["topic"], wait["event_key"]), record)
 
     def _topic_awaited(self, processor, _: str, awaited: dict) -> None:
@@ -153,9 +186,16 @@ class Messenger:
         _send(processor, child["routing"], record)
 
     def _report(self, processor, child_id: str, report: dict) -> None:
-        record = records.child_finished(report["parent_id"], now_ms(), seq=report["seq"], child_execution_id=child_id,
-                                        child_key=report["child_key"], status=report["status"],
-                                        result=report["result"], error=report["error"])
+        record = records.child_finished(
+            report["parent_id"],
+            now_ms(),
+            seq=report["seq"],
+            child_execution_id=child_id,
+            child_key=report["child_key"],
+            status=report["status"],
+            result=report["result"],
+            error=report["error"],
+        )
         _send(processor, report["reply_key"], record)
 
     def _child_ack(self, processor, child_id: str, ack: dict) -> None:
@@ -174,5 +214,7 @@ _SENDS: dict[EffectKind, _Send] = {
     EffectKind.CHILD_ACK: Messenger._child_ack,
 }
 if set(_SENDS) != fold.CROSS_PARTITION:  # the processor hands exactly these to the messenger
-    raise ImportError(f"the messenger's sends {sorted(_SENDS)} are not the fold's cross-partition effects "
-                      f"{sorted(fold.CROSS_PARTITION)}")
+    raise ImportError(
+        f"the messenger's sends {sorted(_SENDS)} are not the fold's cross-partition effects "
+        f"{sorted(fold.CROSS_PARTITION)}"
+    )

@@ -55,8 +55,17 @@ class Phase(StrEnum):
 
 
 class PartitionProcessor:
-    def __init__(self, partition: int, log_: Log, store: StorePartition, codec: Codec, invoker, worker_id: str,
-                 on_ownership=lambda processor, owned: None, messenger=None):
+    def __init__(
+        self,
+        partition: int,
+        log_: Log,
+        store: StorePartition,
+        codec: Codec,
+        invoker,
+        worker_id: str,
+        on_ownership=lambda processor, owned: None,
+        messenger=None,
+    ):
         self.partition = partition
         self.messenger = messenger  # commands for other partitions (events, children)
         self.on_ownership = on_ownership  # called with True when active, False when that ends
@@ -96,8 +105,11 @@ class PartitionProcessor:
 
     def _claim_appended(self, ack: asyncio.Future) -> None:
         if ack.cancelled() or ack.exception() is not None:
-            log.error("partition %d: claim append failed: %s", self.partition,
-                      "cancelled" if ack.cancelled() else ack.exception())
+            log.error(
+                "partition %d: claim append failed: %s",
+                self.partition,
+                "cancelled" if ack.cancelled() else ack.exception(),
+            )
             if self.phase is Phase.CLAIMING:
                 asyncio.get_running_loop().call_later(RETRY_CLAIM_AFTER_S, self._append_claim)
 
@@ -162,8 +174,7 @@ class PartitionProcessor:
     def _on_claim_rejected(self, effect: Effect) -> None:
         claim = effect.data
         if claim["owner"] == self.owner and self.phase is Phase.CLAIMING:
-            log.warning("partition %d: claim for epoch %d lost a race; claiming again",
-                        self.partition, claim["epoch"])
+            log.warning("partition %d: claim for epoch %d lost a race; claiming again", self.partition, claim["epoch"])
             self._append_claim()
 
     def _nothing(self, effect: Effect) -> None:
@@ -258,9 +269,17 @@ _ACTIONS: dict[EffectKind, _Action] = {
     EffectKind.TIMER_DONE: PartitionProcessor._on_timer_done,
     EffectKind.WOKEN: PartitionProcessor._on_woken,
     **{kind: PartitionProcessor._to_messenger for kind in fold.CROSS_PARTITION},
-    **{kind: PartitionProcessor._nothing for kind in (EffectKind.FENCED, EffectKind.STARTED, EffectKind.BUFFERED,
-                                                      EffectKind.REGISTERED, EffectKind.DUPLICATE,
-                                                      EffectKind.IGNORED)},
+    **{
+        kind: PartitionProcessor._nothing
+        for kind in (
+            EffectKind.FENCED,
+            EffectKind.STARTED,
+            EffectKind.BUFFERED,
+            EffectKind.REGISTERED,
+            EffectKind.DUPLICATE,
+            EffectKind.IGNORED,
+        )
+    },
 }
 _unhandled = set(EffectKind) - set(_ACTIONS)
 if _unhandled:  # an effect nobody acts on would be dropped silently in production

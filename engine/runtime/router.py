@@ -52,9 +52,14 @@ def trigger_payload(wf: Workflow, entry: Entry, data) -> object:
     """The whole event for an ``EventPayload`` parameter; otherwise the event's data."""
     model = wf.binder.model
     if model is not None and issubclass(model, EventPayload):
-        return {"data": data, "key": entry.key.decode() if entry.key else None, "topic": entry.topic,
-                "partition": entry.partition, "offset": entry.offset,
-                "timestamp": to_datetime(entry.timestamp).isoformat()}
+        return {
+            "data": data,
+            "key": entry.key.decode() if entry.key else None,
+            "topic": entry.topic,
+            "partition": entry.partition,
+            "offset": entry.offset,
+            "timestamp": to_datetime(entry.timestamp).isoformat(),
+        }
     return data
 
 
@@ -121,8 +126,9 @@ class Router:
             if start is None and since is not None:
                 start = await self.log.offset_for_time(topic, partition, since)
             if rewind_to is not None:  # newly awaited while read for triggers only: read the gap again
-                start = min(start if start is not None else 0,
-                            await self.log.offset_for_time(topic, partition, rewind_to))
+                start = min(
+                    start if start is not None else 0, await self.log.offset_for_time(topic, partition, rewind_to)
+                )
             starts[partition] = start or 0
         return starts
 
@@ -135,8 +141,13 @@ class Router:
             for partition, offset in starts.items():
                 reader.assign(partition, offset)
             workflows = self.registry.triggered_by().get(topic, [])
-            log.info("router: %s from %s -> %s%s", topic, starts, [wf.name for wf in workflows],
-                     " and waits" if topic in self._awaited else "")
+            log.info(
+                "router: %s from %s -> %s%s",
+                topic,
+                starts,
+                [wf.name for wf in workflows],
+                " and waits" if topic in self._awaited else "",
+            )
             while True:
                 while committing and (committing[0].done() or len(committing) >= MAX_BATCHES_IN_FLIGHT):
                     await committing.popleft()  # raises if an append or commit failed: restart
@@ -158,8 +169,9 @@ class Router:
             await asyncio.gather(*committing, return_exceptions=True)
             await reader.close()
 
-    async def _commit_when_acked(self, previous: asyncio.Task | None, appends: list, topic: str,
-                                 positions: dict[int, int]) -> None:
+    async def _commit_when_acked(
+        self, previous: asyncio.Task | None, appends: list, topic: str, positions: dict[int, int]
+    ) -> None:
         """Commit a batch's offsets once its appends are acknowledged and the batch before it committed."""
         await asyncio.gather(*appends)
         if previous is not None:
@@ -181,14 +193,21 @@ class Router:
                 appends.append(self._dead_letter(entry, f"event does not fit workflow {wf.name}: {exc}"))
                 continue
             execution_id = names.trigger_execution_id(wf.name, entry.topic, entry.partition, entry.offset)
-            record = records.invocation_requested(execution_id, now_ms(), workflow=wf.name,
-                                                  input=to_json(payload, f"input of execution {execution_id}"))
+            record = records.invocation_requested(
+                execution_id, now_ms(), workflow=wf.name, input=to_json(payload, f"input of execution {execution_id}")
+            )
             appends.append(self._append(names.routing_key(execution_id), record))
         if entry.topic in self._awaited:
             event_key = entry.key.decode(errors="replace") if entry.key else None
-            record = records.event_received(now_ms(), topic=entry.topic, event_key=event_key,
-                                            partition=entry.partition, offset=entry.offset,
-                                            timestamp=entry.timestamp, data=orjson.dumps(data, default=str).decode())
+            record = records.event_received(
+                now_ms(),
+                topic=entry.topic,
+                event_key=event_key,
+                partition=entry.partition,
+                offset=entry.offset,
+                timestamp=entry.timestamp,
+                data=orjson.dumps(data, default=str).decode(),
+            )
             appends.append(self._append(names.event_routing_key(entry.topic, event_key), record))
         return appends
 
@@ -202,7 +221,14 @@ class Router:
             encoding = "utf-8"
         except UnicodeDecodeError:
             value, encoding = base64.b64encode(entry.value).decode(), "base64"
-        letter = {"reason": reason, "topic": entry.topic, "partition": entry.partition, "offset": entry.offset,
-                  "key": entry.key.decode(errors="replace") if entry.key else None,
-                  "value": value, "value_encoding": encoding, "timestamp": entry.timestamp}
+        letter = {
+            "reason": reason,
+            "topic": entry.topic,
+            "partition": entry.partition,
+            "offset": entry.offset,
+            "key": entry.key.decode(errors="replace") if entry.key else None,
+            "value": value,
+            "value_encoding": encoding,
+            "timestamp": entry.timestamp,
+        }
         await self.log.publish(names.dead_letter_topic(self.log.namespace), entry.key or None, orjson.dumps(letter))

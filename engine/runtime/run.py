@@ -33,8 +33,14 @@ KEEP_IN_MEMORY_MS = 1000
 
 
 class ExecutionRun:
-    def __init__(self, processor, row: dict, journal: Journal, registry: Registry | None = None,
-                 idle_runs: IdleRuns | None = None):
+    def __init__(
+        self,
+        processor,
+        row: dict,
+        journal: Journal,
+        registry: Registry | None = None,
+        idle_runs: IdleRuns | None = None,
+    ):
         self.processor = processor
         self.registry = registry or Registry()
         self.idle_runs = idle_runs if idle_runs is not None else IdleRuns()

@@ -82,8 +82,9 @@ class Timers:
             if key in self._firing or _fires_at_ms(due_at_ms, index) > now:
                 continue
             self._firing.add(key)
-            record = records.timer_fired(execution_id, processor.epoch, now_ms(), seq=seq, key=index["key"],
-                                         due_at=due_at_ms)
+            record = records.timer_fired(
+                execution_id, processor.epoch, now_ms(), seq=seq, key=index["key"], due_at=due_at_ms
+            )
             ack = processor.append(index["routing"].encode(), record)
             ack.add_done_callback(partial(self._fire_appended, key))
         self.schedule()

@@ -34,9 +34,17 @@ def new_worker_id() -> str:
 
 
 class Worker:
-    def __init__(self, log_: Log, registry: Registry | None = None, *, data_dir: str | os.PathLike = ".logloom",
-                 worker_id: str | None = None, codec: Codec | None = None, max_idle_runs: int = MAX_IDLE_RUNS,
-                 evict_after_idle_s: float = EVICT_AFTER_IDLE_S):
+    def __init__(
+        self,
+        log_: Log,
+        registry: Registry | None = None,
+        *,
+        data_dir: str | os.PathLike = ".logloom",
+        worker_id: str | None = None,
+        codec: Codec | None = None,
+        max_idle_runs: int = MAX_IDLE_RUNS,
+        evict_after_idle_s: float = EVICT_AFTER_IDLE_S,
+    ):
         """``max_idle_runs`` and ``evict_after_idle_s`` bound the waiting runs kept in memory
         (``idle_runs.IdleRuns``); ``max_idle_runs=0`` evicts every run as soon as it waits."""
         self.log = log_
@@ -44,8 +52,9 @@ class Worker:
         self.data_dir = Path(data_dir)
         self.worker_id = worker_id or new_worker_id()
         self.codec = codec or default_codec()
-        self.invoker = Invoker(self.registry, self.worker_id, max_idle_runs=max_idle_runs,
-                               evict_after_idle_s=evict_after_idle_s)
+        self.invoker = Invoker(
+            self.registry, self.worker_id, max_idle_runs=max_idle_runs, evict_after_idle_s=evict_after_idle_s
+        )
         self.processors: dict[int, PartitionProcessor] = {}
         self.router = Router(log_, self.registry, self.codec)
         self.messenger = Messenger(self.router)
@@ -55,7 +64,7 @@ class Worker:
     def store_path(self, partition: int) -> Path:
         return names.store_path(self.data_dir, self.log.namespace, partition)
 
-    async def start(self) -> "Worker":
+    async def start(self) -> Worker:
         self._subscription = self.log.subscribe(self)
         return self
 
@@ -72,7 +81,7 @@ class Worker:
         await self.start()
         await self._stopped.wait()
 
-    async def __aenter__(self) -> "Worker":
+    async def __aenter__(self) -> Worker:
         return await self.start()
 
     async def __aexit__(self, *exc) -> None:
@@ -86,8 +95,16 @@ class Worker:
             if partition in self.processors:  # assigned again without a revoke in between
                 await self.processors.pop(partition).close()
             store = StorePartition(self.store_path(partition))
-            processor = PartitionProcessor(partition, self.log, store, self.codec, self.invoker, self.worker_id,
-                                           on_ownership=self._ownership_changed, messenger=self.messenger)
+            processor = PartitionProcessor(
+                partition,
+                self.log,
+                store,
+                self.codec,
+                self.invoker,
+                self.worker_id,
+                on_ownership=self._ownership_changed,
+                messenger=self.messenger,
+            )
             self.processors[partition] = processor
             starts[partition] = processor.applied + 1
             log.info("partition %d: replaying from offset %d to %d", partition, starts[partition], end)

@@ -108,8 +108,6 @@ class Codec:
         return record
 
 
-
 @lru_cache(maxsize=1)
 def default_codec() -> Codec:
     return Codec()
-

@@ -84,27 +84,64 @@ def execution_started(execution_id: str, epoch: int, at_ms: int, *, worker: str)
     return _record(RecordType.EXECUTION_STARTED, execution_id, epoch, at_ms, worker=worker)
 
 
-def step_completed(execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str, attempt: int, result: str,
-                   state: str | None = None) -> Record:
-    return _record(RecordType.STEP_COMPLETED, execution_id, epoch, at_ms, seq=seq, key=key, attempt=attempt,
-                   result=result, state=state)
+def step_completed(
+    execution_id: str,
+    epoch: int,
+    at_ms: int,
+    *,
+    seq: int,
+    key: str,
+    attempt: int,
+    result: str,
+    state: str | None = None,
+) -> Record:
+    return _record(
+        RecordType.STEP_COMPLETED,
+        execution_id,
+        epoch,
+        at_ms,
+        seq=seq,
+        key=key,
+        attempt=attempt,
+        result=result,
+        state=state,
+    )
 
 
-def step_attempt_failed(execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str, attempt: int, error: dict,
-                        retry_at: int) -> Record:
+def step_attempt_failed(
+    execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str, attempt: int, error: dict, retry_at: int
+) -> Record:
     """A retryable failure; ``retry_at`` (ms) is when the next attempt is due."""
-    return _record(RecordType.STEP_ATTEMPT_FAILED, execution_id, epoch, at_ms, seq=seq, key=key, attempt=attempt,
-                   error=error, retry_at=retry_at)
+    return _record(
+        RecordType.STEP_ATTEMPT_FAILED,
+        execution_id,
+        epoch,
+        at_ms,
+        seq=seq,
+        key=key,
+        attempt=attempt,
+        error=error,
+        retry_at=retry_at,
+    )
 
 
-def step_failed(execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str, attempt: int, error: dict,
-                state: str | None = None) -> Record:
-    return _record(RecordType.STEP_FAILED, execution_id, epoch, at_ms, seq=seq, key=key, attempt=attempt,
-                   error=error, state=state)
+def step_failed(
+    execution_id: str,
+    epoch: int,
+    at_ms: int,
+    *,
+    seq: int,
+    key: str,
+    attempt: int,
+    error: dict,
+    state: str | None = None,
+) -> Record:
+    return _record(
+        RecordType.STEP_FAILED, execution_id, epoch, at_ms, seq=seq, key=key, attempt=attempt, error=error, state=state
+    )
 
 
-def execution_completed(execution_id: str, epoch: int, at_ms: int, *, result: str,
-                        state: str | None = None) -> Record:
+def execution_completed(execution_id: str, epoch: int, at_ms: int, *, result: str, state: str | None = None) -> Record:
     return _record(RecordType.EXECUTION_COMPLETED, execution_id, epoch, at_ms, result=result, state=state)
 
 
@@ -127,49 +164,111 @@ def timer_fired(execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str
     return _record(RecordType.TIMER_FIRED, execution_id, epoch, at_ms, seq=seq, key=key, due_at=due_at)
 
 
-def suspended(execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str, data: str,
-              timeout_at: int | None = None) -> Record:
-    return _record(RecordType.SUSPENDED, execution_id, epoch, at_ms, seq=seq, key=key, data=data,
-                   timeout_at=timeout_at)
+def suspended(
+    execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str, data: str, timeout_at: int | None = None
+) -> Record:
+    return _record(RecordType.SUSPENDED, execution_id, epoch, at_ms, seq=seq, key=key, data=data, timeout_at=timeout_at)
 
 
-def event_awaited(execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str, topic: str,
-                  event_key: str | None, timeout_at: int | None = None) -> Record:
-    return _record(RecordType.EVENT_AWAITED, execution_id, epoch, at_ms, seq=seq, key=key, topic=topic,
-                   event_key=event_key, timeout_at=timeout_at)
+def event_awaited(
+    execution_id: str,
+    epoch: int,
+    at_ms: int,
+    *,
+    seq: int,
+    key: str,
+    topic: str,
+    event_key: str | None,
+    timeout_at: int | None = None,
+) -> Record:
+    return _record(
+        RecordType.EVENT_AWAITED,
+        execution_id,
+        epoch,
+        at_ms,
+        seq=seq,
+        key=key,
+        topic=topic,
+        event_key=event_key,
+        timeout_at=timeout_at,
+    )
 
 
-def child_invoked(execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str, child_execution_id: str,
-                  workflow: str, input: str, initial_state: str | None, run_timeout_ms: int | None,
-                  wait: bool) -> Record:
-    return _record(RecordType.CHILD_INVOKED, execution_id, epoch, at_ms, seq=seq, key=key,
-                   child_execution_id=child_execution_id, workflow=workflow, input=input,
-                   initial_state=initial_state, run_timeout_ms=run_timeout_ms, wait=wait)
+def child_invoked(
+    execution_id: str,
+    epoch: int,
+    at_ms: int,
+    *,
+    seq: int,
+    key: str,
+    child_execution_id: str,
+    workflow: str,
+    input: str,
+    initial_state: str | None,
+    run_timeout_ms: int | None,
+    wait: bool,
+) -> Record:
+    return _record(
+        RecordType.CHILD_INVOKED,
+        execution_id,
+        epoch,
+        at_ms,
+        seq=seq,
+        key=key,
+        child_execution_id=child_execution_id,
+        workflow=workflow,
+        input=input,
+        initial_state=initial_state,
+        run_timeout_ms=run_timeout_ms,
+        wait=wait,
+    )
 
 
 def session_lock_requested(execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str) -> Record:
     return _record(RecordType.SESSION_LOCK_REQUESTED, execution_id, epoch, at_ms, seq=seq, key=key)
 
 
-def session_state_set(execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str, name: str,
-                      value: str) -> Record:
-    return _record(RecordType.SESSION_STATE_SET, execution_id, epoch, at_ms, seq=seq, key=key, name=name,
-                   value=value)
+def session_state_set(
+    execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str, name: str, value: str
+) -> Record:
+    return _record(RecordType.SESSION_STATE_SET, execution_id, epoch, at_ms, seq=seq, key=key, name=name, value=value)
 
 
 # -- commands (epoch 0): clients, the router, and owners writing to other partitions ---------
 
 
-def invocation_requested(execution_id: str, at_ms: int, *, workflow: str, input: str, user_id: str | None = None,
-                         session_id: str | None = None, run_timeout_ms: int | None = None,
-                         initial_state: str | None = None, parent_execution_id: str | None = None,
-                         root_execution_id: str | None = None, parent_seq: int | None = None,
-                         reply_key: str | None = None) -> Record:
+def invocation_requested(
+    execution_id: str,
+    at_ms: int,
+    *,
+    workflow: str,
+    input: str,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    run_timeout_ms: int | None = None,
+    initial_state: str | None = None,
+    parent_execution_id: str | None = None,
+    root_execution_id: str | None = None,
+    parent_seq: int | None = None,
+    reply_key: str | None = None,
+) -> Record:
     """Start an execution; idempotent by execution id."""
-    return _record(RecordType.INVOCATION_REQUESTED, execution_id, COMMAND_EPOCH, at_ms, workflow=workflow,
-                   input=input, user_id=user_id, session_id=session_id, parent_execution_id=parent_execution_id,
-                   root_execution_id=root_execution_id, run_timeout_ms=run_timeout_ms,
-                   initial_state=initial_state, parent_seq=parent_seq, reply_key=reply_key)
+    return _record(
+        RecordType.INVOCATION_REQUESTED,
+        execution_id,
+        COMMAND_EPOCH,
+        at_ms,
+        workflow=workflow,
+        input=input,
+        user_id=user_id,
+        session_id=session_id,
+        parent_execution_id=parent_execution_id,
+        root_execution_id=root_execution_id,
+        run_timeout_ms=run_timeout_ms,
+        initial_state=initial_state,
+        parent_seq=parent_seq,
+        reply_key=reply_key,
+    )
 
 
 def cancel_requested(execution_id: str, at_ms: int, *, reason: str) -> Record:
@@ -180,39 +279,100 @@ def resume_requested(execution_id: str, at_ms: int, *, name: str, data: str) -> 
     return _record(RecordType.RESUME_REQUESTED, execution_id, COMMAND_EPOCH, at_ms, name=name, data=data)
 
 
-def wait_registered(execution_id: str, at_ms: int, *, seq: int, topic: str, event_key: str | None,
-                    since: list[int], reply_key: str) -> Record:
-    return _record(RecordType.WAIT_REGISTERED, execution_id, COMMAND_EPOCH, at_ms, seq=seq, topic=topic,
-                   event_key=event_key, since=since, reply_key=reply_key)
+def wait_registered(
+    execution_id: str, at_ms: int, *, seq: int, topic: str, event_key: str | None, since: list[int], reply_key: str
+) -> Record:
+    return _record(
+        RecordType.WAIT_REGISTERED,
+        execution_id,
+        COMMAND_EPOCH,
+        at_ms,
+        seq=seq,
+        topic=topic,
+        event_key=event_key,
+        since=since,
+        reply_key=reply_key,
+    )
 
 
-def event_received(at_ms: int, *, topic: str, event_key: str | None, partition: int, offset: int, timestamp: int,
-                   data: str) -> Record:
-    return _record(RecordType.EVENT_RECEIVED, "", COMMAND_EPOCH, at_ms, topic=topic, event_key=event_key,
-                   partition=partition, offset=offset, timestamp=timestamp, data=data)
+def event_received(
+    at_ms: int, *, topic: str, event_key: str | None, partition: int, offset: int, timestamp: int, data: str
+) -> Record:
+    return _record(
+        RecordType.EVENT_RECEIVED,
+        "",
+        COMMAND_EPOCH,
+        at_ms,
+        topic=topic,
+        event_key=event_key,
+        partition=partition,
+        offset=offset,
+        timestamp=timestamp,
+        data=data,
+    )
 
 
-def event_delivered(execution_id: str, at_ms: int, *, seq: int, topic: str, event_key: str | None, partition: int,
-                    offset: int, timestamp: int, data: str) -> Record:
-    return _record(RecordType.EVENT_DELIVERED, execution_id, COMMAND_EPOCH, at_ms, seq=seq, topic=topic,
-                   event_key=event_key, partition=partition, offset=offset, timestamp=timestamp, data=data)
+def event_delivered(
+    execution_id: str,
+    at_ms: int,
+    *,
+    seq: int,
+    topic: str,
+    event_key: str | None,
+    partition: int,
+    offset: int,
+    timestamp: int,
+    data: str,
+) -> Record:
+    return _record(
+        RecordType.EVENT_DELIVERED,
+        execution_id,
+        COMMAND_EPOCH,
+        at_ms,
+        seq=seq,
+        topic=topic,
+        event_key=event_key,
+        partition=partition,
+        offset=offset,
+        timestamp=timestamp,
+        data=data,
+    )
 
 
 def wait_closed(execution_id: str, at_ms: int, *, seq: int, topic: str, event_key: str | None) -> Record:
-    return _record(RecordType.WAIT_CLOSED, execution_id, COMMAND_EPOCH, at_ms, seq=seq, topic=topic,
-                   event_key=event_key)
+    return _record(
+        RecordType.WAIT_CLOSED, execution_id, COMMAND_EPOCH, at_ms, seq=seq, topic=topic, event_key=event_key
+    )
 
 
 def topic_awaited(at_ms: int, *, topic: str, since: int) -> Record:
     return _record(RecordType.TOPIC_AWAITED, "", COMMAND_EPOCH, at_ms, topic=topic, since=since)
 
 
-def child_finished(execution_id: str, at_ms: int, *, seq: int, child_execution_id: str, child_key: str,
-                   status: str, result: str | None, error: dict | None) -> Record:
+def child_finished(
+    execution_id: str,
+    at_ms: int,
+    *,
+    seq: int,
+    child_execution_id: str,
+    child_key: str,
+    status: str,
+    result: str | None,
+    error: dict | None,
+) -> Record:
     """A child's end, sent to its parent (``execution_id``) at the parent's step ``seq``."""
-    return _record(RecordType.CHILD_FINISHED, execution_id, COMMAND_EPOCH, at_ms, seq=seq,
-                   child_execution_id=child_execution_id, child_key=child_key, status=status, result=result,
-                   error=error)
+    return _record(
+        RecordType.CHILD_FINISHED,
+        execution_id,
+        COMMAND_EPOCH,
+        at_ms,
+        seq=seq,
+        child_execution_id=child_execution_id,
+        child_key=child_key,
+        status=status,
+        result=result,
+        error=error,
+    )
 
 
 def child_acknowledged(execution_id: str, at_ms: int) -> Record:

@@ -10,14 +10,45 @@ from .children import BatchStepResult, BatchWorkflowInput, ChildHandle
 from .context import BatchResult, BatchStats, WorkflowContext
 from .journal import Journal
 from .port import RunPort
-from .registry import Backoff, EventTrigger, Function, Registry, RetryPolicy, Workflow, event, function, registry, workflow
+from .registry import (
+    Backoff,
+    EventTrigger,
+    Function,
+    Registry,
+    RetryPolicy,
+    Workflow,
+    event,
+    function,
+    registry,
+    workflow,
+)
 from .state import WorkflowState
 from .step_context import FunctionContext, StepInfo, current_step
 from .steps import Resumed
 
 __all__ = [
-    "Backoff", "BatchResult", "BatchStats", "BatchStepResult", "BatchWorkflowInput", "Binder", "ChildHandle",
-    "EventTrigger", "Function", "FunctionContext", "Journal", "Registry", "Resumed", "RetryPolicy", "RunPort",
-    "StepInfo", "Workflow", "WorkflowContext", "WorkflowState", "current_step", "event", "function", "registry",
+    "Backoff",
+    "BatchResult",
+    "BatchStats",
+    "BatchStepResult",
+    "BatchWorkflowInput",
+    "Binder",
+    "ChildHandle",
+    "EventTrigger",
+    "Function",
+    "FunctionContext",
+    "Journal",
+    "Registry",
+    "Resumed",
+    "RetryPolicy",
+    "RunPort",
+    "StepInfo",
+    "Workflow",
+    "WorkflowContext",
+    "WorkflowState",
+    "current_step",
+    "event",
+    "function",
+    "registry",
     "workflow",
 ]

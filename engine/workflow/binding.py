@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pydantic
 
@@ -34,7 +35,8 @@ class Binder:
                 default = ... if p.default is inspect.Parameter.empty else p.default
                 fields[p.name] = (annotation, default)
             self._fields_model = pydantic.create_model(
-                f"{fn.__name__}_input", __config__=pydantic.ConfigDict(arbitrary_types_allowed=True), **fields)
+                f"{fn.__name__}_input", __config__=pydantic.ConfigDict(arbitrary_types_allowed=True), **fields
+            )
 
     @property
     def model(self) -> type | None:
@@ -54,7 +56,8 @@ class Binder:
                 payload = {}
             if not isinstance(payload, dict):
                 raise InputValidationError(
-                    f"{self.name} takes a JSON object with keys {self._param_names}, got {type(payload).__name__}")
+                    f"{self.name} takes a JSON object with keys {self._param_names}, got {type(payload).__name__}"
+                )
             unknown = set(payload) - set(self._param_names)
             if unknown:
                 raise InputValidationError(f"{self.name} has no parameters {sorted(unknown)}")

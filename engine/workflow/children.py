@@ -66,18 +66,32 @@ class ChildSteps:
     def __init__(self, steps: StepRunner):
         self._steps = steps
 
-    async def invoke(self, name: str, workflow: Workflow | str, payload: Any = None, initial_state: Any = None,
-                     run_timeout_seconds: float | None = None) -> ChildHandle:
+    async def invoke(
+        self,
+        name: str,
+        workflow: Workflow | str,
+        payload: Any = None,
+        initial_state: Any = None,
+        run_timeout_seconds: float | None = None,
+    ) -> ChildHandle:
         key = self._steps.keys.explicit(name)
-        handle = await self._child(key, BatchWorkflowInput(workflow, payload, initial_state, run_timeout_seconds),
-                                   wait=False)
+        handle = await self._child(
+            key, BatchWorkflowInput(workflow, payload, initial_state, run_timeout_seconds), wait=False
+        )
         return ChildHandle(handle["execution_id"], handle["workflow"])
 
-    async def invoke_and_wait(self, name: str, workflow: Workflow | str, payload: Any = None,
-                              initial_state: Any = None, run_timeout_seconds: float | None = None) -> Any:
+    async def invoke_and_wait(
+        self,
+        name: str,
+        workflow: Workflow | str,
+        payload: Any = None,
+        initial_state: Any = None,
+        run_timeout_seconds: float | None = None,
+    ) -> Any:
         key = self._steps.keys.explicit(name)
-        return await self._child(key, BatchWorkflowInput(workflow, payload, initial_state, run_timeout_seconds),
-                                 wait=True)
+        return await self._child(
+            key, BatchWorkflowInput(workflow, payload, initial_state, run_timeout_seconds), wait=True
+        )
 
     async def batch_invoke(self, name: str, workflows: list[BatchWorkflowInput]) -> list[ChildHandle]:
         calls = self._reserve(name, workflows, wait=False)
@@ -111,8 +125,9 @@ class ChildSteps:
         return calls
 
     async def _child(self, key: str, child: BatchWorkflowInput, wait: bool, seq: int | None = None) -> Any:
-        entry = await self._steps.entry(key, records.child_invoked,
-                                        lambda: dict(self._fields(key, child), wait=wait), seq)
+        entry = await self._steps.entry(
+            key, records.child_invoked, lambda: dict(self._fields(key, child), wait=wait), seq
+        )
         if entry["status"] == EntryStatus.COMPLETED:
             return from_json(entry["result"])
         # the child's error, whatever its kind: a failed step of the parent
@@ -128,10 +143,13 @@ class ChildSteps:
         if isinstance(workflow, Workflow):  # InputValidationError names the workflow and the field
             state = workflow.check_input(child.payload, state, f"child {child_id}")
         timeout_s = child.run_timeout_seconds
-        return {"child_execution_id": child_id, "workflow": workflow_name(workflow),
-                "input": to_json(child.payload, f"input of child {child_id}"),
-                "initial_state": None if state is None else dump_state(state, child_id),
-                "run_timeout_ms": None if timeout_s is None else int(timeout_s * 1000)}
+        return {
+            "child_execution_id": child_id,
+            "workflow": workflow_name(workflow),
+            "input": to_json(child.payload, f"input of child {child_id}"),
+            "initial_state": None if state is None else dump_state(state, child_id),
+            "run_timeout_ms": None if timeout_s is None else int(timeout_s * 1000),
+        }
 
 
 def workflow_name(workflow: Workflow | str) -> str:

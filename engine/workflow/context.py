@@ -78,8 +78,14 @@ class WorkflowContext:
         results = await asyncio.gather(*named.values())
         return dict(zip(named, results))
 
-    async def batch(self, fn: Callable, items: list, max_concurrency: int = 10, continue_on_failure: bool = True,
-                    name: str | None = None) -> BatchResult:
+    async def batch(
+        self,
+        fn: Callable,
+        items: list,
+        max_concurrency: int = 10,
+        continue_on_failure: bool = True,
+        name: str | None = None,
+    ) -> BatchResult:
         """Run ``fn`` once per item as durable steps, at most ``max_concurrency`` at a time.
 
         Each item is its own step (``batch:<fn>:<n>[<i>]``): after a crash only the items
@@ -93,6 +99,7 @@ class WorkflowContext:
         async def one(call):
             async with limit:
                 return await call()
+
         if not continue_on_failure:
             async with asyncio.TaskGroup() as group:
                 tasks = [group.create_task(one(call)) for call in calls]
@@ -119,8 +126,15 @@ class WorkflowContext:
         key = self._steps.keys.derived(name, "sleep")
         await self._steps.sleep(key, ms_after(in_seconds(seconds)))
 
-    async def wait_for_user(self, question: str, input_type: str = "text", options: list | None = None, *,
-                            name: str | None = None, timeout: float | None = None) -> Any:
+    async def wait_for_user(
+        self,
+        question: str,
+        input_type: str = "text",
+        options: list | None = None,
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
         """Ask a person (AGNT5 style); returns their answer: the chosen option id, or the text.
 
         ``input_type`` is ``text``, ``approval``, ``select`` or ``multiselect``. Resume it with

@@ -52,4 +52,3 @@ class RunPort(Protocol):
 
     def session_state(self, session_id: str) -> dict:
         """The session's state document as folded so far: key -> JSON of its value."""
-

@@ -8,8 +8,9 @@ retry policy for AGNT5-style ``ctx.step(fn, ...)`` calls.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -22,7 +23,7 @@ from .state import WorkflowState
 class WorkflowClient(Protocol):
     """What ``Workflow.invoke`` needs of a client (``engine.Client`` is one)."""
 
-    async def invoke(self, workflow: "Workflow", payload: Any = None, **options: Any) -> Any: ...
+    async def invoke(self, workflow: Workflow, payload: Any = None, **options: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,18 @@ def event(topic: str, schema: dict | None = None) -> EventTrigger:
 
 
 class Workflow:
-    def __init__(self, fn: Callable, name: str | None = None, triggers: list[EventTrigger] | None = None,
-                 state_schema: type | None = None):
+    def __init__(
+        self,
+        fn: Callable,
+        name: str | None = None,
+        triggers: list[EventTrigger] | None = None,
+        state_schema: type | None = None,
+    ):
         if not inspect.iscoroutinefunction(fn):
             raise LogloomError(f"@workflow needs an async def, got {fn!r}")
-        if state_schema is not None and not (isinstance(state_schema, type) and issubclass(state_schema, WorkflowState)):
+        if state_schema is not None and not (
+            isinstance(state_schema, type) and issubclass(state_schema, WorkflowState)
+        ):
             raise LogloomError(f"state_schema must subclass WorkflowState, got {state_schema!r}")
         self.fn = fn
         self.name = name or fn.__name__
@@ -96,16 +104,29 @@ class Workflow:
         except ValidationError as exc:
             raise InputValidationError(f"invalid initial state for {what}: {exc}") from exc
 
-    async def invoke(self, client: WorkflowClient, payload: Any = None, *, execution_id: str | None = None,
-                     user_id: str | None = None, session_id: str | None = None,
-                     run_timeout_seconds: float | None = None, initial_state: Any = None) -> Any:
+    async def invoke(
+        self,
+        client: WorkflowClient,
+        payload: Any = None,
+        *,
+        execution_id: str | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        run_timeout_seconds: float | None = None,
+        initial_state: Any = None,
+    ) -> Any:
         """Start an execution; returns a handle at once. Invalid payloads start nothing."""
-        return await client.invoke(self, payload, execution_id=execution_id, user_id=user_id,
-                                   session_id=session_id, run_timeout_seconds=run_timeout_seconds,
-                                   initial_state=initial_state)
+        return await client.invoke(
+            self,
+            payload,
+            execution_id=execution_id,
+            user_id=user_id,
+            session_id=session_id,
+            run_timeout_seconds=run_timeout_seconds,
+            initial_state=initial_state,
+        )
 
-    async def run(self, client: WorkflowClient, payload: Any = None, *, timeout: float | None = None,
-                  **options) -> Any:
+    async def run(self, client: WorkflowClient, payload: Any = None, *, timeout: float | None = None, **options) -> Any:
         """Start an execution and wait for its result."""
         handle = await self.invoke(client, payload, **options)
         return await handle.result(timeout=timeout)
@@ -134,20 +155,30 @@ class Registry:
 
     def add(self, wf: Workflow) -> Workflow:
         existing = self.workflows.get(wf.name)
-        if existing is not None and existing.fn is not wf.fn and (
-                existing.fn.__module__, existing.fn.__qualname__) != (wf.fn.__module__, wf.fn.__qualname__):
+        if (
+            existing is not None
+            and existing.fn is not wf.fn
+            and (existing.fn.__module__, existing.fn.__qualname__) != (wf.fn.__module__, wf.fn.__qualname__)
+        ):
             raise LogloomError(f"two workflows are named {wf.name!r}")
         self.workflows[wf.name] = wf
         return wf
 
-    def workflow(self, fn: Callable | None = None, *, name: str | None = None,
-                 trigger_on_event: str | None = None, triggers: list[EventTrigger] | None = None,
-                 state_schema: type | None = None):
+    def workflow(
+        self,
+        fn: Callable | None = None,
+        *,
+        name: str | None = None,
+        trigger_on_event: str | None = None,
+        triggers: list[EventTrigger] | None = None,
+        state_schema: type | None = None,
+    ):
         """``@workflow`` into this registry (a worker given this registry runs only these)."""
         all_triggers = list(triggers or []) + ([event(trigger_on_event)] if trigger_on_event else [])
 
         def wrap(f: Callable) -> Workflow:
             return self.add(Workflow(f, name, all_triggers, state_schema))
+
         return wrap(fn) if fn is not None else wrap
 
     def triggered_by(self) -> dict[str, list[Workflow]]:
@@ -163,25 +194,34 @@ class Registry:
             return self.workflows[name]
         except KeyError:
             raise UnknownWorkflowError(
-                f"unknown workflow {name!r}; this worker knows {sorted(self.workflows)}") from None
+                f"unknown workflow {name!r}; this worker knows {sorted(self.workflows)}"
+            ) from None
 
 
 registry = Registry()  # workflows register here on import
 
 
-def workflow(fn: Callable | None = None, *, name: str | None = None, trigger_on_event: str | None = None,
-             triggers: list[EventTrigger] | None = None, state_schema: type | None = None):
+def workflow(
+    fn: Callable | None = None,
+    *,
+    name: str | None = None,
+    trigger_on_event: str | None = None,
+    triggers: list[EventTrigger] | None = None,
+    state_schema: type | None = None,
+):
     """Register an ``async def wf(ctx: WorkflowContext, ...)`` as a durable workflow.
 
     ``trigger_on_event="topic"`` (Polos style) or ``triggers=[event("topic")]`` (AGNT5 style)
     start one execution per event published on that topic.
     """
-    return registry.workflow(fn, name=name, trigger_on_event=trigger_on_event, triggers=triggers,
-                             state_schema=state_schema)
+    return registry.workflow(
+        fn, name=name, trigger_on_event=trigger_on_event, triggers=triggers, state_schema=state_schema
+    )
 
 
-def function(fn: Callable | None = None, *, name: str | None = None, retries: int = 0,
-             backoff: Backoff | float | None = None):
+def function(
+    fn: Callable | None = None, *, name: str | None = None, retries: int = 0, backoff: Backoff | float | None = None
+):
     """Register a step body ``fn(ctx: FunctionContext, ...)`` with its retry policy."""
     if isinstance(backoff, (int, float)):
         backoff = Backoff(base_delay=float(backoff))
@@ -190,4 +230,5 @@ def function(fn: Callable | None = None, *, name: str | None = None, retries: in
 
     def wrap(f: Callable) -> Function:
         return Function(f, name, retry)
+
     return wrap(fn) if fn is not None else wrap

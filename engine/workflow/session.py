@@ -36,6 +36,7 @@ class SessionState:
         async def read() -> Any:
             value = port.session_state(self._session_id).get(key)
             return default if value is None else from_json(value)
+
         return await self._steps.call(self._steps.keys.explicit(self._key("get", key)), read, (), {})
 
     async def set(self, key: str, value: Any) -> None:
@@ -53,8 +54,11 @@ class SessionState:
                 raise StateTooLargeError(
                     f"session {session} state would be {size} bytes of JSON (execution "
                     f"{execution_id}, step {step_key!r}); the limit is {MAX_STATE_BYTES}",
-                    execution_id=execution_id, size=size)
+                    execution_id=execution_id,
+                    size=size,
+                )
             return {"name": key, "value": text}
+
         await self._steps.entry(step_key, records.session_state_set, fields)
 
     def _key(self, op: str, key: str) -> str:
@@ -79,7 +83,8 @@ class Session:
 
     def __init__(self, session_id: str | None, steps: StepRunner):
         if not session_id:
-            raise LogloomError(f"execution {steps.execution_id} has no session: invoke it with session_id=... "
-                               "to use ctx.session")
+            raise LogloomError(
+                f"execution {steps.execution_id} has no session: invoke it with session_id=... to use ctx.session"
+            )
         self.id: str = session_id
         self.state = SessionState(session_id, steps)

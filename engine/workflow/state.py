@@ -46,5 +46,7 @@ def dump_state(state: BaseModel | None, execution_id: str) -> str | None:
     if size > MAX_STATE_BYTES:
         raise StateTooLargeError(
             f"state of execution {execution_id} is {size} bytes of JSON; the limit is {MAX_STATE_BYTES}",
-            execution_id=execution_id, size=size)
+            execution_id=execution_id,
+            size=size,
+        )
     return text

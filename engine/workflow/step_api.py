@@ -9,7 +9,7 @@ from __future__ import annotations
 import random as random_module
 import uuid as uuid_module
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..clock import ms_after, to_ms
@@ -27,8 +27,16 @@ class StepApi:
         self._steps = steps
         self._children = ChildSteps(steps)
 
-    async def run(self, name: str, fn: Callable, *args, max_retries: int = 0, base_delay: float = 1.0,
-                  max_delay: float = 10.0, **kwargs) -> Any:
+    async def run(
+        self,
+        name: str,
+        fn: Callable,
+        *args,
+        max_retries: int = 0,
+        base_delay: float = 1.0,
+        max_delay: float = 10.0,
+        **kwargs,
+    ) -> Any:
         """Run ``fn(*args, **kwargs)`` as the durable step ``name``; returns its recorded result."""
         self._steps.keys.explicit(name)
         policy = RetryPolicy(max_retries, base_delay, max_delay)
@@ -49,7 +57,7 @@ class StepApi:
 
     async def now(self, name: str) -> datetime:
         """The current time (aware UTC), recorded as the step ``name``."""
-        return datetime.fromisoformat(await self.run(name, lambda: datetime.now(timezone.utc).isoformat()))
+        return datetime.fromisoformat(await self.run(name, lambda: datetime.now(UTC).isoformat()))
 
     async def random(self, name: str) -> float:
         """A random float in [0, 1), recorded as the step ``name``."""
@@ -62,15 +70,18 @@ class StepApi:
         async def publish() -> dict:
             topic_name, topic_key = split_topic(topic)
             event_key = topic_key if topic_key is not None else key
-            partition, offset = await port.publish(topic_name, None if event_key is None else event_key.encode(),
-                                                   encode_event(data))
+            partition, offset = await port.publish(
+                topic_name, None if event_key is None else event_key.encode(), encode_event(data)
+            )
             return {"topic": topic_name, "partition": partition, "offset": offset}
+
         return await self.run(name, publish)
 
     # -- waits: durable sleeps, suspensions and events --------------------------------------
 
-    async def wait_for(self, name: str, *, seconds: float = 0, minutes: float = 0, hours: float = 0,
-                       days: float = 0) -> None:
+    async def wait_for(
+        self, name: str, *, seconds: float = 0, minutes: float = 0, hours: float = 0, days: float = 0
+    ) -> None:
         """Durable sleep for the given duration, as the wait ``name``."""
         delay_s = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds).total_seconds()
         await self._steps.sleep(self._steps.keys.explicit(name), ms_after(delay_s))
@@ -97,19 +108,32 @@ class StepApi:
         topic_name, event_key = split_topic(topic)
         timeout_s = in_seconds(timeout)
         timeout_at_ms = None if timeout_s is None else ms_after(timeout_s)
-        event = await self._steps.wait(key, records.event_awaited, {"topic": topic_name, "event_key": event_key,
-                                                                    "timeout_at": timeout_at_ms})
+        event = await self._steps.wait(
+            key, records.event_awaited, {"topic": topic_name, "event_key": event_key, "timeout_at": timeout_at_ms}
+        )
         return EventPayload(**event)
 
     # -- child workflows ----------------------------------------------------------------------
 
-    async def invoke(self, name: str, workflow: Workflow | str, payload: Any = None, initial_state: Any = None,
-                     run_timeout_seconds: float | None = None) -> ChildHandle:
+    async def invoke(
+        self,
+        name: str,
+        workflow: Workflow | str,
+        payload: Any = None,
+        initial_state: Any = None,
+        run_timeout_seconds: float | None = None,
+    ) -> ChildHandle:
         """Start ``workflow`` as a child, as the step ``name``; returns its handle once recorded."""
         return await self._children.invoke(name, workflow, payload, initial_state, run_timeout_seconds)
 
-    async def invoke_and_wait(self, name: str, workflow: Workflow | str, payload: Any = None,
-                              initial_state: Any = None, run_timeout_seconds: float | None = None) -> Any:
+    async def invoke_and_wait(
+        self,
+        name: str,
+        workflow: Workflow | str,
+        payload: Any = None,
+        initial_state: Any = None,
+        run_timeout_seconds: float | None = None,
+    ) -> Any:
         """Run ``workflow`` as a child and return its result; a failed child raises ``StepExecutionError``."""
         return await self._children.invoke_and_wait(name, workflow, payload, initial_state, run_timeout_seconds)
 

@@ -27,9 +27,18 @@ from datetime import timedelta
 from typing import Any
 
 from ..clock import ms_after
-from ..errors import (DuplicateStepKeyError, NondeterminismError, RetryableError, SerializationError,
-                      StateTooLargeError, StepExecutionError, TerminalError, WaitTimeoutError,
-                      step_error_from_record, to_record)
+from ..errors import (
+    DuplicateStepKeyError,
+    NondeterminismError,
+    RetryableError,
+    SerializationError,
+    StateTooLargeError,
+    StepExecutionError,
+    TerminalError,
+    WaitTimeoutError,
+    step_error_from_record,
+    to_record,
+)
 from ..fold.rows import EntryKind, EntryStatus
 from ..wire import records
 from ..wire.serde import from_json, to_json
@@ -62,7 +71,8 @@ class StepKeys:
     def explicit(self, key: str) -> str:
         if key in self._explicit:
             raise DuplicateStepKeyError(
-                f"execution {self.execution_id}: step key {key!r} is used twice; step keys must be unique")
+                f"execution {self.execution_id}: step key {key!r} is used twice; step keys must be unique"
+            )
         self._explicit.add(key)
         return key
 
@@ -92,8 +102,16 @@ class StepRunner:
             return self.body(key, fn.fn, args, kwargs, fn.retry, pass_context=True, seq=seq)
         return self.body(key, fn, args, kwargs, RetryPolicy(), pass_context=False, seq=seq)
 
-    async def body(self, key: str, fn: Callable, args: tuple, kwargs: dict, policy: RetryPolicy,
-                   pass_context: bool, seq: int | None = None) -> Any:
+    async def body(
+        self,
+        key: str,
+        fn: Callable,
+        args: tuple,
+        kwargs: dict,
+        policy: RetryPolicy,
+        pass_context: bool,
+        seq: int | None = None,
+    ) -> Any:
         run = self.run
         run.check_cancelled()
         seq = run.next_seq() if seq is None else seq  # 1.
@@ -123,23 +141,32 @@ class StepRunner:
                 except StateTooLargeError as exc:
                     failure = exc
                 else:
-                    entry = await run.record_step(records.step_completed, seq, key, attempt=attempt, result=result,
-                                                  state=checkpoint)
+                    entry = await run.record_step(
+                        records.step_completed, seq, key, attempt=attempt, result=result, state=checkpoint
+                    )
                     break
             error = to_record(failure, step=key)
             gives_up = isinstance(failure, (SerializationError, TerminalError))
             if gives_up or attempt > policy.max_retries:
                 if not gives_up:
                     error["message"] = f"{error['message']} (gave up after {attempt} attempts)"
-                entry = await run.record_step(records.step_failed, seq, key, attempt=attempt, error=error,
-                                              state=run.checkpoint(or_none=True))
+                entry = await run.record_step(
+                    records.step_failed, seq, key, attempt=attempt, error=error, state=run.checkpoint(or_none=True)
+                )
                 break
             asked = isinstance(failure, RetryableError) and failure.retry_after is not None
             delay_s = failure.retry_after if asked else policy.delay(attempt)
-            logger.warning("execution %s step %r attempt %d failed (%s); retrying in %.2fs",
-                           self.execution_id, key, attempt, error["message"], delay_s)
-            entry = await run.record_step(records.step_attempt_failed, seq, key, attempt=attempt, error=error,
-                                          retry_at=ms_after(delay_s))
+            logger.warning(
+                "execution %s step %r attempt %d failed (%s); retrying in %.2fs",
+                self.execution_id,
+                key,
+                attempt,
+                error["message"],
+                delay_s,
+            )
+            entry = await run.record_step(
+                records.step_attempt_failed, seq, key, attempt=attempt, error=error, retry_at=ms_after(delay_s)
+            )
             if entry["status"] != EntryStatus.RETRYING:
                 break
             attempt = entry["attempt"] + 1
@@ -157,17 +184,20 @@ class StepRunner:
         base = self.keys.derived(name, f"batch:{step_name(fn)}")
         calls = []
         for i, item in enumerate(items):
-            args, kwargs = ((), item) if isinstance(item, dict) else (item, {}) if isinstance(item, tuple) \
-                else ((item,), {})
+            args, kwargs = (
+                ((), item) if isinstance(item, dict) else (item, {}) if isinstance(item, tuple) else ((item,), {})
+            )
             seq = self.run.next_seq()
-            calls.append(lambda key=f"{base}[{i}]", args=args, kwargs=kwargs, seq=seq: self.call(
-                key, fn, args, kwargs, seq=seq))
+            calls.append(
+                lambda key=f"{base}[{i}]", args=args, kwargs=kwargs, seq=seq: self.call(key, fn, args, kwargs, seq=seq)
+            )
         return calls
 
     # -- steps that are one record: waits, children, session writes ------------------------
 
-    async def entry(self, key: str, build: RecordBuilder, make_fields: Callable[[], dict],
-                    seq: int | None = None) -> dict:
+    async def entry(
+        self, key: str, build: RecordBuilder, make_fields: Callable[[], dict], seq: int | None = None
+    ) -> dict:
         """A step that is one record, until it has ended.
 
         1. position and key, 2. the decision, 3. record it (``make_fields`` runs only then,
@@ -210,8 +240,13 @@ class StepRunner:
 
     def failed_step(self, key: str, error: dict) -> StepExecutionError:
         """The error a failed one-record step (a child) raises in the workflow."""
-        return StepExecutionError(f"step {key!r} failed: {error['type']}: {error['message']}", step=key,
-                                  error_type=error["type"], cause_code=error["code"], execution_id=self.execution_id)
+        return StepExecutionError(
+            f"step {key!r} failed: {error['type']}: {error['message']}",
+            step=key,
+            error_type=error["type"],
+            cause_code=error["code"],
+            execution_id=self.execution_id,
+        )
 
 
 def step_name(fn: Callable) -> str:

@@ -14,8 +14,11 @@ class Effects:
         self.path = tmp_path / "effects.txt"
         self.gates = tmp_path / "gates"
         self.gates.mkdir()
-        self.env = {"LOGLOOM_TEST_EFFECTS": str(self.path), "LOGLOOM_TEST_GATES": str(self.gates),
-                    "LOGLOOM_KAFKA_SESSION_TIMEOUT_MS": "6000"}
+        self.env = {
+            "LOGLOOM_TEST_EFFECTS": str(self.path),
+            "LOGLOOM_TEST_GATES": str(self.gates),
+            "LOGLOOM_KAFKA_SESSION_TIMEOUT_MS": "6000",
+        }
 
     def lines(self) -> list[list[str]]:
         if not self.path.exists():
@@ -48,8 +51,21 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def kafka_worker(fx: Effects, bootstrap: str, namespace: str, data_dir: Path, log_file: Path) -> subprocess.Popen:
-    return spawn("worker", APP, "--kafka", bootstrap, "--namespace", namespace, "--partitions", "4",
-                 "--data-dir", str(data_dir), "-v", env=fx.env, log_file=log_file)
+    return spawn(
+        "worker",
+        APP,
+        "--kafka",
+        bootstrap,
+        "--namespace",
+        namespace,
+        "--partitions",
+        "4",
+        "--data-dir",
+        str(data_dir),
+        "-v",
+        env=fx.env,
+        log_file=log_file,
+    )
 
 
 def owns_partitions(log_file: Path) -> bool:
@@ -62,13 +78,15 @@ def embedded_worker(fx: Effects, data_dir: Path, log_file: Path) -> subprocess.P
     return spawn("worker", APP, "--data-dir", str(data_dir), "-v", env=fx.env, log_file=log_file)
 
 
-async def kafka_worker_owning(fx: Effects, bootstrap: str, namespace: str, tmp_path: Path,
-                              name: str) -> subprocess.Popen:
+async def kafka_worker_owning(
+    fx: Effects, bootstrap: str, namespace: str, tmp_path: Path, name: str
+) -> subprocess.Popen:
     """Start a Kafka worker (data in ``tmp_path/name``, log ``name.log``); return once it owns partitions."""
     proc = kafka_worker(fx, bootstrap, namespace, tmp_path / name, tmp_path / f"{name}.log")
     try:
-        await assert_eventually(lambda: owns_partitions(tmp_path / f"{name}.log"), timeout=60,
-                                message=f"{name} owns partitions")
+        await assert_eventually(
+            lambda: owns_partitions(tmp_path / f"{name}.log"), timeout=60, message=f"{name} owns partitions"
+        )
     except BaseException:
         stop(proc)
         raise

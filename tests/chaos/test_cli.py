@@ -3,37 +3,69 @@
 import json
 
 import pytest
-
 from helpers import ROOT, assert_eventually, run_cli, spawn
 from processes import owns_partitions
 
 pytestmark = pytest.mark.chaos
 
 
-
-
 async def test_worker_invoke_history_on_kafka(tmp_path, kafka_bootstrap, namespace):
     kafka = ["--kafka", kafka_bootstrap, "--namespace", namespace]
-    worker = spawn("worker", "examples/orders.py", *kafka, "--partitions", "4", "--data-dir", str(tmp_path), "-v",
-                   log_file=tmp_path / "worker.log")
+    worker = spawn(
+        "worker",
+        "examples/orders.py",
+        *kafka,
+        "--partitions",
+        "4",
+        "--data-dir",
+        str(tmp_path),
+        "-v",
+        log_file=tmp_path / "worker.log",
+    )
     try:
         await assert_eventually(lambda: owns_partitions(tmp_path / "worker.log"), timeout=60)
-        done = run_cli("invoke", "process_order", "--input", '{"order_id": "c1", "amount": 3}',
-                   "--execution-id", "cli-1", "--wait", "--timeout", "60", *kafka)
+        done = run_cli(
+            "invoke",
+            "process_order",
+            "--input",
+            '{"order_id": "c1", "amount": 3}',
+            "--execution-id",
+            "cli-1",
+            "--wait",
+            "--timeout",
+            "60",
+            *kafka,
+        )
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout) == {"status": "completed", "charge_id": "ch_c1"}
 
         history = run_cli("history", "cli-1", "--json", *kafka)
         assert history.returncode == 0, history.stderr
         types = [r["type"] for r in json.loads(history.stdout) if r["type"] != "PartitionClaimed"]
-        assert types == ["InvocationRequested", "ExecutionStarted", "StepCompleted", "StepCompleted",
-                         "StepCompleted", "ExecutionCompleted"]
+        assert types == [
+            "InvocationRequested",
+            "ExecutionStarted",
+            "StepCompleted",
+            "StepCompleted",
+            "StepCompleted",
+            "ExecutionCompleted",
+        ]
 
         status = run_cli("workflow", "get", "cli-1", *kafka)
         assert json.loads(status.stdout)["status"] == "completed"
 
-        bad = run_cli("invoke", "process_order", "--input", '{"order_id": "c2"}', "--execution-id", "cli-2",
-                  "--wait", "--timeout", "60", *kafka)
+        bad = run_cli(
+            "invoke",
+            "process_order",
+            "--input",
+            '{"order_id": "c2"}',
+            "--execution-id",
+            "cli-2",
+            "--wait",
+            "--timeout",
+            "60",
+            *kafka,
+        )
         assert bad.returncode == 1 and "INVALID_INPUT" in bad.stderr
 
         missing = run_cli("workflow", "get", "nope", *kafka)
@@ -59,6 +91,7 @@ async def test_a_second_shell_acts_on_an_embedded_worker(tmp_path):
         async def waiting():
             got = run_cli("workflow", "get", "shell-1", *data)
             return got.returncode == 0 and json.loads(got.stdout)["status"] == "waiting" and json.loads(got.stdout)
+
         status = await assert_eventually(waiting, timeout=30)
         assert status["waiting_for"][0]["data"] == {"amount": 2000.0}
         listed = run_cli("workflow", "list", "--status", "waiting", "--json", *data)
@@ -66,19 +99,32 @@ async def test_a_second_shell_acts_on_an_embedded_worker(tmp_path):
 
         resumed = run_cli("resume", "shell-1", "approval", "--data", '{"approved": true}', *data)
         assert resumed.returncode == 0, resumed.stderr
-        waited = run_cli("invoke", "approval", "--input", '{"amount": 2000}', "--execution-id", "shell-1", "--wait",
-                     "--timeout", "30", *data)  # same id: no second run, just its result
+        waited = run_cli(
+            "invoke",
+            "approval",
+            "--input",
+            '{"amount": 2000}',
+            "--execution-id",
+            "shell-1",
+            "--wait",
+            "--timeout",
+            "30",
+            *data,
+        )  # same id: no second run, just its result
         assert waited.returncode == 0, waited.stderr
         assert json.loads(waited.stdout)["approved"] is True and json.loads(waited.stdout)["pid"] == worker.pid
 
-        assert run_cli("invoke", "approval", "--input", '{"amount": 1}', "--execution-id", "shell-2",
-                       *data).returncode == 0
+        assert (
+            run_cli("invoke", "approval", "--input", '{"amount": 1}', "--execution-id", "shell-2", *data).returncode
+            == 0
+        )
         cancel = run_cli("workflow", "cancel", "shell-2", "--reason", "changed my mind", *data)
         assert cancel.returncode == 0, cancel.stderr
 
         async def cancelled():
             got = run_cli("workflow", "get", "shell-2", *data)
             return json.loads(got.stdout)["status"] == "cancelled" and json.loads(got.stdout)
+
         assert (await assert_eventually(cancelled, timeout=30))["error"]["message"] == "changed my mind"
 
         history = run_cli("history", "shell-1", *data)

@@ -9,10 +9,10 @@ import json
 import re
 
 import pytest
-
-from engine.log.base import partition_for
 from helpers import assert_eventually, run_cli, spawn
 from processes import APP, Effects, kafka_worker, kafka_worker_owning, kill9, stop
+
+from engine.log.base import partition_for
 
 pytestmark = pytest.mark.chaos
 
@@ -47,12 +47,23 @@ def assert_batch(fx: Effects, execution_id: str, result: dict, recorded_before: 
 async def test_embedded_kill9_mid_batch_reruns_no_finished_item(tmp_path):
     fx = Effects(tmp_path)
     data = tmp_path / "data"
-    args = ["run", f"{APP}:batch_items", "--input", json.dumps({"n": BATCH}), "--execution-id", "batch-1",
-            "--data-dir", str(data)]
+    args = [
+        "run",
+        f"{APP}:batch_items",
+        "--input",
+        json.dumps({"n": BATCH}),
+        "--execution-id",
+        "batch-1",
+        "--data-dir",
+        str(data),
+    ]
     first = spawn(*args, env=fx.env)
     try:
-        await assert_eventually(lambda: sum(fx.count("batch-1", k) for k in item_keys(BATCH)) >= 30, timeout=60,
-                                message="a third of the items ran")
+        await assert_eventually(
+            lambda: sum(fx.count("batch-1", k) for k in item_keys(BATCH)) >= 30,
+            timeout=60,
+            message="a third of the items ran",
+        )
     finally:
         kill9(first)
     recorded = completed_keys(embedded_history(fx, "batch-1", data))
@@ -98,8 +109,11 @@ async def test_embedded_kill9_with_parent_and_child_on_other_partitions(tmp_path
     args = ["run", f"{APP}:family", "--input", '{"n": 1}', "--execution-id", parent, "--data-dir", str(data)]
     first = spawn(*args, env=fx.env)
     try:
-        await assert_eventually(lambda: fx.count(f"{parent}:kid", "two", "start") == 1, timeout=60,
-                                message="the child waits in its second step")
+        await assert_eventually(
+            lambda: fx.count(f"{parent}:kid", "two", "start") == 1,
+            timeout=60,
+            message="the child waits in its second step",
+        )
     finally:
         kill9(first)
     fx.open_gate(f"{parent}:kid")
@@ -127,8 +141,12 @@ async def test_kafka_kill9_mid_batch_and_mid_tally(tmp_path, kafka_bootstrap, na
     try:
         batch = await kafka_client.invoke("batch_items", {"n": BATCH}, execution_id="kbatch-1")
         tally = await kafka_client.invoke("tally", {"n": 40}, execution_id="ktally-1")
-        await assert_eventually(lambda: sum(fx.count("kbatch-1", k) for k in item_keys(BATCH)) >= 30
-                                and fx.count("ktally-1", "item10") == 1, timeout=60)
+        await assert_eventually(
+            lambda: (
+                sum(fx.count("kbatch-1", k) for k in item_keys(BATCH)) >= 30 and fx.count("ktally-1", "item10") == 1
+            ),
+            timeout=60,
+        )
         kill9(worker)
         recorded = completed_keys([r.model_dump() for r in await kafka_client.history("kbatch-1")])
         last = [r.model_dump() for r in await kafka_client.history("ktally-1") if r.type == "StepCompleted"][-1]
@@ -144,8 +162,9 @@ def active_partitions(log_file) -> set[int]:
     return {int(p) for p in re.findall(r"partition (\d+): active with epoch", log_file.read_text())}
 
 
-async def test_kafka_parent_and_child_on_two_workers_survive_a_kill9(tmp_path, kafka_bootstrap, namespace,
-                                                                      kafka_client):
+async def test_kafka_parent_and_child_on_two_workers_survive_a_kill9(
+    tmp_path, kafka_bootstrap, namespace, kafka_client
+):
     """A owns some partitions, B the rest. Kill A: some parents lose their worker while their
     child runs on, and some children lose theirs while their parent waits."""
     fx = Effects(tmp_path)
@@ -163,10 +182,12 @@ async def test_kafka_parent_and_child_on_two_workers_survive_a_kill9(tmp_path, k
                 families["parent dies"] = parent
             if where(parent) in on_b and where(child) not in on_b and families["child dies"] is None:
                 families["child dies"] = parent
-        handles = {kind: await kafka_client.invoke("family", {"n": 1}, execution_id=parent)
-                   for kind, parent in families.items()}
+        handles = {
+            kind: await kafka_client.invoke("family", {"n": 1}, execution_id=parent)
+            for kind, parent in families.items()
+        }
         for parent in families.values():
-            await assert_eventually(lambda: fx.count(f"{parent}:kid", "two", "start") == 1, timeout=60)
+            await assert_eventually(lambda parent=parent: fx.count(f"{parent}:kid", "two", "start") == 1, timeout=60)
         assert fx.pids(families["parent dies"], "before", "ran") == [a.pid]
         assert fx.pids(f"{families['child dies']}:kid", "one", "ran") == [a.pid]
         kill9(a)

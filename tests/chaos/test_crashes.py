@@ -10,7 +10,6 @@ import signal
 import subprocess
 
 import pytest
-
 from helpers import ROOT, assert_eventually, logloom_cmd, spawn
 from processes import APP, Effects, kafka_worker, kafka_worker_owning, kill9, owns_partitions, stop
 
@@ -22,17 +21,34 @@ pytestmark = pytest.mark.chaos
 
 async def test_embedded_kill9_between_steps_resumes_without_rerunning(tmp_path):
     fx = Effects(tmp_path)
-    args = ["run", f"{APP}:crashy", "--input", '{"n": 1}', "--execution-id", "crash-1",
-            "--data-dir", str(tmp_path / "data")]
+    args = [
+        "run",
+        f"{APP}:crashy",
+        "--input",
+        '{"n": 1}',
+        "--execution-id",
+        "crash-1",
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
     first = spawn(*args, env=fx.env, log_file=tmp_path / "first.log")
     try:
-        await assert_eventually(lambda: fx.count("crash-1", "three", "start") == 1, timeout=60,
-                                message="step three started (one and two recorded)")
+        await assert_eventually(
+            lambda: fx.count("crash-1", "three", "start") == 1,
+            timeout=60,
+            message="step three started (one and two recorded)",
+        )
     finally:
         kill9(first)
     fx.open_gate("crash-1")
-    second = subprocess.run(logloom_cmd(*args), env={**os.environ, **fx.env, "PYTHONPATH": str(ROOT)},
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    second = subprocess.run(
+        logloom_cmd(*args),
+        env={**os.environ, **fx.env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert second.returncode == 0, second.stderr
     result = json.loads(second.stdout)
     assert result["value"] == 4 and result["pid"] != first.pid
@@ -43,17 +59,24 @@ async def test_embedded_kill9_between_steps_resumes_without_rerunning(tmp_path):
 def test_embedded_log_admits_one_process_at_a_time(tmp_path):
     fx = Effects(tmp_path)
     data = str(tmp_path / "data")
-    holder = spawn("run", f"{APP}:crashy", "--input", '{"n": 1}', "--execution-id", "lock-1",
-                   "--data-dir", data, env=fx.env)
+    holder = spawn(
+        "run", f"{APP}:crashy", "--input", '{"n": 1}', "--execution-id", "lock-1", "--data-dir", data, env=fx.env
+    )
     try:
         import time
+
         deadline = time.monotonic() + 60
         while fx.count("lock-1", "three", "start") == 0:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        other = subprocess.run(logloom_cmd("run", f"{APP}:crashy", "--input", '{"n": 1}', "--data-dir", data),
-                               env={**os.environ, **fx.env, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
-                               capture_output=True, text=True, timeout=60)
+        other = subprocess.run(
+            logloom_cmd("run", f"{APP}:crashy", "--input", '{"n": 1}', "--data-dir", data),
+            env={**os.environ, **fx.env, "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert other.returncode == 2 and "in use by another process" in other.stderr
     finally:
         kill9(holder)
@@ -89,8 +112,11 @@ async def test_kafka_two_workers_kill_one_the_other_takes_over(tmp_path, kafka_b
         b = await kafka_worker_owning(fx, kafka_bootstrap, namespace, tmp_path, "b")
         ids = [f"take-{i}" for i in range(12)]
         handles = [await kafka_client.invoke("crashy", {"n": i}, execution_id=eid) for i, eid in enumerate(ids)]
-        await assert_eventually(lambda: all(fx.count(e, "three", "start") >= 1 for e in ids), timeout=60,
-                                message="every execution reached step three")
+        await assert_eventually(
+            lambda: all(fx.count(e, "three", "start") >= 1 for e in ids),
+            timeout=60,
+            message="every execution reached step three",
+        )
         on_a = [e for e in ids if a.pid in fx.pids(e, "three", "start")]
         assert on_a and len(on_a) < len(ids), "both workers own partitions"
         kill9(a)
@@ -105,9 +131,6 @@ async def test_kafka_two_workers_kill_one_the_other_takes_over(tmp_path, kafka_b
         stop(a)
         if b is not None:
             stop(b)
-
-
-
 
 
 async def test_kafka_paused_worker_is_fenced_after_takeover(tmp_path, kafka_bootstrap, namespace, kafka_client):
@@ -128,11 +151,11 @@ async def test_kafka_paused_worker_is_fenced_after_takeover(tmp_path, kafka_boot
         await assert_eventually(lambda: owns_partitions(tmp_path / "a.log"), timeout=60, message="A owns partitions")
         handle = await kafka_client.invoke("zombie", {"seconds": 3}, execution_id="zombie-1")
         await assert_eventually(lambda: fx.pids("zombie-1", "slow", "start") == [a.pid], timeout=60)
-        a.send_signal(signal.SIGSTOP)                       # A is now a zombie mid-step
+        a.send_signal(signal.SIGSTOP)  # A is now a zombie mid-step
         b = kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "b", tmp_path / "b.log")
-        result = await handle.result(timeout=90)            # B took over and finished the run
+        result = await handle.result(timeout=90)  # B took over and finished the run
         assert result == {"step_pid": b.pid, "pid": b.pid}
-        a.send_signal(signal.SIGCONT)                       # A wakes up and finishes its step body
+        a.send_signal(signal.SIGCONT)  # A wakes up and finishes its step body
         await assert_eventually(lambda: a.pid in fx.pids("zombie-1", "slow", "ran"), timeout=30)
 
         async def zombie_records():
@@ -140,9 +163,13 @@ async def test_kafka_paused_worker_is_fenced_after_takeover(tmp_path, kafka_boot
             claims = [r for r in history if r.type == "PartitionClaimed" and r.outcome == "applied"]
             a_epoch = next(r.fields["epoch"] for r in claims if f"-{a.pid}-" in r.fields["owner"])
             b_claim = next(r for r in claims if f"-{b.pid}-" in r.fields["owner"])
-            late = [r for r in history if r.offset > b_claim.offset and r.type != "PartitionClaimed"
-                    and r.fields["epoch"] == a_epoch]
+            late = [
+                r
+                for r in history
+                if r.offset > b_claim.offset and r.type != "PartitionClaimed" and r.fields["epoch"] == a_epoch
+            ]
             return (history, late) if late else None
+
         history, late = await assert_eventually(zombie_records, timeout=30, message="A's late record reached the log")
         assert all(r.outcome.startswith("fenced") for r in late), [(r.type, r.outcome) for r in late]
         assert any(r.type == "StepCompleted" and r.fields["result"] == str(a.pid) for r in late)
@@ -156,16 +183,32 @@ async def test_kafka_paused_worker_is_fenced_after_takeover(tmp_path, kafka_boot
             stop(b)
 
 
-async def test_kafka_static_membership_takes_partitions_back_at_once(tmp_path, kafka_bootstrap, namespace,
-                                                                      kafka_client):
+async def test_kafka_static_membership_takes_partitions_back_at_once(
+    tmp_path, kafka_bootstrap, namespace, kafka_client
+):
     """With --instance-id, a restarted worker does not wait for the dead one's 45 s session."""
     fx = Effects(tmp_path)
     fx.env["LOGLOOM_KAFKA_SESSION_TIMEOUT_MS"] = "45000"
 
     def worker(log_name: str):
-        return spawn("worker", APP, "--kafka", kafka_bootstrap, "--namespace", namespace, "--partitions", "4",
-                     "--data-dir", str(tmp_path / "w"), "--instance-id", "worker-0", "-v", env=fx.env,
-                     log_file=tmp_path / log_name)
+        return spawn(
+            "worker",
+            APP,
+            "--kafka",
+            kafka_bootstrap,
+            "--namespace",
+            namespace,
+            "--partitions",
+            "4",
+            "--data-dir",
+            str(tmp_path / "w"),
+            "--instance-id",
+            "worker-0",
+            "-v",
+            env=fx.env,
+            log_file=tmp_path / log_name,
+        )
+
     first = worker("w1.log")
     procs = [first]
     try:

@@ -3,14 +3,11 @@
 import json
 
 import pytest
-
 from helpers import assert_eventually, run_cli
 from processes import Effects, embedded_worker, kafka_worker, kill9, owns_partitions, stop
 
 pytestmark = pytest.mark.chaos
 ORDERS = 12
-
-
 
 
 def check_effects(fx: Effects, ids: list[str]) -> None:
@@ -34,7 +31,7 @@ async def test_kafka_kill9_while_events_are_in_flight(tmp_path, kafka_bootstrap,
             if i == ORDERS // 2:
                 kill9(a)
                 procs.append(kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "a", tmp_path / "b.log"))
-        for i, (eid, handle) in enumerate(zip(ids, handles)):
+        for i, handle in enumerate(handles):
             assert (await handle.result(timeout=120))["n"] == i
         check_effects(fx, ids)
     finally:
@@ -52,20 +49,43 @@ async def test_embedded_kill9_while_events_are_in_flight(tmp_path):
         await assert_eventually(lambda: owns_partitions(tmp_path / "w1.log"), timeout=60)
         ids = [f"epick-{i}" for i in range(ORDERS)]
         for eid in ids:
-            done = run_cli("invoke", "await_pickup", "--input", json.dumps({"order_id": eid}), "--execution-id", eid,
-                           *data, env=fx.env)
+            done = run_cli(
+                "invoke",
+                "await_pickup",
+                "--input",
+                json.dumps({"order_id": eid}),
+                "--execution-id",
+                eid,
+                *data,
+                env=fx.env,
+            )
             assert done.returncode == 0, done.stderr
         await assert_eventually(lambda: all(fx.count(e, "before") == 1 for e in ids), timeout=60)
         for i, eid in enumerate(ids[: ORDERS // 2]):
-            assert run_cli("publish", f"pickups/{eid}", "--data", json.dumps({"n": i}), *data, env=fx.env).returncode == 0
+            assert (
+                run_cli("publish", f"pickups/{eid}", "--data", json.dumps({"n": i}), *data, env=fx.env).returncode == 0
+            )
         kill9(worker)
         procs.append(embedded_worker(fx, tmp_path / "data", tmp_path / "w2.log"))
         await assert_eventually(lambda: owns_partitions(tmp_path / "w2.log"), timeout=60)
-        for i, eid in enumerate(ids[ORDERS // 2:], start=ORDERS // 2):
-            assert run_cli("publish", f"pickups/{eid}", "--data", json.dumps({"n": i}), *data, env=fx.env).returncode == 0
+        for i, eid in enumerate(ids[ORDERS // 2 :], start=ORDERS // 2):
+            assert (
+                run_cli("publish", f"pickups/{eid}", "--data", json.dumps({"n": i}), *data, env=fx.env).returncode == 0
+            )
         for i, eid in enumerate(ids):
-            result = run_cli("invoke", "await_pickup", "--input", json.dumps({"order_id": eid}), "--execution-id", eid,
-                             "--wait", "--timeout", "60", *data, env=fx.env)
+            result = run_cli(
+                "invoke",
+                "await_pickup",
+                "--input",
+                json.dumps({"order_id": eid}),
+                "--execution-id",
+                eid,
+                "--wait",
+                "--timeout",
+                "60",
+                *data,
+                env=fx.env,
+            )
             assert result.returncode == 0, result.stderr
             assert json.loads(result.stdout)["n"] == i
         check_effects(fx, ids)

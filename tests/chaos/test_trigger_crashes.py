@@ -5,14 +5,11 @@ import json
 
 import orjson
 import pytest
-
 from helpers import assert_eventually, run_cli
 from processes import Effects, embedded_worker, kafka_worker, kill9, owns_partitions, stop
 
 pytestmark = pytest.mark.chaos
 EVENTS = 30
-
-
 
 
 def runs_per_event(fx: Effects) -> dict[str, int]:
@@ -42,8 +39,9 @@ async def test_kafka_external_producer_and_router_crash(tmp_path, kafka_bootstra
                 kill9(a)
                 procs.append(kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "b", tmp_path / "b.log"))
         producer.flush()
-        await assert_eventually(lambda: len(runs_per_event(fx)) == EVENTS, timeout=120,
-                                message=f"{EVENTS} events triggered")
+        await assert_eventually(
+            lambda: len(runs_per_event(fx)) == EVENTS, timeout=120, message=f"{EVENTS} events triggered"
+        )
         await asyncio.sleep(1)  # room for any duplicate to show up
         executions = [e for e in await kafka_client.list_executions() if e.workflow == "on_signup"]
         assert len(executions) == EVENTS
@@ -64,8 +62,9 @@ async def test_embedded_events_published_from_another_shell_survive_a_crash(tmp_
     try:
         await assert_eventually(lambda: owns_partitions(tmp_path / "w1.log"), timeout=60)
         for i in range(10):
-            published = run_cli("publish", f"signups/u{i}", "--data", json.dumps({"user_id": f"u{i}", "n": i}), *data,
-                                env=fx.env)
+            published = run_cli(
+                "publish", f"signups/u{i}", "--data", json.dumps({"user_id": f"u{i}", "n": i}), *data, env=fx.env
+            )
             assert published.returncode == 0, published.stderr
         await assert_eventually(lambda: len(runs_per_event(fx)) >= 2, timeout=60)
         kill9(worker)

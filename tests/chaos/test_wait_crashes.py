@@ -3,13 +3,10 @@
 import json
 
 import pytest
-
 from helpers import assert_eventually, run_cli, spawn
 from processes import APP, Effects, kafka_worker, kill9, stop
 
 pytestmark = pytest.mark.chaos
-
-
 
 
 def history(fx: Effects, execution_id: str, *where: str) -> list[dict]:
@@ -25,8 +22,9 @@ async def test_embedded_kill9_during_sleep_fires_the_timer_once(tmp_path):
     first = spawn(*args, env=fx.env)
     try:
         await assert_eventually(lambda: fx.count("nap-1", "before") == 1, timeout=60)
-        await assert_eventually(lambda: any(r["type"] == "TimerScheduled" for r in history(fx, "nap-1", *data)),
-                                timeout=30)
+        await assert_eventually(
+            lambda: any(r["type"] == "TimerScheduled" for r in history(fx, "nap-1", *data)), timeout=30
+        )
     finally:
         kill9(first)
     second = run_cli(*args, env=fx.env)
@@ -43,9 +41,11 @@ async def test_embedded_suspend_survives_kill9_and_resumes_from_another_process(
     args = ["run", f"{APP}:approval", "--input", '{"amount": 1500}', "--execution-id", "ok-1", *data]
     first = spawn(*args, env=fx.env)
     try:
+
         async def suspended():
             got = run_cli("workflow", "get", "ok-1", *data, env=fx.env)
             return got.returncode == 0 and json.loads(got.stdout)["status"] == "waiting"
+
         await assert_eventually(suspended, timeout=60)
     finally:
         kill9(first)
@@ -69,6 +69,7 @@ async def test_kafka_kill9_during_sleep_and_while_suspended(tmp_path, kafka_boot
         async def both_waiting():
             statuses = [(await kafka_client.get_execution(e)).status for e in ("knap-1", "kok-1")]
             return statuses == ["waiting", "waiting"]
+
         await assert_eventually(both_waiting, timeout=60)
         kill9(worker)
         resumed = run_cli("resume", "kok-1", "approval", "--data", '{"approved": false}', *kafka, env=fx.env)

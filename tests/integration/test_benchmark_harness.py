@@ -13,9 +13,31 @@ from helpers import ROOT
 def test_harness_runs_w1_and_rebuild_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--log", "embedded", "--workloads", "w1,rebuild", "--reps", "1",
-         "--w1-workflows", "40", "--w1-sequential", "5", "--rebuild-records", "2000", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--log",
+            "embedded",
+            "--workloads",
+            "w1,rebuild",
+            "--reps",
+            "1",
+            "--w1-workflows",
+            "40",
+            "--w1-sequential",
+            "5",
+            "--rebuild-records",
+            "2000",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = {r["workload"]: r for r in json.loads(out.read_text())["results"]}
     assert rows["w1"].get("warmup_reps") == 1 and "warmup_reps" not in rows["rebuild"]
@@ -64,7 +86,10 @@ def test_cpu_meter_reads_another_process_to_the_microsecond(tmp_path):
             fields = f.read().rsplit(")", 1)[1].split()  # the command name may contain spaces
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\nprint('done', flush=True)\ntime.sleep(30)"
+    burn = (
+        "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+        "print('done', flush=True)\ntime.sleep(30)"
+    )
     child = subprocess.Popen([sys.executable, "-c", burn], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "done"
@@ -100,8 +125,9 @@ time.sleep(60)
 
 def _threads_process(jit_seconds: float) -> subprocess.Popen:
     """A stand-in broker: a 'C2 CompilerThre' thread that used ``jit_seconds`` and another that used 0.2 s."""
-    child = subprocess.Popen([sys.executable, "-c", _NAMED_THREADS, str(jit_seconds)],
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _NAMED_THREADS, str(jit_seconds)], stdout=subprocess.PIPE, text=True
+    )
     assert child.stdout.readline().strip() == "done"
     return child
 

@@ -44,13 +44,15 @@ def _create_topic(bootstrap: str, partitions: int) -> str:
 
 
 def _consume(bootstrap: str, topic: str, expected: int, timeout: float = 30, **conf) -> list:
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": f"smoke-{uuid.uuid4().hex}",
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-        **conf,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"smoke-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            **conf,
+        }
+    )
     messages = []
     try:
         consumer.subscribe([topic])
@@ -101,8 +103,8 @@ async def test_a_record_the_broker_refuses_fails_only_its_own_append(bootstrap):
     fails with an error, and the ones beside it in that batch are written."""
     import asyncio
 
-    from engine.log.kafka import KafkaLog
     from engine.errors import LogloomError
+    from engine.log.kafka import KafkaLog
     from engine.names import MAX_RECORD_BYTES
 
     log = KafkaLog(bootstrap, f"smoke{uuid.uuid4().hex[:8]}", partitions=2)

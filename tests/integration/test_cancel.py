@@ -3,10 +3,9 @@
 import asyncio
 
 import pytest
+from helpers import assert_eventually
 
 from engine import WorkflowContext, WorkflowFailedError, current_step, workflow
-
-from helpers import assert_eventually
 
 GATES: dict[str, asyncio.Event] = {}
 RAN: dict[str, list[str]] = {}
@@ -67,9 +66,9 @@ async def test_cancel_stops_a_running_execution_at_its_next_step(harness):
     await assert_eventually(lambda: RAN.get(handle.execution_id) == ["first", "gated"], timeout=30)
     await client.cancel(handle.execution_id)
     await asyncio.sleep(0.2)
-    GATES[gate].set()                     # the running step finishes and is recorded ...
+    GATES[gate].set()  # the running step finishes and is recorded ...
     await cancelled(handle)
-    assert RAN[handle.execution_id] == ["first", "gated"]   # ... and nothing after it runs
+    assert RAN[handle.execution_id] == ["first", "gated"]  # ... and nothing after it runs
     history = await client.history(handle.execution_id, include_claims=False)
     assert [r.fields["key"] for r in history if r.type == "StepCompleted"] == ["first", "gated"]
 

@@ -3,11 +3,19 @@
 import asyncio
 
 import pytest
-
-from engine import (BatchWorkflowInput, ChildHandle, InputValidationError, StepExecutionError, WorkflowContext, WorkflowFailedError,
-                    WorkflowState, current_step, workflow)
-
 from helpers import assert_eventually
+
+from engine import (
+    BatchWorkflowInput,
+    ChildHandle,
+    InputValidationError,
+    StepExecutionError,
+    WorkflowContext,
+    WorkflowFailedError,
+    WorkflowState,
+    current_step,
+    workflow,
+)
 
 RAN: dict[str, list[str]] = {}
 GATES: dict[str, asyncio.Event] = {}
@@ -31,8 +39,14 @@ async def t_child(ctx: WorkflowContext, data: int, fail: bool = False, gate: str
     if fail:
         await ctx.step.run("explode", _explode, data)
     ctx.state.seen = data
-    return {"data": data, "parent_in_state": ctx.state.parent_id, "parent": ctx.parent_execution_id,
-            "root": ctx.root_execution_id, "session": ctx.session_id, "user": ctx.user_id}
+    return {
+        "data": data,
+        "parent_in_state": ctx.state.parent_id,
+        "parent": ctx.parent_execution_id,
+        "root": ctx.root_execution_id,
+        "session": ctx.session_id,
+        "user": ctx.user_id,
+    }
 
 
 def _explode(data: int) -> None:
@@ -42,8 +56,9 @@ def _explode(data: int) -> None:
 @workflow
 async def t_parent(ctx: WorkflowContext, data: int) -> dict:
     handle = await ctx.step.invoke("call_child", t_child, {"data": data})
-    result = await ctx.step.invoke_and_wait("call_child2", t_child, payload={"data": 1},
-                                            initial_state=ChildState(parent_id=ctx.execution_id))
+    result = await ctx.step.invoke_and_wait(
+        "call_child2", t_child, payload={"data": 1}, initial_state=ChildState(parent_id=ctx.execution_id)
+    )
     return {"handle": handle.execution_id, "handle_is_a_handle": isinstance(handle, ChildHandle), "result": result}
 
 
@@ -65,11 +80,14 @@ async def t_catches(ctx: WorkflowContext) -> str:
 async def t_fan_out(ctx: WorkflowContext, n: int, failing: list[int]) -> dict:
     handles = await ctx.step.batch_invoke("fire", [BatchWorkflowInput(t_child, {"data": -i}) for i in range(2)])
     results = await ctx.step.batch_invoke_and_wait(
-        "children", [BatchWorkflowInput(id="t_child", payload={"data": i, "fail": i in failing}) for i in range(n)])
-    return {"handles": [h.execution_id for h in handles],
-            "ok": [r.result["data"] for r in results if r.success],
-            "failed": [(r.execution_id, r.error) for r in results if not r.success],
-            "workflows": sorted({r.workflow_id for r in results})}
+        "children", [BatchWorkflowInput(id="t_child", payload={"data": i, "fail": i in failing}) for i in range(n)]
+    )
+    return {
+        "handles": [h.execution_id for h in handles],
+        "ok": [r.result["data"] for r in results if r.success],
+        "failed": [(r.execution_id, r.error) for r in results if not r.success],
+        "workflows": sorted({r.workflow_id for r in results}),
+    }
 
 
 def _on_another_partition(log, prefix: str, child_key: str) -> str:
@@ -89,8 +107,14 @@ async def test_invoke_and_wait_returns_the_childs_result_across_partitions(harne
     result = await handle.result(timeout=60)
     child_id = f"{parent_id}:call_child2"
     assert result["handle"] == f"{parent_id}:call_child" and result["handle_is_a_handle"]
-    assert result["result"] == {"data": 1, "parent_in_state": parent_id, "parent": parent_id, "root": parent_id,
-                                "session": None, "user": "ada"}
+    assert result["result"] == {
+        "data": 1,
+        "parent_in_state": parent_id,
+        "parent": parent_id,
+        "root": parent_id,
+        "session": None,
+        "user": "ada",
+    }
     child = await client.get_execution(child_id)
     assert (child.parent_execution_id, child.root_execution_id, child.user_id) == (parent_id, parent_id, "ada")
     assert child.state == {"parent_id": parent_id, "seen": 1}
@@ -131,8 +155,10 @@ async def test_batch_invoke_and_wait_reports_every_child_in_order(harness):
     handle = await t_fan_out.invoke(client, {"n": 12, "failing": [4, 9]})
     result = await handle.result(timeout=90)
     assert result["ok"] == [i for i in range(12) if i not in (4, 9)]
-    assert [f for f, _ in result["failed"]] == [f"{handle.execution_id}:children[4]",
-                                                f"{handle.execution_id}:children[9]"]
+    assert [f for f, _ in result["failed"]] == [
+        f"{handle.execution_id}:children[4]",
+        f"{handle.execution_id}:children[9]",
+    ]
     assert "child 4 exploded" in result["failed"][0][1]
     assert result["handles"] == [f"{handle.execution_id}:fire[0]", f"{handle.execution_id}:fire[1]"]
     assert result["workflows"] == ["t_child"]
@@ -156,6 +182,7 @@ async def test_a_parent_waiting_for_a_child_holds_no_memory(harness):
     @workflow(name=f"{harness.namespace}_sleepy_parent")
     async def sleepy_parent(ctx: WorkflowContext) -> dict:
         return await ctx.step.invoke_and_wait("nap", t_child, {"data": 2, "gate": gate})
+
     handle = await sleepy_parent.invoke(client)
     child_id = f"{handle.execution_id}:nap"
     await assert_eventually(lambda: RAN.get(child_id) == ["work 2"], timeout=30)
@@ -185,8 +212,11 @@ async def test_cancel_goes_down_the_tree(harness):
     with pytest.raises(WorkflowFailedError):
         await handle.result(timeout=30)
     for execution_id in ids:
-        await assert_eventually(lambda: _status(client, execution_id, "cancelled"), timeout=30,
-                                message=f"{execution_id} cancelled")
+        await assert_eventually(
+            lambda execution_id=execution_id: _status(client, execution_id, "cancelled"),
+            timeout=30,
+            message=f"{execution_id} cancelled",
+        )
     leaf = await client.history(ids[2], include_claims=False)
     types = [r.type for r in leaf]
     assert types.index("CancelRequested") < types.index("ExecutionCancelled") < types.index("ChildAcknowledged")
@@ -211,6 +241,7 @@ async def test_a_child_continues_after_its_workers_restart(harness):
         first = await ctx.step.invoke_and_wait("gated", t_child, {"data": 4, "gate": gate})
         second = await ctx.step.invoke_and_wait("after", t_child, {"data": 6})
         return {"first": first["data"], "second": second["data"]}
+
     parent_id = _on_another_partition(await harness.log(), harness.namespace + "r", "gated")
     handle = await restart_parent.invoke(client, execution_id=parent_id)
     child_id = f"{parent_id}:gated"
@@ -248,8 +279,9 @@ async def t_bloated_child(ctx: WorkflowContext) -> None:
 
 @workflow
 async def t_bloated_parent(ctx: WorkflowContext) -> dict:
-    results = await ctx.step.batch_invoke_and_wait("kids", [BatchWorkflowInput(t_bloated_child),
-                                                            BatchWorkflowInput(t_child, {"data": 1})])
+    results = await ctx.step.batch_invoke_and_wait(
+        "kids", [BatchWorkflowInput(t_bloated_child), BatchWorkflowInput(t_child, {"data": 1})]
+    )
     return {"success": [r.success for r in results], "error": results[0].error}
 
 
@@ -266,6 +298,10 @@ async def test_client_batch_invoke_checks_every_input_before_starting_any(harnes
     client = await harness.client()
     before = len(await client.list_executions())
     with pytest.raises(InputValidationError):
-        await client.batch_invoke([BatchWorkflowInput(t_child, {"data": 1}),
-                                   BatchWorkflowInput(t_child, {"data": 2}, initial_state={"seen": "many"})])
+        await client.batch_invoke(
+            [
+                BatchWorkflowInput(t_child, {"data": 1}),
+                BatchWorkflowInput(t_child, {"data": 2}, initial_state={"seen": "many"}),
+            ]
+        )
     assert len(await client.list_executions()) == before, "nothing was started"

@@ -3,9 +3,9 @@
 import asyncio
 from datetime import datetime
 
-from engine import WorkflowContext, function, workflow
-
 from helpers import assert_eventually
+
+from engine import WorkflowContext, function, workflow
 
 GATES: dict[str, asyncio.Event] = {}
 
@@ -34,8 +34,15 @@ async def t_parallel(ctx: WorkflowContext, gate: str | None = None) -> dict:
     luck = await ctx.step.random("luck")
     if gate:
         await ctx.step.run("gate", GATES[gate].wait)
-    return {"parallel": [sales, inventory], "gather": data, "ab": [a, b], "uuid": ident,
-            "now": when.isoformat(), "random": luck, "now_is_aware": when.tzinfo is not None}
+    return {
+        "parallel": [sales, inventory],
+        "gather": data,
+        "ab": [a, b],
+        "uuid": ident,
+        "now": when.isoformat(),
+        "random": luck,
+        "now_is_aware": when.tzinfo is not None,
+    }
 
 
 async def test_parallel_gather_and_asyncio_gather(harness):
@@ -57,12 +64,14 @@ async def test_deterministic_values_are_the_same_after_a_restart(harness):
     async def recorded():
         history = await client.history(handle.execution_id, include_claims=False)
         return [r for r in history if r.type == "StepCompleted" and r.fields["key"] in ("id", "when", "luck")]
+
     first = await assert_eventually(lambda: _three(recorded), timeout=30)
     await harness.stop_worker(worker)
     GATES[gate].set()
     await harness.worker(harness.tmp_path / "second")
     result = await handle.result(timeout=30)
     import json
+
     recorded_values = {r.fields["key"]: json.loads(r.fields["result"]) for r in first}
     assert result["uuid"] == recorded_values["id"] and result["random"] == recorded_values["luck"]
     assert result["now"] == datetime.fromisoformat(recorded_values["when"]).isoformat()
@@ -96,8 +105,13 @@ async def t_batch(ctx: WorkflowContext, n: int, gate: str | None = None) -> dict
     except Exception as exc:
         mapped = f"{type(exc).__name__}: {exc.step}"
     ok = await ctx.map(process_document, [{"doc_id": d} for d in (0, 1, 2)], name="ok")
-    return {"done": batch.stats.completed_items, "failed": batch.stats.failed_items,
-            "results": batch.results, "map": mapped, "ok": ok}
+    return {
+        "done": batch.stats.completed_items,
+        "failed": batch.stats.failed_items,
+        "results": batch.results,
+        "map": mapped,
+        "ok": ok,
+    }
 
 
 async def test_batch_and_map(harness):
@@ -122,6 +136,7 @@ async def test_a_restarted_batch_runs_no_finished_item_again(harness):
     async def batch_done():
         history = await client.history(handle.execution_id, include_claims=False)
         return sum(1 for r in history if r.type in ("StepCompleted", "StepFailed")) >= 100
+
     await assert_eventually(batch_done, timeout=60)
     await harness.stop_worker(worker)
     GATES[gate].set()

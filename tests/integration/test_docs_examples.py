@@ -21,11 +21,26 @@ def summary(doc: str, prefix: str = "") -> str:
 
 
 def expected_review(execution_id: str) -> dict:
-    each = [{"id": f"{execution_id}:each[{i}]", "workflow": "summarize", "success": True,
-             "result": summary(doc), "error": None} for i, doc in enumerate(DOCS)]
-    each.append({"id": f"{execution_id}:each[3]", "workflow": "summarize", "success": False, "result": None,
-                 "error": f"step 'each[3]' failed: ValueError: child execution {execution_id}:each[3] failed: "
-                          "empty document"})
+    each = [
+        {
+            "id": f"{execution_id}:each[{i}]",
+            "workflow": "summarize",
+            "success": True,
+            "result": summary(doc),
+            "error": None,
+        }
+        for i, doc in enumerate(DOCS)
+    ]
+    each.append(
+        {
+            "id": f"{execution_id}:each[3]",
+            "workflow": "summarize",
+            "success": False,
+            "result": None,
+            "error": f"step 'each[3]' failed: ValueError: child execution {execution_id}:each[3] failed: "
+            "empty document",
+        }
+    )
     return {
         "audit": f"{execution_id}:audit",
         "notified": [f"{execution_id}:notify[{i}]" for i in range(len(DOCS))],
@@ -48,8 +63,17 @@ def history(execution_id: str, data: list[str], *extra: str) -> list[dict]:
 
 def test_the_composition_example_runs_with_logloom_run(tmp_path):
     data = ["--data-dir", str(tmp_path / "data")]
-    args = ["run", f"{EXAMPLE}:review_docs", "--input", json.dumps({"docs": DOCS}), "--execution-id", "review-1",
-            "--timeout", "60", *data]
+    args = [
+        "run",
+        f"{EXAMPLE}:review_docs",
+        "--input",
+        json.dumps({"docs": DOCS}),
+        "--execution-id",
+        "review-1",
+        "--timeout",
+        "60",
+        *data,
+    ]
     done = run_cli(*args)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == expected_review("review-1")
@@ -74,11 +98,18 @@ def test_the_composition_example_runs_with_logloom_run(tmp_path):
 
     child = history("review-1:first", data)
     child_types = [r["type"] for r in child if r["type"] != "PartitionClaimed"]
-    assert child_types == ["InvocationRequested", "ExecutionStarted", "StepCompleted", "ExecutionCompleted",
-                           "ChildAcknowledged"]
+    assert child_types == [
+        "InvocationRequested",
+        "ExecutionStarted",
+        "StepCompleted",
+        "ExecutionCompleted",
+        "ChildAcknowledged",
+    ]
     invocation = next(r for r in child if r["type"] == "InvocationRequested")
     assert (invocation["fields"]["parent_execution_id"], invocation["fields"]["root_execution_id"]) == (
-        "review-1", "review-1")
+        "review-1",
+        "review-1",
+    )
     end = next(r for r in child if r["type"] == "ExecutionCompleted")
     assert json.loads(end["fields"]["state"]) == {"prefix": "1: ", "words": 3}
 
@@ -88,44 +119,78 @@ async def test_session_state_carries_over_between_runs_of_one_session(tmp_path):
     log_file = tmp_path / "worker.log"
     worker = spawn("worker", EXAMPLE, *data, "-v", log_file=log_file)
     try:
-        await assert_eventually(lambda: log_file.exists() and "active with epoch" in log_file.read_text(),
-                                timeout=60, message="the worker owns a partition")
+        await assert_eventually(
+            lambda: log_file.exists() and "active with epoch" in log_file.read_text(),
+            timeout=60,
+            message="the worker owns a partition",
+        )
 
         def turn(session: str, message: str, execution_id: str) -> dict:
-            done = run_cli("invoke", "chat_turn", "--session-id", session, "--execution-id", execution_id,
-                           "--input", json.dumps({"message": message}), "--wait", "--timeout", "60", *data)
+            done = run_cli(
+                "invoke",
+                "chat_turn",
+                "--session-id",
+                session,
+                "--execution-id",
+                execution_id,
+                "--input",
+                json.dumps({"message": message}),
+                "--wait",
+                "--timeout",
+                "60",
+                *data,
+            )
             assert done.returncode == 0, done.stderr
             return json.loads(done.stdout)
 
         first = turn("s1", "hello world", "t1")
         second = turn("s1", "hello again", "t2")
         other = turn("s2", "goodbye", "t3")
-        assert first == {"session": "s1", "turn": 1, "reply": "HELLO WORLD", "messages": ["hello world"],
-                         "topics": ["hello"]}
-        assert second == {"session": "s1", "turn": 2, "reply": "HELLO AGAIN",
-                          "messages": ["hello world", "hello again"], "topics": ["hello"]}
+        assert first == {
+            "session": "s1",
+            "turn": 1,
+            "reply": "HELLO WORLD",
+            "messages": ["hello world"],
+            "topics": ["hello"],
+        }
+        assert second == {
+            "session": "s1",
+            "turn": 2,
+            "reply": "HELLO AGAIN",
+            "messages": ["hello world", "hello again"],
+            "topics": ["hello"],
+        }
         assert other["turn"] == 1 and other["messages"] == ["goodbye"], "sessions do not share state"
 
         records = history("t2", data, "--session-id", "s1")
         types = [r["type"] for r in records]
         assert types.index("SessionLockRequested") < types.index("SessionStateSet") < types.index("ChildInvoked")
-        read = next(r for r in records if r["type"] == "StepCompleted" and r["fields"]["key"] == "session.get:messages:1")
+        read = next(
+            r for r in records if r["type"] == "StepCompleted" and r["fields"]["key"] == "session.get:messages:1"
+        )
         assert json.loads(read["fields"]["result"]) == ["hello world"]
         set_ = next(r for r in records if r["type"] == "SessionStateSet")
         assert set_["fields"]["name"] == "messages"
         assert json.loads(set_["fields"]["value"]) == ["hello world", "hello again"]
         found = run_cli("history", "t2", "--json", *data)  # without --session-id: every partition is read
         assert found.returncode == 0, found.stderr
-        assert [r["type"] for r in json.loads(found.stdout) if r["type"] != "PartitionClaimed"] == \
-            [r["type"] for r in records if r["type"] != "PartitionClaimed"]
+        assert [r["type"] for r in json.loads(found.stdout) if r["type"] != "PartitionClaimed"] == [
+            r["type"] for r in records if r["type"] != "PartitionClaimed"
+        ]
     finally:
         worker.terminate()
         worker.wait(timeout=30)
 
 
 def test_the_composition_example_runs_from_python(tmp_path):
-    done = subprocess.run([sys.executable, EXAMPLE, str(tmp_path / "data")], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, EXAMPLE, str(tmp_path / "data")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "fn: called like a function (4 words)",

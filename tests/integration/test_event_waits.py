@@ -2,11 +2,11 @@
 
 import asyncio
 
+from helpers import assert_eventually
+
 from engine import WaitTimeoutError, WorkflowContext
 from engine.names import event_routing_key
 from engine.workflow import Registry
-
-from helpers import assert_eventually
 
 
 def app(topic: str) -> Registry:
@@ -28,6 +28,7 @@ def app(topic: str) -> Registry:
         first = await ctx.step.wait_for_event("first", topic=f"{topic}.pickup/{order_id}")
         second = await ctx.step.wait_for_event("second", topic=f"{topic}.pickup/{order_id}")
         return [first.data["n"], second.data["n"], first.key]
+
     return reg
 
 
@@ -49,8 +50,9 @@ async def test_an_event_wakes_a_waiting_workflow(harness):
     assert types.count("EventAwaited") == 1 and types.count("EventDelivered") == 1
     # the event partition drops its outbox entry once the log acknowledged the delivery
     event_partition = worker.processors[client.log.partition_for(event_routing_key(topic, None))]
-    await assert_eventually(lambda: not list(event_partition.store.scan(b"ed/")), timeout=10,
-                            message="the delivery is confirmed")
+    await assert_eventually(
+        lambda: not list(event_partition.store.scan(b"ed/")), timeout=10, message="the delivery is confirmed"
+    )
 
 
 async def test_keyed_events_reach_only_their_key_in_order_and_an_early_event_is_kept(harness):
@@ -96,5 +98,6 @@ async def test_an_event_wait_times_out_catchably(harness):
     reg = app(topic)
     await harness.worker(registry=reg)
     client = await harness.client()
-    assert await reg.get("approval_workflow").run(client, {"request": "x", "timeout": 0.3}, timeout=30) == \
-        {"status": "timed out"}
+    assert await reg.get("approval_workflow").run(client, {"request": "x", "timeout": 0.3}, timeout=30) == {
+        "status": "timed out"
+    }

@@ -2,9 +2,9 @@
 
 import asyncio
 
-from engine.log.base import partition_for
-
 from helpers import assert_eventually
+
+from engine.log.base import partition_for
 
 
 async def _read_back(log, partitions: int, count: int) -> list:
@@ -17,6 +17,7 @@ async def _read_back(log, partitions: int, count: int) -> list:
     async def all_read():
         seen.extend(await reader.poll(0.5))
         return len(seen) >= count
+
     await assert_eventually(all_read, message=f"{count} records read back")
     await reader.close()
     return seen
@@ -69,6 +70,7 @@ async def test_reader_starts_at_the_assigned_offset(harness):
     async def three():
         got.extend(await reader.poll(0.5))
         return len(got) >= 3
+
     await assert_eventually(three)
     await reader.close()
     assert [e.value for e in got] == [b"7", b"8", b"9"]

@@ -3,11 +3,11 @@
 import shutil
 import time
 
-from engine import RetryableError, WorkflowContext, current_step, WorkflowFailedError, workflow
+from helpers import assert_eventually
+
+from engine import RetryableError, WorkflowContext, WorkflowFailedError, current_step, workflow
 from engine.replay import rebuild_partition
 from engine.store import StorePartition
-
-from helpers import assert_eventually
 
 
 async def double(x: int) -> int:
@@ -99,6 +99,7 @@ async def test_redelivered_records_are_skipped_by_offset(harness, tmp_path):
     # deliver the whole partition again to the same store: everything is below applied
     from engine.runtime.folding import fold_batch
     from engine.wire.codec import default_codec
+
     reader = log.reader()
     reader.assign(p, 0)
     entries = []
@@ -139,9 +140,10 @@ async def test_a_restart_during_backoff_waits_only_the_remaining_time(harness):
             return [r for r in await client.history(eid, include_claims=False) if r.type == "StepAttemptFailed"]
         except Exception:
             return None
+
     failed = await assert_eventually(attempt_failed, timeout=30)
     retry_at = failed[0].fields["retry_at"] / 1000
-    await harness.stop_worker(worker)          # the restart happens inside the 2 s backoff
+    await harness.stop_worker(worker)  # the restart happens inside the 2 s backoff
     await harness.worker(harness.tmp_path / "second")
     assert await handle.result(timeout=30) == "ok"
     first, second = BACKOFF_ATTEMPTS[eid]

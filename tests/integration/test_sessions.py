@@ -6,7 +6,6 @@ import pytest
 
 from engine import LogloomError, StateTooLargeError, WorkflowContext, WorkflowFailedError, workflow
 
-
 GATES: dict[str, asyncio.Event] = {}
 
 
@@ -42,7 +41,7 @@ async def t_turn_with_child(ctx: WorkflowContext, label: str) -> int:
 @workflow
 async def t_no_session(ctx: WorkflowContext) -> str:
     try:
-        ctx.session
+        _ = ctx.session
     except LogloomError as exc:
         return str(exc)
     return "no error"
@@ -69,8 +68,7 @@ async def test_concurrent_runs_of_one_session_lose_no_update(harness):
     await harness.worker()
     client = await harness.client()
     session = f"{harness.namespace}-busy"
-    handles = await asyncio.gather(*(t_turn.invoke(client, {"label": f"r{i}"}, session_id=session)
-                                     for i in range(12)))
+    handles = await asyncio.gather(*(t_turn.invoke(client, {"label": f"r{i}"}, session_id=session) for i in range(12)))
     counts = sorted([(await h.result(timeout=90))["count"] for h in handles])
     assert counts == list(range(1, 13)), "every run saw the previous runs' writes"
     state = await client.get_session_state(session)
@@ -125,8 +123,9 @@ async def test_a_turn_lasts_until_the_last_run_of_its_tree_ends(harness):
     await t_turn_then_leave.run(client, {"gate": gate}, session_id=session, timeout=60)
     other = await t_turn.invoke(client, {"label": "other"}, session_id=session)
     await asyncio.sleep(0.5)
-    assert (await client.get_execution(other.execution_id, session_id=session)).status == "waiting", \
+    assert (await client.get_execution(other.execution_id, session_id=session)).status == "waiting", (
         "the parent ended, but its child still holds the session"
+    )
     GATES[gate].set()
     assert (await other.result(timeout=60))["count"] == 2
     assert (await client.get_session_state(session))["count"] == 2
@@ -136,8 +135,11 @@ async def test_a_session_run_is_found_without_its_session_id(harness):
     await harness.worker()
     client = await harness.client()
     log, run_id = await harness.log(), f"{harness.namespace}-run"
-    session = next(f"{harness.namespace}-s{i}" for i in range(100)
-                   if log.partition_for(f"{harness.namespace}-s{i}") != log.partition_for(run_id))
+    session = next(
+        f"{harness.namespace}-s{i}"
+        for i in range(100)
+        if log.partition_for(f"{harness.namespace}-s{i}") != log.partition_for(run_id)
+    )
     handle = await t_turn.invoke(client, {"label": "x"}, session_id=session, execution_id=run_id)
     await handle.result(timeout=60)
     assert (await client.get_execution(handle.execution_id)).session_id == session

@@ -4,11 +4,9 @@ import asyncio
 import json
 
 import pytest
-
-from engine import (StateTooLargeError, WorkflowContext, WorkflowFailedError, WorkflowState, current_step,
-                    workflow)
-
 from helpers import assert_eventually
+
+from engine import StateTooLargeError, WorkflowContext, WorkflowFailedError, WorkflowState, current_step, workflow
 
 GATES: dict[str, asyncio.Event] = {}
 BODY_RUNS: dict[str, int] = {}
@@ -38,10 +36,14 @@ async def t_batch_processor(ctx: WorkflowContext, items: list[str], gate: str | 
             ctx.state.failed_items.append(item)
         if gate and i == 1:
             await ctx.step.run("gate", GATES[gate].wait)
-    await ctx.state.set("note", "done")                      # AGNT5-style run-scoped key-value
-    return {"processed": ctx.state.processed_count, "failed": ctx.state.failed_items,
-            "note": await ctx.state.get("note"), "missing": await ctx.state.get("nope", 42),
-            "parent": ctx.state.parent_id}
+    await ctx.state.set("note", "done")  # AGNT5-style run-scoped key-value
+    return {
+        "processed": ctx.state.processed_count,
+        "failed": ctx.state.failed_items,
+        "note": await ctx.state.get("note"),
+        "missing": await ctx.state.get("nope", 42),
+        "parent": ctx.state.parent_id,
+    }
 
 
 @workflow
@@ -58,8 +60,7 @@ async def t_hoarder(ctx: WorkflowContext, kilobytes: int) -> str:
 async def test_state_is_checkpointed_with_every_step(harness):
     await harness.worker()
     client = await harness.client()
-    handle = await t_batch_processor.invoke(client, {"items": ["a", "bad1", "b"]},
-                                            initial_state={"parent_id": "p-1"})
+    handle = await t_batch_processor.invoke(client, {"items": ["a", "bad1", "b"]}, initial_state={"parent_id": "p-1"})
     result = await handle.result(timeout=30)
     assert result == {"processed": 2, "failed": ["bad1"], "note": "done", "missing": 42, "parent": "p-1"}
     execution = await client.get_execution(handle.execution_id)
@@ -102,8 +103,9 @@ async def test_state_over_one_megabyte_is_refused(harness):
     log = await harness.log()
     before = [await log.end_offset(p) for p in range(log.num_partitions)]
     with pytest.raises(StateTooLargeError, match=r"bytes of JSON; the limit is 1048576") as info:
-        await t_batch_processor.invoke(client, {"items": []}, initial_state={"failed_items": ["y" * 1100 * 1024]},
-                                       execution_id="too-big")
+        await t_batch_processor.invoke(
+            client, {"items": []}, initial_state={"failed_items": ["y" * 1100 * 1024]}, execution_id="too-big"
+        )
     assert "too-big" in str(info.value) and info.value.size > 1024 * 1024
     assert [await log.end_offset(p) for p in range(log.num_partitions)] == before  # nothing started
     small = await t_hoarder.invoke(client, {"kilobytes": 10})

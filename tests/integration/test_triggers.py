@@ -2,29 +2,28 @@
 
 import json
 
+from helpers import assert_eventually, read_topic
 
 from engine import EventPayload, WorkflowContext, event
-from engine.names import dead_letter_topic
-from engine.names import router_group
+from engine.names import dead_letter_topic, router_group
 from engine.workflow import Registry
-
-from helpers import assert_eventually, read_topic
 
 
 def app(topic: str) -> Registry:
     reg = Registry()
 
-    @reg.workflow(trigger_on_event=topic)                           # Polos style
+    @reg.workflow(trigger_on_event=topic)  # Polos style
     async def onboard_user(ctx: WorkflowContext, event: EventPayload) -> dict:
         return {"user": event.data["user_id"], "key": event.key, "topic": event.topic, "offset": event.offset}
 
-    @reg.workflow(triggers=[event(topic)])                          # AGNT5 style
+    @reg.workflow(triggers=[event(topic)])  # AGNT5 style
     async def welcome(ctx: WorkflowContext, user_id: str) -> str:
         return await ctx.step.run("greet", lambda: f"welcome {user_id}")
 
     @reg.workflow
     async def announcer(ctx: WorkflowContext, user_id: str) -> dict:
         return await ctx.step.publish_event("announce", f"{topic}/{user_id}", {"user_id": user_id})
+
     return reg
 
 
@@ -44,6 +43,7 @@ async def test_each_event_starts_one_execution_of_each_triggered_workflow(harnes
 
 async def _result(client, execution_id):
     from engine.client import ExecutionHandle
+
     return await ExecutionHandle(client, execution_id, execution_id, fresh=False).result(timeout=30)
 
 
@@ -99,8 +99,12 @@ async def test_a_workflow_step_can_publish_the_event_that_triggers_another(harne
     assert await _result(client, f"welcome:{topic}:{published['partition']}:{published['offset']}") == "welcome u9"
 
 
-SIGNUP_SCHEMA = {"type": "record", "name": "Signup", "namespace": "test.events",
-                 "fields": [{"name": "user_id", "type": "string"}, {"name": "plan", "type": "string"}]}
+SIGNUP_SCHEMA = {
+    "type": "record",
+    "name": "Signup",
+    "namespace": "test.events",
+    "fields": [{"name": "user_id", "type": "string"}, {"name": "plan", "type": "string"}],
+}
 OTHER_SCHEMA = {"type": "record", "name": "Other", "fields": [{"name": "x", "type": "long"}]}
 
 
@@ -116,17 +120,26 @@ async def test_avro_events_trigger_and_bad_avro_is_dead_lettered(harness):
     client = await harness.client()
     log = await harness.log()
     from engine.wire.events import encode_event
+
     unknown = encode_event({"x": 1}, OTHER_SCHEMA)
     import engine.wire.events as events_module
-    events_module._schemas.pop(unknown[:10])          # a schema this worker never heard of
+
+    events_module._schemas.pop(unknown[:10])  # a schema this worker never heard of
     await log.publish(topic, None, unknown)
     good_header = encode_event({"user_id": "a", "plan": "b"}, SIGNUP_SCHEMA)[:10]
-    await log.publish(topic, None, good_header + b"\xff\xff\xff")   # right fingerprint, broken body
+    await log.publish(topic, None, good_header + b"\xff\xff\xff")  # right fingerprint, broken body
     partition, offset = await client.publish_event(topic, {"user_id": "u-7", "plan": "pro"}, schema=SIGNUP_SCHEMA)
     assert await _result(client, f"avro_welcome:{topic}:{partition}:{offset}") == "u-7 on pro"
     letters = await read_topic(log, dead_letter_topic(log.namespace), 2)
-    by_reason = {("unknown" if "unknown schema fingerprint" in json.loads(e.value)["reason"] else
-                  "mismatch" if "does not match its schema" in json.loads(e.value)["reason"] else "other"): e
-                 for e in letters}
+    by_reason = {
+        (
+            "unknown"
+            if "unknown schema fingerprint" in json.loads(e.value)["reason"]
+            else "mismatch"
+            if "does not match its schema" in json.loads(e.value)["reason"]
+            else "other"
+        ): e
+        for e in letters
+    }
     assert sorted(by_reason) == ["mismatch", "unknown"]  # dead letters are not ordered among themselves
     assert json.loads(by_reason["unknown"].value)["value_encoding"] == "base64"

@@ -5,11 +5,10 @@ import json
 import time
 
 import pytest
+from helpers import assert_eventually
 
 from engine import WaitTimeoutError, WorkflowContext, workflow
 from engine.runtime.timers import SLEEP_LEAD_MS
-
-from helpers import assert_eventually
 
 GATES: dict[str, asyncio.Event] = {}
 
@@ -40,8 +39,9 @@ async def t_approval(ctx: WorkflowContext, amount: float, timeout: float | None 
 
 @workflow
 async def t_ask(ctx: WorkflowContext) -> dict:
-    color = await ctx.wait_for_user("Pick a color", input_type="select",
-                                    options=[{"id": "r", "label": "red"}, {"id": "b", "label": "blue"}])
+    color = await ctx.wait_for_user(
+        "Pick a color", input_type="select", options=[{"id": "r", "label": "red"}, {"id": "b", "label": "blue"}]
+    )
     await ctx.step.wait_for("pause", seconds=0.1)
     return {"color": color}
 
@@ -147,8 +147,9 @@ async def test_a_restart_during_a_sleep_waits_only_the_remainder(harness):
     history = await client.history(handle.execution_id, include_claims=False)
     fired = [r for r in history if r.type == "TimerFired"]
     assert len(fired) == 1 and fired[0].outcome == "applied"
-    assert due - SLEEP_LEAD_MS / 1000 <= fired[0].at.timestamp() < due + 1.5, \
+    assert due - SLEEP_LEAD_MS / 1000 <= fired[0].at.timestamp() < due + 1.5, (
         "the new owner fired the timer at its recorded due time"
+    )
 
 
 async def test_waits_need_unique_names(harness):
@@ -160,6 +161,7 @@ async def test_waits_need_unique_names(harness):
     await harness.worker()
     client = await harness.client()
     from engine import WorkflowFailedError
+
     with pytest.raises(WorkflowFailedError, match="used twice"):
         await dupe.run(client, timeout=30)
 

@@ -5,14 +5,22 @@ from collections import Counter
 
 import pydantic
 import pytest
-
-from engine import (FunctionContext, InputValidationError, StepExecutionError, TerminalError,
-                    WorkflowContext, WorkflowFailedError, current_step, function, workflow)
-from engine.errors import RetryableError
-
 from helpers import assert_eventually
 
-RUNS: Counter = Counter()      # (execution_id, step) -> times the body ran
+from engine import (
+    FunctionContext,
+    InputValidationError,
+    StepExecutionError,
+    TerminalError,
+    WorkflowContext,
+    WorkflowFailedError,
+    current_step,
+    function,
+    workflow,
+)
+from engine.errors import RetryableError
+
+RUNS: Counter = Counter()  # (execution_id, step) -> times the body ran
 GATES: dict[str, asyncio.Event] = {}
 ORDER_FLIP: set[str] = set()
 
@@ -43,9 +51,13 @@ async def t_process_order(ctx: WorkflowContext, input: OrderInput) -> dict:
     order = await ctx.step.run("validate", validate_order, input)
     charge = await ctx.step.run("charge", charge_card, order)
     confirmation = await ctx.step(send_confirmation, input.order_id, charge["id"])
-    return {"status": "completed", "charge_id": charge["id"], "confirmation": confirmation,
-            "ids": [ctx.execution_id, ctx.workflow_id, ctx.user_id],
-            "started_after_created": ctx.started_at >= ctx.created_at}
+    return {
+        "status": "completed",
+        "charge_id": charge["id"],
+        "confirmation": confirmation,
+        "ids": [ctx.execution_id, ctx.workflow_id, ctx.user_id],
+        "started_after_created": ctx.started_at >= ctx.created_at,
+    }
 
 
 async def test_order_workflow_runs_both_call_styles(harness):
@@ -54,21 +66,32 @@ async def test_order_workflow_runs_both_call_styles(harness):
     handle = await t_process_order.invoke(client, {"order_id": "o1", "amount": 9.5}, user_id="u1")
     result = await handle.result(timeout=30)
     eid = handle.execution_id
-    assert result == {"status": "completed", "charge_id": "ch_o1",
-                      "confirmation": f"o1:ch_o1:{eid}/send_confirmation:1",
-                      "ids": [eid, "t_process_order", "u1"], "started_after_created": True}
+    assert result == {
+        "status": "completed",
+        "charge_id": "ch_o1",
+        "confirmation": f"o1:ch_o1:{eid}/send_confirmation:1",
+        "ids": [eid, "t_process_order", "u1"],
+        "started_after_created": True,
+    }
     assert [RUNS[(eid, s)] for s in ("validate", "charge", "confirm")] == [1, 1, 1]
     execution = await client.get_execution(eid)
     assert execution.status == "completed" and execution.result == result and execution.user_id == "u1"
     types = [r.type for r in await client.history(eid, include_claims=False)]
-    assert types == ["InvocationRequested", "ExecutionStarted", "StepCompleted", "StepCompleted",
-                     "StepCompleted", "ExecutionCompleted"]
+    assert types == [
+        "InvocationRequested",
+        "ExecutionStarted",
+        "StepCompleted",
+        "StepCompleted",
+        "StepCompleted",
+        "ExecutionCompleted",
+    ]
 
 
 @workflow
 async def t_by_name(ctx: WorkflowContext, order_id: str, count: int = 2) -> list:
     async def one(i):
         return f"{order_id}-{i}"
+
     return list(await asyncio.gather(*[ctx.step.run(f"part{i}", one, i) for i in range(count)]))
 
 
@@ -207,8 +230,11 @@ async def test_unknown_workflow_fails_clearly_and_the_partition_keeps_going(harn
         await handle.result(timeout=30)
     assert info.value.error["code"] == "UNKNOWN_WORKFLOW" and "no_such_workflow" in info.value.error["message"]
     # the same partition still processes work
-    key = next(f"after-{i}" for i in range(1000)
-               if client.log.partition_for(f"after-{i}") == client.log.partition_for(handle.execution_id))
+    key = next(
+        f"after-{i}"
+        for i in range(1000)
+        if client.log.partition_for(f"after-{i}") == client.log.partition_for(handle.execution_id)
+    )
     ok = await t_process_order.invoke(client, {"order_id": "z", "amount": 1}, execution_id=key)
     assert (await ok.result(timeout=30))["status"] == "completed"
 
@@ -236,6 +262,7 @@ async def _stop_after_first_step(harness, suffix: str):
         except Exception:
             return False
         return any(r.type == "StepCompleted" and r.fields["key"] == "a" for r in history)
+
     await assert_eventually(recorded, timeout=30, message="step a recorded")
     await harness.stop_worker(worker)
     return name, handle

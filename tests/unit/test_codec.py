@@ -3,16 +3,25 @@ import json
 import pytest
 from fastavro import parse_schema
 
+from engine.errors import SchemaError
 from engine.wire.codec import Codec, schemas_dir
 from engine.wire.framing import HEADER_LEN, MAGIC
 from engine.wire.records import RecordType
-from engine.errors import SchemaError
 
 ERROR = {"code": "ERROR", "type": "ValueError", "message": "boom", "step": "charge"}
 SAMPLES = {
-    "InvocationRequested": {"workflow": "wf", "input": '{"a":1}', "user_id": "u", "session_id": None,
-                            "parent_execution_id": None, "root_execution_id": None, "run_timeout_ms": None,
-                            "initial_state": None, "parent_seq": None, "reply_key": None},
+    "InvocationRequested": {
+        "workflow": "wf",
+        "input": '{"a":1}',
+        "user_id": "u",
+        "session_id": None,
+        "parent_execution_id": None,
+        "root_execution_id": None,
+        "run_timeout_ms": None,
+        "initial_state": None,
+        "parent_seq": None,
+        "reply_key": None,
+    },
     "ExecutionStarted": {"worker": "w1"},
     "StepCompleted": {"seq": 1, "key": "charge", "attempt": 1, "result": '{"id":"x"}', "state": '{"n":1}'},
     "StepAttemptFailed": {"seq": 2, "key": "k", "attempt": 1, "error": ERROR, "retry_at": 1_700_000_001_000},
@@ -25,22 +34,53 @@ SAMPLES = {
     "Suspended": {"seq": 5, "key": "approval", "data": '{"amount":1200}', "timeout_at": None},
     "ResumeRequested": {"name": "approval", "data": '{"approved":true}'},
     "EventAwaited": {"seq": 6, "key": "pickup", "topic": "warehouse.pickup", "event_key": "o-1", "timeout_at": None},
-    "WaitRegistered": {"seq": 6, "topic": "warehouse.pickup", "event_key": "o-1", "since": [1, -1, -1],
-                       "reply_key": "exec-1"},
-    "EventReceived": {"topic": "t", "event_key": None, "partition": 0, "offset": 9, "timestamp": 1_700_000_000_000,
-                      "data": "{}"},
-    "EventDelivered": {"seq": 6, "topic": "t", "event_key": "k", "partition": 0, "offset": 9,
-                       "timestamp": 1_700_000_000_000, "data": '{"ok":1}'},
+    "WaitRegistered": {
+        "seq": 6,
+        "topic": "warehouse.pickup",
+        "event_key": "o-1",
+        "since": [1, -1, -1],
+        "reply_key": "exec-1",
+    },
+    "EventReceived": {
+        "topic": "t",
+        "event_key": None,
+        "partition": 0,
+        "offset": 9,
+        "timestamp": 1_700_000_000_000,
+        "data": "{}",
+    },
+    "EventDelivered": {
+        "seq": 6,
+        "topic": "t",
+        "event_key": "k",
+        "partition": 0,
+        "offset": 9,
+        "timestamp": 1_700_000_000_000,
+        "data": '{"ok":1}',
+    },
     "WaitClosed": {"seq": 6, "topic": "t", "event_key": "k"},
     "DeliveriesConfirmed": {"deliveries": [{"execution_id": "exec-1", "seq": 6}, {"execution_id": "exec-2", "seq": 1}]},
     "TopicAwaited": {"topic": "t", "since": 1_700_000_000_000},
     "CancelRequested": {"reason": "no longer needed"},
     "ExecutionCancelled": {"reason": "run timeout"},
-    "ChildInvoked": {"seq": 7, "key": "call_child", "child_execution_id": "exec-1:call_child", "workflow": "child",
-                     "input": '{"data":1}', "initial_state": '{"parent_id":"exec-1"}', "run_timeout_ms": None,
-                     "wait": True},
-    "ChildFinished": {"seq": 7, "child_execution_id": "exec-1:call_child", "child_key": "exec-1:call_child",
-                      "status": "failed", "result": None, "error": ERROR},
+    "ChildInvoked": {
+        "seq": 7,
+        "key": "call_child",
+        "child_execution_id": "exec-1:call_child",
+        "workflow": "child",
+        "input": '{"data":1}',
+        "initial_state": '{"parent_id":"exec-1"}',
+        "run_timeout_ms": None,
+        "wait": True,
+    },
+    "ChildFinished": {
+        "seq": 7,
+        "child_execution_id": "exec-1:call_child",
+        "child_key": "exec-1:call_child",
+        "status": "failed",
+        "result": None,
+        "error": ERROR,
+    },
     "ChildAcknowledged": {},
     "SessionLockRequested": {"seq": 8, "key": "session.lock"},
     "SessionStateSet": {"seq": 9, "key": "session.set:count:1", "name": "count", "value": "3"},
@@ -48,8 +88,7 @@ SAMPLES = {
 
 
 def sample(record_type: str) -> dict:
-    return {"type": record_type, "execution_id": "exec-1", "epoch": 3, "at": 1_700_000_000_123,
-            **SAMPLES[record_type]}
+    return {"type": record_type, "execution_id": "exec-1", "epoch": 3, "at": 1_700_000_000_123, **SAMPLES[record_type]}
 
 
 def test_every_record_type_has_a_sample():
@@ -79,6 +118,7 @@ def test_fingerprint_is_crc64_avro_of_canonical_form_little_endian():
             fp = (fp >> 1) ^ (empty & -(fp & 1))
         table.append(fp)
     from fastavro.schema import to_parsing_canonical_form
+
     raw = json.loads((schemas_dir() / "StepCompleted.avsc").read_text())
     canonical = to_parsing_canonical_form(parse_schema(raw)).encode()
     fp = empty
@@ -93,10 +133,10 @@ def test_unknown_fingerprint_and_garbage_are_clear_errors():
     with pytest.raises(SchemaError, match="unknown schema fingerprint"):
         codec.decode(MAGIC + b"\x00" * 8 + b"body")
     with pytest.raises(SchemaError, match="not an Avro single-object"):
-        codec.decode(b"{\"json\": true}")
+        codec.decode(b'{"json": true}')
     good = codec.encode(sample("StepCompleted"))
     with pytest.raises(SchemaError, match="malformed StepCompleted"):
-        codec.decode(good[:HEADER_LEN + 3])
+        codec.decode(good[: HEADER_LEN + 3])
 
 
 def test_current_schemas_read_every_released_version():

@@ -17,18 +17,22 @@ def test_librdkafka_options_from_the_environment_reach_the_kafka_log(monkeypatch
     assert log.consumer_config()["fetch.wait.max.ms"] == 20
 
 
-@pytest.mark.parametrize("text, message", [
-    ("linger.ms=1", "LOGLOOM_KAFKA_PRODUCER is not JSON"),
-    ('["linger.ms", 1]', "LOGLOOM_KAFKA_PRODUCER must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("linger.ms=1", "LOGLOOM_KAFKA_PRODUCER is not JSON"),
+        ('["linger.ms", 1]', "LOGLOOM_KAFKA_PRODUCER must be a JSON object"),
+    ],
+)
 def test_options_that_are_not_a_json_object_are_refused_by_name(monkeypatch, text, message):
     monkeypatch.setenv("LOGLOOM_KAFKA_PRODUCER", text)
     with pytest.raises(LogloomError, match=message):
         EngineConfig.from_env(kafka="127.0.0.1:9")
 
 
-@pytest.mark.parametrize("option, value", [("acks", 1), ("acks", "0"), ("request.required.acks", 1),
-                                           ("enable.idempotence", False)])
+@pytest.mark.parametrize(
+    "option, value", [("acks", 1), ("acks", "0"), ("request.required.acks", 1), ("enable.idempotence", False)]
+)
 def test_producer_options_cannot_weaken_durability(option, value):
     with pytest.raises(LogloomError, match=f"producer option {option}=.* is not allowed"):
         KafkaLog("127.0.0.1:9", "ns", producer_config={option: value})

@@ -3,8 +3,7 @@
 import copy
 
 from engine import fold
-from engine.fold import keys
-from engine.fold import MemoryState
+from engine.fold import MemoryState, keys
 
 ERROR = {"code": "ERROR", "type": "ValueError", "message": "boom", "step": "s"}
 
@@ -14,8 +13,17 @@ def rec(type_, execution_id="e1", epoch=1, at=1000, **fields):
 
 
 def invoke(eid="e1"):
-    return rec("InvocationRequested", eid, 0, workflow="wf", input="{}", user_id=None, session_id=None,
-               parent_execution_id=None, root_execution_id=None)
+    return rec(
+        "InvocationRequested",
+        eid,
+        0,
+        workflow="wf",
+        input="{}",
+        user_id=None,
+        session_id=None,
+        parent_execution_id=None,
+        root_execution_id=None,
+    )
 
 
 def claim(epoch, owner="w"):
@@ -29,12 +37,12 @@ HISTORY = [
     rec("StepCompleted", seq=1, key="one", attempt=1, result="1"),
     rec("StepAttemptFailed", seq=2, key="two", attempt=1, error=ERROR, retry_at=5000),
     claim(2, "b"),
-    rec("StepCompleted", seq=2, key="two", attempt=2, result="2"),             # zombie: epoch 1
+    rec("StepCompleted", seq=2, key="two", attempt=2, result="2"),  # zombie: epoch 1
     rec("StepCompleted", epoch=2, seq=2, key="two", attempt=2, result="22"),
     rec("StepCompleted", epoch=2, seq=2, key="two", attempt=3, result="222"),  # duplicate
-    invoke("e1"),                                                                # duplicate invoke
+    invoke("e1"),  # duplicate invoke
     rec("ExecutionCompleted", epoch=2, result='"done"'),
-    rec("StepCompleted", epoch=2, seq=3, key="late", attempt=1, result="3"),   # after the end
+    rec("StepCompleted", epoch=2, seq=3, key="late", attempt=1, result="3"),  # after the end
 ]
 
 
@@ -81,7 +89,7 @@ def test_stale_or_equal_claims_are_rejected():
 def test_owner_records_need_the_current_epoch_commands_do_not():
     state = MemoryState()
     fold.apply(state, claim(5))
-    assert fold.apply(state, invoke("x"))[0].kind == "invoked"            # epoch 0 command
+    assert fold.apply(state, invoke("x"))[0].kind == "invoked"  # epoch 0 command
     assert fold.apply(state, rec("ExecutionStarted", "x", 4, worker="old"))[0].kind == "fenced"
     assert fold.apply(state, rec("ExecutionStarted", "x", 6, worker="new"))[0].kind == "fenced"
     assert fold.apply(state, rec("ExecutionStarted", "x", 5, worker="ok"))[0].kind == "started"
@@ -89,8 +97,12 @@ def test_owner_records_need_the_current_epoch_commands_do_not():
 
 def test_a_failed_step_is_final_and_replays_its_error():
     state = MemoryState()
-    for r in [claim(1), invoke(), rec("StepFailed", seq=1, key="s", attempt=3, error=ERROR),
-              rec("StepCompleted", seq=1, key="s", attempt=4, result="1")]:
+    for r in [
+        claim(1),
+        invoke(),
+        rec("StepFailed", seq=1, key="s", attempt=3, error=ERROR),
+        rec("StepCompleted", seq=1, key="s", attempt=4, result="1"),
+    ]:
         fold.apply(state, r)
     entry = state.get(keys.journal_key("e1", 1))
     assert entry["status"] == "failed" and entry["error"] == ERROR

@@ -3,9 +3,8 @@
 import copy
 
 from engine import fold
-from engine.fold import keys
+from engine.fold import MemoryState, keys
 from engine.fold.keys import delivery_key as outbox_key
-from engine.fold import MemoryState
 
 
 def rec(type_, execution_id="w", epoch=1, at=1000, **fields):
@@ -21,37 +20,74 @@ def owned() -> MemoryState:
 def waiting(timeout_at=None) -> tuple[MemoryState, dict]:
     """The waiter's partition with execution ``w`` waiting on orders/o-1; returns the registration."""
     state = owned()
-    fold.apply(state, rec("InvocationRequested", "w", 0, workflow="wf", input="{}", user_id=None, session_id=None,
-                          parent_execution_id=None, root_execution_id=None))
+    fold.apply(
+        state,
+        rec(
+            "InvocationRequested",
+            "w",
+            0,
+            workflow="wf",
+            input="{}",
+            user_id=None,
+            session_id=None,
+            parent_execution_id=None,
+            root_execution_id=None,
+        ),
+    )
     fold.apply(state, rec("ExecutionStarted", worker="owner"))
-    events = fold.apply(state, rec("EventAwaited", seq=1, key="order", topic="orders", event_key="o-1",
-                                   timeout_at=timeout_at))
+    events = fold.apply(
+        state, rec("EventAwaited", seq=1, key="order", topic="orders", event_key="o-1", timeout_at=timeout_at)
+    )
     return state, next(e for e in events if e.kind == "await_event").data
 
 
 def event(offset=5):
-    return rec("EventReceived", "", 0, topic="orders", event_key="o-1", partition=0, offset=offset,
-               timestamp=2000 + offset, data='{"n": 1}')
+    return rec(
+        "EventReceived",
+        "",
+        0,
+        topic="orders",
+        event_key="o-1",
+        partition=0,
+        offset=offset,
+        timestamp=2000 + offset,
+        data='{"n": 1}',
+    )
 
 
 def test_a_delivered_wait_sends_no_answer_and_its_acknowledged_delivery_leaves_the_outbox():
     waiter_side, registration = waiting()
     event_side = owned()
-    fold.apply(event_side, rec("WaitRegistered", "w", 0, **{k: registration[k] for k in
-                                                            ("seq", "topic", "event_key", "since", "reply_key")}))
+    fold.apply(
+        event_side,
+        rec(
+            "WaitRegistered",
+            "w",
+            0,
+            **{k: registration[k] for k in ("seq", "topic", "event_key", "since", "reply_key")},
+        ),
+    )
     delivered = fold.apply(event_side, event())
     assert [e.kind for e in delivered] == ["deliver"]
     delivery = delivered[0].data
     assert event_side.get(outbox_key("w", 1)) == delivery
 
-    woken = fold.apply(waiter_side, rec("EventDelivered", "w", 0, **{k: delivery[k] for k in (
-        "seq", "topic", "event_key", "partition", "offset", "timestamp", "data")}))
+    woken = fold.apply(
+        waiter_side,
+        rec(
+            "EventDelivered",
+            "w",
+            0,
+            **{k: delivery[k] for k in ("seq", "topic", "event_key", "partition", "offset", "timestamp", "data")},
+        ),
+    )
     assert [e.kind for e in woken] == ["step", "woken"], "the event partition confirms the delivery itself"
     assert waiter_side.get(keys.journal_key("w", 1))["status"] == "completed"
     assert waiter_side.get(keys.awaiting_key("w", 1)) is None
 
-    confirmed = rec("DeliveriesConfirmed", "", 1, deliveries=[{"execution_id": "w", "seq": 1},
-                                                              {"execution_id": "gone", "seq": 3}])
+    confirmed = rec(
+        "DeliveriesConfirmed", "", 1, deliveries=[{"execution_id": "w", "seq": 1}, {"execution_id": "gone", "seq": 3}]
+    )
     assert fold.apply(event_side, copy.deepcopy(confirmed)) == []
     assert event_side.get(outbox_key("w", 1)) is None
     assert fold.apply(event_side, confirmed) == [], "confirming again changes nothing"
@@ -62,6 +98,19 @@ def test_a_wait_that_ends_without_an_event_tells_the_event_partition():
     ended = fold.apply(waiter_side, rec("TimerFired", seq=1, key="order", due_at=5000))
     closes = [e for e in ended if e.kind == "close_wait"]
     assert [c.data for c in closes] == [{"seq": 1, "topic": "orders", "event_key": "o-1"}]
-    late = fold.apply(waiter_side, rec("EventDelivered", "w", 0, seq=1, topic="orders", event_key="o-1",
-                                       partition=0, offset=5, timestamp=2005, data="{}"))
+    late = fold.apply(
+        waiter_side,
+        rec(
+            "EventDelivered",
+            "w",
+            0,
+            seq=1,
+            topic="orders",
+            event_key="o-1",
+            partition=0,
+            offset=5,
+            timestamp=2005,
+            data="{}",
+        ),
+    )
     assert [e.kind for e in late] == ["duplicate"]

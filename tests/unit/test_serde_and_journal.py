@@ -27,13 +27,16 @@ def test_json_object_binds_parameters_by_name():
     assert Binder(agnt5).bind({"order_id": "o2", "count": "3"}) == {"order_id": "o2", "count": 3}
 
 
-@pytest.mark.parametrize("fn,payload,match", [
-    (polos, {"order_id": "o1"}, "amount"),
-    (agnt5, {"count": 2}, "order_id"),
-    (agnt5, {"order_id": "o", "extra": 1}, "no parameters \\['extra'\\]"),
-    (agnt5, [1, 2], "JSON object"),
-    (nothing, {"x": 1}, "takes no input"),
-])
+@pytest.mark.parametrize(
+    "fn,payload,match",
+    [
+        (polos, {"order_id": "o1"}, "amount"),
+        (agnt5, {"count": 2}, "order_id"),
+        (agnt5, {"order_id": "o", "extra": 1}, "no parameters \\['extra'\\]"),
+        (agnt5, [1, 2], "JSON object"),
+        (nothing, {"x": 1}, "takes no input"),
+    ],
+)
 def test_bad_payloads_are_clear_errors(fn, payload, match):
     with pytest.raises(InputValidationError, match=match):
         Binder(fn).bind(payload)

@@ -1,0 +1,194 @@
+"""The Kafka log's consumers: a worker's group membership, and group-less readers.
+
+librdkafka calls are blocking, so each consumer runs on its own thread (or in
+``asyncio.to_thread``) and hands batches to the event loop with ``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+import uuid
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from .. import names
+from .base import Entry, PartitionListener, Reader, Subscription
+
+log = logging.getLogger(__name__)
+
+
+def watermark(consumer: Consumer, topic: str, partition: int, attempts: int = 100) -> int:
+    """High watermark of a partition; retries while a new topic's leaders settle."""
+    for attempt in range(attempts):
+        try:
+            return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10, cached=False)[1]
+        except KafkaException as exc:
+            error = exc.args[0]
+            if attempt == attempts - 1 or not (
+                error.retriable()
+                or error.code()
+                in (
+                    KafkaError.NOT_LEADER_FOR_PARTITION,
+                    KafkaError.LEADER_NOT_AVAILABLE,
+                    KafkaError.UNKNOWN_TOPIC_OR_PART,
+                )
+            ):
+                raise
+            threading.Event().wait(0.1)
+    raise AssertionError("unreachable")
+
+
+def consume_available(consumer: Consumer, timeout_s: float) -> list:
+    """Wait up to ``timeout_s`` for one message, then take whatever else is already here.
+
+    ``consume(n, timeout)`` waits the whole timeout unless ``n`` messages arrive, which
+    would add the timeout to every hop of a step; ``poll`` returns on the first message.
+    """
+    first = consumer.poll(timeout_s)
+    if first is None:
+        return []
+    return [first, *consumer.consume(999, 0)]
+
+
+def to_entry(msg, topic: str = "") -> Entry:
+    return Entry(msg.partition(), msg.offset(), msg.key() or b"", msg.value() or b"", msg.timestamp()[1], topic)
+
+
+class KafkaSubscription(Subscription):
+    """A member of the worker group. Its thread polls; rebalances call back into the loop."""
+
+    def __init__(self, kafka_log, listener: PartitionListener):
+        self._log = kafka_log
+        self._listener = listener
+        self._loop = asyncio.get_running_loop()
+        config = kafka_log.consumer_config(
+            **{
+                "group.id": names.worker_group(kafka_log.namespace),
+                "partition.assignment.strategy": "cooperative-sticky",
+                "session.timeout.ms": kafka_log.session_timeout_ms,
+                "heartbeat.interval.ms": max(100, kafka_log.session_timeout_ms // 5),
+            }
+        )
+        if kafka_log.instance_id:
+            config["group.instance.id"] = kafka_log.instance_id
+        self._consumer = Consumer(config)
+        self._stop = threading.Event()
+        self._owned: set[int] = set()
+        self._stall = float(os.environ.get("LOGLOOM_FAILPOINT_STALL_AFTER_PAUSE_S", "0"))
+        self._last_poll = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="kafka-worker-consumer", daemon=True)
+        self._thread.start()
+
+    def _call(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def _on_assign(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
+        partitions = [tp.partition for tp in assigned]
+        ends = {p: watermark(consumer, self._log.topic, p) for p in partitions}
+        starts = self._call(self._listener.assigned(ends)) if partitions else {}
+        consumer.incremental_assign([TopicPartition(self._log.topic, p, starts[p]) for p in partitions])
+        self._owned.update(partitions)
+        log.info("assigned partitions %s", sorted(partitions))
+
+    def _stall_after_pause(self) -> None:
+        """Failpoint for the fencing tests (``LOGLOOM_FAILPOINT_STALL_AFTER_PAUSE_S``).
+
+        After the process was paused (SIGSTOP), this consumer stalls, delivering nothing
+        and noticing no revocation, while the rest of the worker runs on and writes: a
+        zombie slow to learn that it lost its partitions.
+        """
+        now = time.monotonic()
+        if self._stall and now - self._last_poll > 2.0:
+            log.warning("failpoint: paused for %.1fs; the consumer stalls %.1fs", now - self._last_poll, self._stall)
+            threading.Event().wait(self._stall)
+        self._last_poll = time.monotonic()
+
+    def _on_revoke(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
+        self._stall_after_pause()  # revocations are noticed inside poll(), before it returns
+        partitions = [tp.partition for tp in revoked]
+        if partitions:
+            self._call(self._listener.revoked(partitions))
+            consumer.incremental_unassign(revoked)
+            self._owned.difference_update(partitions)
+        log.info("revoked partitions %s", sorted(partitions))
+
+    def _run(self) -> None:
+        consumer = self._consumer
+        consumer.subscribe(
+            [self._log.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+        )
+        try:
+            while not self._stop.is_set():
+                messages = consume_available(consumer, 0.1)
+                self._stall_after_pause()
+                entries = []
+                for msg in messages:
+                    if msg.error() is None:
+                        entries.append(to_entry(msg))
+                    else:
+                        log.warning("consumer error: %s", msg.error())
+                if entries and not self._stop.is_set():
+                    self._loop.call_soon_threadsafe(self._listener.records, entries)
+        finally:
+            try:
+                consumer.close()  # leaves the group; revoke callbacks run here
+            except Exception as exc:  # the loop may already be gone
+                log.debug("consumer close: %s", exc)
+
+    async def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            await asyncio.sleep(0.01)  # keep the loop free for the revoke callback
+
+
+class KafkaReader(Reader):
+    """A group-less consumer with explicit assignment, for clients and history."""
+
+    def __init__(self, kafka_log, topic: str):
+        self._log = kafka_log
+        self._topic = topic
+        self._entry_topic = "" if topic == kafka_log.topic else topic
+        self._consumer = Consumer(
+            kafka_log.consumer_config(
+                **{
+                    "group.id": names.reader_group(kafka_log.namespace, uuid.uuid4().hex),
+                    "fetch.wait.max.ms": 100,
+                }
+            )
+        )
+        self._positions: dict[int, int] = {}
+        self._changed = False
+        self._lock = threading.Lock()  # guards the positions only, never a blocking call
+
+    def assign(self, partition: int, offset: int) -> None:
+        with self._lock:
+            self._positions[partition] = offset
+            self._changed = True
+
+    def _consume(self, timeout_s: float) -> list[Entry]:
+        with self._lock:
+            if self._changed:
+                self._consumer.assign([TopicPartition(self._topic, p, o) for p, o in self._positions.items()])
+                self._changed = False
+        out = [
+            to_entry(msg, self._entry_topic)
+            for msg in consume_available(self._consumer, timeout_s)
+            if msg.error() is None
+        ]
+        with self._lock:
+            for entry in out:
+                self._positions[entry.partition] = entry.offset + 1
+        return out
+
+    async def poll(self, timeout_s: float) -> list[Entry]:
+        if not self._positions:
+            await asyncio.sleep(timeout_s)
+            return []
+        return await asyncio.to_thread(self._consume, timeout_s)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._consumer.close)
