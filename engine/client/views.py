@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from .. import names
 from ..clock import to_datetime
 from ..errors import ExecutionNotFoundError
 from ..fold import NOT_APPLIED, EffectKind
@@ -25,7 +26,7 @@ class Views:
         return ExecutionNotFoundError(f"no execution {execution_id!r} in namespace {self.log.namespace!r}")
 
     async def get_execution(self, execution_id: str, session_id: str | None) -> Execution:
-        routing_key = session_id or execution_id
+        routing_key = names.routing_key(execution_id, session_id)
         row = self.live.watched_row(execution_id, routing_key)
         if row is None:
             state, _ = await self.scans.routing_key(routing_key)
@@ -38,7 +39,7 @@ class Views:
         return Execution.from_row(row)
 
     async def history(self, execution_id: str, session_id: str | None, include_claims: bool) -> list[HistoryRecord]:
-        state, folded = await self.scans.routing_key(session_id or execution_id, collect=True)
+        state, folded = await self.scans.routing_key(names.routing_key(execution_id, session_id), collect=True)
         if session_id is None and state.get(execution_key(execution_id)) is None:
             _, folded = await self.scans.elsewhere(execution_id, collect=True)
         out = []

@@ -19,31 +19,21 @@ class KeyKind(NamedTuple):
 
 
 LAYOUT = (
-    KeyKind(
-        b"m/applied",
-        "m/applied",
-        "last applied log offset (8 bytes, big-endian), in the same write batch as the state it produced",
-    ),
+    KeyKind(b"m/applied", "m/applied", "last applied offset, written in the same batch as the state it made"),
     KeyKind(b"m/epoch", "m/epoch", "{epoch, owner, at} of the current claim"),
     KeyKind(b"e/", "e/<execution>", "the execution row: workflow, status, input, result, error, times, open waits"),
     KeyKind(b"a/", "a/<execution>", "present while pending, running or waiting (what recovery resumes)"),
     KeyKind(b"j/", "j/<execution>\\0<seq>", "one journal entry per step or wait position"),
-    KeyKind(
-        b"t/",
-        "t/<due ms>/<execution>/<seq>",
-        "the timer index (sleeps, wait timeouts, run deadlines), ordered by due time",
-    ),
+    KeyKind(b"t/", "t/<due ms>/<execution>/<seq>", "the timer index (sleeps, timeouts, deadlines), by due time"),
     KeyKind(b"s/", "s/<execution>/<name>", "an open suspension, by name"),
     KeyKind(b"r/", "r/<execution>/<name>", "a resume that came before its suspension"),
-    KeyKind(b"ea/", "ea/<execution>\\0<seq>", "an open event wait, as its owner registers it (again on takeover)"),
-    KeyKind(
-        b"eb/", "eb/<topic>\\0<key>\\0<timestamp><partition><offset>", "a buffered event (one hour, by record time)"
-    ),
+    KeyKind(b"ea/", "ea/<execution>\\0<seq>", "an open event wait, as its owner registers it"),
+    KeyKind(b"eb/", "eb/<topic>\\0<key>\\0<ts><partition><offset>", "a buffered event (one hour, by record time)"),
     KeyKind(b"ew/", "ew/<topic>\\0<key>\\0<execution>\\0<seq>", "a registered event wait, on the event partition"),
     KeyKind(b"ed/", "ed/<execution>\\0<seq>", "the event partition's delivery outbox"),
-    KeyKind(b"et/", "et/<topic>", "a topic workflows wait on, and since when (partition 0, for the router)"),
-    KeyKind(b"ck/", "ck/<parent>\\0<child>", "a child not yet reported back: the parent partition's spawn outbox"),
-    KeyKind(b"cr/", "cr/<child>", "an ended child's report, until its parent's partition acknowledges it"),
+    KeyKind(b"et/", "et/<topic>", "a topic workflows wait on, since when (partition 0)"),
+    KeyKind(b"ck/", "ck/<parent>\\0<child>", "the spawn outbox: a child not yet reported back"),
+    KeyKind(b"cr/", "cr/<child>", "an ended child's report, until its parent has it"),
     KeyKind(b"sl/", "sl/<session>", "the session's turn: the runs holding it and the queue"),
     KeyKind(b"ss/", "ss/<session>", "the session's state: key -> JSON of its value"),
     KeyKind(b"d/", "d/<offset>", "a record that could not be decoded, with the reason"),

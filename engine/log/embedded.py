@@ -30,11 +30,11 @@ import asyncio
 import logging
 import os
 import struct
-import time
 
 from rocksdict import AccessType, Options, Rdict, WriteBatch, WriteOptions
 
 from .. import names
+from ..clock import now_ms
 from ..errors import LogloomError
 from .base import Entry, Log, PartitionListener, Reader, Subscription, partition_for
 
@@ -180,7 +180,7 @@ class EmbeddedLog(Log):
             batch, self._pending = self._pending, []
             if not batch:
                 continue
-            now = int(time.time() * 1000)
+            now = now_ms()
             wb = WriteBatch(raw_mode=True)
             for topic, partition, offset, key, value, _ in batch:
                 wb.put(_key(partition, offset, topic), _HEAD.pack(now, len(key)) + key + value)

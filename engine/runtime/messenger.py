@@ -94,7 +94,7 @@ class Messenger:
         self._confirmations: dict[int, _Confirmations] = {}  # event partition -> its acknowledged deliveries
 
     def on_effect(self, processor, effect: Effect) -> None:
-        _SENDS[effect.kind](self, processor, effect.execution_id, effect.data)
+        SENDS[effect.kind](self, processor, effect.execution_id, effect.data)
 
     def resend(self, processor) -> None:
         """On activation: what this partition's outboxes hold may not have reached its partition."""
@@ -136,13 +136,13 @@ class Messenger:
         if announce and topic not in self._announced:
             self._announce(processor, topic, registration["created_at"])
 
-    def _announce(self, processor, topic: str, since: int) -> None:
+    def _announce(self, processor, topic: str, since_ms: int) -> None:
         """Tell partition 0 (where the router runs) that workflows wait on ``topic``."""
         self._announced.add(topic)
         _send(
             processor,
             names.TOPICS_KEY,
-            records.topic_awaited(now_ms(), topic=topic, since=since),
+            records.topic_awaited(now_ms(), topic=topic, since=since_ms),
             to_partition=names.ROUTER_PARTITION,
         )
 
@@ -203,7 +203,7 @@ class Messenger:
 
 
 _Send = Callable[[Messenger, object, str, object], None]
-_SENDS: dict[EffectKind, _Send] = {
+SENDS: dict[EffectKind, _Send] = {
     EffectKind.AWAIT_EVENT: Messenger._register,
     EffectKind.DELIVER: Messenger._deliver,
     EffectKind.CLOSE_WAIT: Messenger._close_wait,
@@ -213,8 +213,8 @@ _SENDS: dict[EffectKind, _Send] = {
     EffectKind.REPORT: Messenger._report,
     EffectKind.CHILD_ACK: Messenger._child_ack,
 }
-if set(_SENDS) != fold.CROSS_PARTITION:  # the processor hands exactly these to the messenger
+if set(SENDS) != fold.CROSS_PARTITION:  # the processor hands exactly these to the messenger
     raise ImportError(
-        f"the messenger's sends {sorted(_SENDS)} are not the fold's cross-partition effects "
+        f"the messenger's sends {sorted(SENDS)} are not the fold's cross-partition effects "
         f"{sorted(fold.CROSS_PARTITION)}"
     )

@@ -15,7 +15,7 @@ Its life, in order (``Phase``):
    ownership: running executions are cancelled and nothing more is appended. Records
    this processor had in flight are rejected by the fold, on every replica of the state.
 
-The fold's effects are acted on through ``_ACTIONS``, which covers every ``EffectKind``
+The fold's effects are acted on through ``ACTIONS``, which covers every ``EffectKind``
 (checked when this module loads); the cross-partition ones go to the messenger.
 """
 
@@ -124,7 +124,7 @@ class PartitionProcessor:
             return
         self.applied = last
         for effect in effects:
-            _ACTIONS[effect.kind](self, effect)
+            ACTIONS[effect.kind](self, effect)
         self._maybe_claim()
 
     def _on_step(self, effect: Effect) -> None:
@@ -258,7 +258,7 @@ def _forward_failure(waiter: asyncio.Future, ack: asyncio.Future) -> None:
 
 
 _Action = Callable[[PartitionProcessor, Effect], None]
-_ACTIONS: dict[EffectKind, _Action] = {
+ACTIONS: dict[EffectKind, _Action] = {
     EffectKind.CLAIMED: PartitionProcessor._on_claimed,
     EffectKind.CLAIM_REJECTED: PartitionProcessor._on_claim_rejected,
     EffectKind.INVOKED: PartitionProcessor._on_invoked,
@@ -281,6 +281,6 @@ _ACTIONS: dict[EffectKind, _Action] = {
         )
     },
 }
-_unhandled = set(EffectKind) - set(_ACTIONS)
+_unhandled = set(EffectKind) - set(ACTIONS)
 if _unhandled:  # an effect nobody acts on would be dropped silently in production
     raise ImportError(f"the partition processor has no action for {sorted(_unhandled)}")

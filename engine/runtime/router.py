@@ -84,20 +84,20 @@ class Router:
         for topic in sorted(set(self.registry.triggered_by()) | set(self._awaited)):
             self._start_topic(topic)
 
-    def watch(self, topic: str, since: int) -> None:
-        """Workflows wait on ``topic``: route its events from ``since`` (ms) on."""
-        known = self._awaited.get(topic)
-        if known is not None and known <= since:
+    def watch(self, topic: str, since_ms: int) -> None:
+        """Workflows wait on ``topic``: route its events from ``since_ms`` on."""
+        known_ms = self._awaited.get(topic)
+        if known_ms is not None and known_ms <= since_ms:
             return
-        self._awaited[topic] = since
+        self._awaited[topic] = since_ms
         if self._active:
-            self._start_topic(topic, rewind_to=since)
+            self._start_topic(topic, rewind_to_ms=since_ms)
 
-    def _start_topic(self, topic: str, rewind_to: int | None = None) -> None:
+    def _start_topic(self, topic: str, rewind_to_ms: int | None = None) -> None:
         old = self._tasks.pop(topic, None)
         if old is not None:
             old.cancel()
-        self._tasks[topic] = asyncio.create_task(self._route(topic, rewind_to), name=f"router {topic}")
+        self._tasks[topic] = asyncio.create_task(self._route(topic, rewind_to_ms), name=f"router {topic}")
 
     async def stop(self) -> None:
         self._active = False
@@ -107,34 +107,34 @@ class Router:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _route(self, topic: str, rewind_to: int | None) -> None:
+    async def _route(self, topic: str, rewind_to_ms: int | None) -> None:
         while True:
             try:
-                await self._route_topic(topic, rewind_to)
+                await self._route_topic(topic, rewind_to_ms)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("router for %s failed; restarting in 1 s", topic)
                 await asyncio.sleep(1)
 
-    async def _start_offsets(self, topic: str, partitions: int, rewind_to: int | None) -> dict[int, int]:
+    async def _start_offsets(self, topic: str, partitions: int, rewind_to_ms: int | None) -> dict[int, int]:
         committed = await self.log.committed(self.group, topic)
-        since = self._awaited.get(topic)
+        since_ms = self._awaited.get(topic)
         starts = {}
         for partition in range(partitions):
             start = committed.get(partition)
-            if start is None and since is not None:
-                start = await self.log.offset_for_time(topic, partition, since)
-            if rewind_to is not None:  # newly awaited while read for triggers only: read the gap again
+            if start is None and since_ms is not None:
+                start = await self.log.offset_for_time(topic, partition, since_ms)
+            if rewind_to_ms is not None:  # newly awaited while read for triggers only: read the gap again
                 start = min(
-                    start if start is not None else 0, await self.log.offset_for_time(topic, partition, rewind_to)
+                    start if start is not None else 0, await self.log.offset_for_time(topic, partition, rewind_to_ms)
                 )
             starts[partition] = start or 0
         return starts
 
-    async def _route_topic(self, topic: str, rewind_to: int | None) -> None:
+    async def _route_topic(self, topic: str, rewind_to_ms: int | None) -> None:
         partitions = await self.log.ensure_topic(topic)
-        starts = await self._start_offsets(topic, partitions, rewind_to)
+        starts = await self._start_offsets(topic, partitions, rewind_to_ms)
         reader = self.log.topic_reader(topic)
         committing: deque[asyncio.Task] = deque()  # per batch: await its appends, then commit
         try:
