@@ -1,15 +1,25 @@
-"""Shared test helpers: an engine harness over either log, and assert_eventually."""
+"""Shared test helpers, one definition each.
+
+* the engine harness over either log, ``assert_eventually`` and ``in_status``;
+* real processes: ``run_cli``, ``spawn``, ``history`` (``logloom history --json``), ``read_topic``;
+* fold records and effects for the unit tests of the fold: ``rec``, ``invoke``, ``claim``,
+  ``owned``, ``apply_all``, ``kinds``, ``effect`` and a step error, ``ERROR``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
-from engine import Client, EmbeddedLog, Worker
+from engine import Client, EmbeddedLog, Execution, ExecutionNotFoundError, Worker, fold
+from engine.fold import Effect, EffectKind, MemoryState
 from engine.log.base import Log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +37,17 @@ async def assert_eventually(predicate, timeout: float = 20.0, interval: float = 
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"not true within {timeout}s: {message or predicate} (last value {last!r})")
+
+
+async def in_status(client: Client, execution_id: str, status: str) -> Execution | None:
+    """The execution if it has ``status`` now, else None (also while it does not exist yet).
+
+    For polling: ``await assert_eventually(lambda: in_status(client, eid, "waiting"))``."""
+    try:
+        execution = await client.get_execution(execution_id)
+    except ExecutionNotFoundError:
+        return None
+    return execution if execution.status == status else None
 
 
 class EngineHarness:
@@ -106,6 +127,13 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subpro
     )
 
 
+def history(execution_id: str, *args: str, env: dict | None = None) -> list[dict]:
+    """``logloom history ID --json ARGS`` (e.g. ``--data-dir D`` or ``--kafka B --namespace N``): its records."""
+    done = run_cli("history", execution_id, "--json", *args, env=env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 async def read_topic(log, topic: str, count: int, timeout: float = 30) -> list:
     """The first ``count`` records of a named topic's partition 0."""
     reader = log.topic_reader(topic)
@@ -130,3 +158,56 @@ def spawn(
     full_env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env or {})}
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL
     return subprocess.Popen(logloom_cmd(*args), env=full_env, cwd=cwd or ROOT, stdout=out, stderr=out)
+
+
+# -- the fold's unit tests: records as the log carries them, and the effects they have ----------
+
+ERROR = {"code": "ERROR", "type": "ValueError", "message": "boom", "step": "s"}  # a step's error
+
+
+def rec(type_: str, execution_id: str, epoch: int = 1, at: int = 1000, **fields) -> dict:
+    """A journal record of ``type_`` for ``execution_id`` ("" for a partition's own records)."""
+    return {"type": type_, "execution_id": execution_id, "epoch": epoch, "at": at, **fields}
+
+
+def invoke(execution_id: str, **fields) -> dict:
+    """An InvocationRequested command (epoch 0) of workflow "wf"; ``fields`` override or add to the rest."""
+    invocation = {
+        "workflow": "wf",
+        "input": "{}",
+        "user_id": None,
+        "session_id": None,
+        "parent_execution_id": None,
+        "root_execution_id": None,
+    }
+    return rec("InvocationRequested", execution_id, 0, **{**invocation, **fields})
+
+
+def claim(epoch: int, owner: str = "w") -> dict:
+    """A PartitionClaimed record: ``owner`` claims the partition with ``epoch``."""
+    return rec("PartitionClaimed", "", epoch, owner=owner)
+
+
+def owned(owner: str = "w") -> MemoryState:
+    """A partition's state, claimed by ``owner`` with epoch 1."""
+    state = MemoryState()
+    fold.apply(state, claim(1, owner))
+    return state
+
+
+def apply_all(state, records: Iterable[dict]) -> list[list[Effect]]:
+    """Fold each record (a copy: the fold may change what it is given); the effects of each."""
+    return [fold.apply(state, copy.deepcopy(r)) for r in records]
+
+
+def kinds(effects: Iterable[Effect]) -> list[EffectKind]:
+    """The kinds of ``effects``, in order."""
+    return [e.kind for e in effects]
+
+
+def effect(effects: Iterable[Effect], kind: EffectKind) -> Effect:
+    """The one effect of ``kind`` among ``effects``; fails if there is none or more than one."""
+    effects = list(effects)
+    found = [e for e in effects if e.kind == kind]
+    assert len(found) == 1, f"one {kind} effect expected, got {kinds(effects)}"
+    return found[0]

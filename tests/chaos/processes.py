@@ -50,7 +50,10 @@ def stop(proc: subprocess.Popen) -> None:
             kill9(proc)
 
 
-def kafka_worker(fx: Effects, bootstrap: str, namespace: str, data_dir: Path, log_file: Path) -> subprocess.Popen:
+def kafka_worker(
+    fx: Effects, bootstrap: str, namespace: str, data_dir: Path, log_file: Path, *args: str
+) -> subprocess.Popen:
+    """``logloom worker`` on Kafka, as a real process; ``args`` add to its options (e.g. ``--instance-id``)."""
     return spawn(
         "worker",
         APP,
@@ -62,6 +65,7 @@ def kafka_worker(fx: Effects, bootstrap: str, namespace: str, data_dir: Path, lo
         "4",
         "--data-dir",
         str(data_dir),
+        *args,
         "-v",
         env=fx.env,
         log_file=log_file,
@@ -78,16 +82,24 @@ def embedded_worker(fx: Effects, data_dir: Path, log_file: Path) -> subprocess.P
     return spawn("worker", APP, "--data-dir", str(data_dir), "-v", env=fx.env, log_file=log_file)
 
 
-async def kafka_worker_owning(
-    fx: Effects, bootstrap: str, namespace: str, tmp_path: Path, name: str
-) -> subprocess.Popen:
-    """Start a Kafka worker (data in ``tmp_path/name``, log ``name.log``); return once it owns partitions."""
-    proc = kafka_worker(fx, bootstrap, namespace, tmp_path / name, tmp_path / f"{name}.log")
+async def owning(proc: subprocess.Popen, log_file: Path, name: str) -> subprocess.Popen:
+    """Return the worker ``proc`` once ``log_file`` says it owns partitions; stop it if that does not come."""
     try:
-        await assert_eventually(
-            lambda: owns_partitions(tmp_path / f"{name}.log"), timeout=60, message=f"{name} owns partitions"
-        )
+        await assert_eventually(lambda: owns_partitions(log_file), timeout=60, message=f"{name} owns partitions")
     except BaseException:
         stop(proc)
         raise
     return proc
+
+
+async def kafka_worker_owning(
+    fx: Effects, bootstrap: str, namespace: str, tmp_path: Path, name: str
+) -> subprocess.Popen:
+    """Start a Kafka worker (data in ``tmp_path/name``, log ``name.log``); return once it owns partitions."""
+    log_file = tmp_path / f"{name}.log"
+    return await owning(kafka_worker(fx, bootstrap, namespace, tmp_path / name, log_file), log_file, name)
+
+
+async def embedded_worker_owning(fx: Effects, data_dir: Path, log_file: Path) -> subprocess.Popen:
+    """Start an embedded worker (``embedded_worker``); return once it owns partitions."""
+    return await owning(embedded_worker(fx, data_dir, log_file), log_file, log_file.stem)

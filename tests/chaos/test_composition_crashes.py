@@ -9,7 +9,7 @@ import json
 import re
 
 import pytest
-from helpers import assert_eventually, run_cli, spawn
+from helpers import assert_eventually, history, run_cli, spawn
 from processes import APP, Effects, kafka_worker, kafka_worker_owning, kill9, stop
 
 from engine.log.base import partition_for
@@ -17,12 +17,6 @@ from engine.log.base import partition_for
 pytestmark = pytest.mark.chaos
 
 BATCH = 100
-
-
-def embedded_history(fx: Effects, execution_id: str, data_dir) -> list[dict]:
-    done = run_cli("history", execution_id, "--json", "--data-dir", str(data_dir), env=fx.env)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def completed_keys(records: list[dict]) -> set[str]:
@@ -66,7 +60,7 @@ async def test_embedded_kill9_mid_batch_reruns_no_finished_item(tmp_path):
         )
     finally:
         kill9(first)
-    recorded = completed_keys(embedded_history(fx, "batch-1", data))
+    recorded = completed_keys(history("batch-1", "--data-dir", str(data), env=fx.env))
     second = run_cli(*args, env=fx.env)
     assert second.returncode == 0, second.stderr
     assert_batch(fx, "batch-1", json.loads(second.stdout), recorded)
@@ -81,7 +75,7 @@ async def test_embedded_state_after_kill9_is_as_of_the_last_recorded_step(tmp_pa
         await assert_eventually(lambda: fx.count("tally-1", "item15") == 1, timeout=60)
     finally:
         kill9(first)
-    records = embedded_history(fx, "tally-1", data)
+    records = history("tally-1", "--data-dir", str(data), env=fx.env)
     last = [r for r in records if r["type"] == "StepCompleted"][-1]
     second = run_cli(*args, env=fx.env)
     assert second.returncode == 0, second.stderr

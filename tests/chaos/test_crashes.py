@@ -5,12 +5,10 @@ tests check what really ran, not what the engine says.
 """
 
 import json
-import os
 import signal
-import subprocess
 
 import pytest
-from helpers import ROOT, assert_eventually, logloom_cmd, spawn
+from helpers import assert_eventually, run_cli, spawn
 from processes import APP, Effects, kafka_worker, kafka_worker_owning, kill9, owns_partitions, stop
 
 pytestmark = pytest.mark.chaos
@@ -41,14 +39,7 @@ async def test_embedded_kill9_between_steps_resumes_without_rerunning(tmp_path):
     finally:
         kill9(first)
     fx.open_gate("crash-1")
-    second = subprocess.run(
-        logloom_cmd(*args),
-        env={**os.environ, **fx.env, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    second = run_cli(*args, env=fx.env)
     assert second.returncode == 0, second.stderr
     result = json.loads(second.stdout)
     assert result["value"] == 4 and result["pid"] != first.pid
@@ -69,14 +60,7 @@ def test_embedded_log_admits_one_process_at_a_time(tmp_path):
         while fx.count("lock-1", "three", "start") == 0:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        other = subprocess.run(
-            logloom_cmd("run", f"{APP}:crashy", "--input", '{"n": 1}', "--data-dir", data),
-            env={**os.environ, **fx.env, "PYTHONPATH": str(ROOT)},
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        other = run_cli("run", f"{APP}:crashy", "--input", '{"n": 1}', "--data-dir", data, env=fx.env, timeout=60)
         assert other.returncode == 2 and "in use by another process" in other.stderr
     finally:
         kill9(holder)
@@ -191,22 +175,8 @@ async def test_kafka_static_membership_takes_partitions_back_at_once(
     fx.env["LOGLOOM_KAFKA_SESSION_TIMEOUT_MS"] = "45000"
 
     def worker(log_name: str):
-        return spawn(
-            "worker",
-            APP,
-            "--kafka",
-            kafka_bootstrap,
-            "--namespace",
-            namespace,
-            "--partitions",
-            "4",
-            "--data-dir",
-            str(tmp_path / "w"),
-            "--instance-id",
-            "worker-0",
-            "-v",
-            env=fx.env,
-            log_file=tmp_path / log_name,
+        return kafka_worker(
+            fx, kafka_bootstrap, namespace, tmp_path / "w", tmp_path / log_name, "--instance-id", "worker-0"
         )
 
     first = worker("w1.log")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 from helpers import assert_eventually, run_cli
-from processes import Effects, embedded_worker, kafka_worker, kill9, owns_partitions, stop
+from processes import Effects, embedded_worker_owning, kafka_worker, kill9, stop
 
 pytestmark = pytest.mark.chaos
 ORDERS = 12
@@ -43,10 +43,9 @@ async def test_embedded_kill9_while_events_are_in_flight(tmp_path):
     fx = Effects(tmp_path)
     fx.env["LOGLOOM_TEST_PICKUP_TOPIC"] = "pickups"
     data = ["--data-dir", str(tmp_path / "data")]
-    worker = embedded_worker(fx, tmp_path / "data", tmp_path / "w1.log")
+    worker = await embedded_worker_owning(fx, tmp_path / "data", tmp_path / "w1.log")
     procs = [worker]
     try:
-        await assert_eventually(lambda: owns_partitions(tmp_path / "w1.log"), timeout=60)
         ids = [f"epick-{i}" for i in range(ORDERS)]
         for eid in ids:
             done = run_cli(
@@ -66,8 +65,7 @@ async def test_embedded_kill9_while_events_are_in_flight(tmp_path):
                 run_cli("publish", f"pickups/{eid}", "--data", json.dumps({"n": i}), *data, env=fx.env).returncode == 0
             )
         kill9(worker)
-        procs.append(embedded_worker(fx, tmp_path / "data", tmp_path / "w2.log"))
-        await assert_eventually(lambda: owns_partitions(tmp_path / "w2.log"), timeout=60)
+        procs.append(await embedded_worker_owning(fx, tmp_path / "data", tmp_path / "w2.log"))
         for i, eid in enumerate(ids[ORDERS // 2 :], start=ORDERS // 2):
             assert (
                 run_cli("publish", f"pickups/{eid}", "--data", json.dumps({"n": i}), *data, env=fx.env).returncode == 0

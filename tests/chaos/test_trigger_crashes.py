@@ -6,7 +6,7 @@ import json
 import orjson
 import pytest
 from helpers import assert_eventually, run_cli
-from processes import Effects, embedded_worker, kafka_worker, kill9, owns_partitions, stop
+from processes import Effects, embedded_worker, embedded_worker_owning, kafka_worker, kill9, stop
 
 pytestmark = pytest.mark.chaos
 EVENTS = 30
@@ -57,10 +57,9 @@ async def test_embedded_events_published_from_another_shell_survive_a_crash(tmp_
     fx = Effects(tmp_path)
     fx.env["LOGLOOM_TEST_TOPIC"] = "signups"
     data = ["--data-dir", str(tmp_path / "data")]
-    worker = embedded_worker(fx, tmp_path / "data", tmp_path / "w1.log")
+    worker = await embedded_worker_owning(fx, tmp_path / "data", tmp_path / "w1.log")
     procs = [worker]
     try:
-        await assert_eventually(lambda: owns_partitions(tmp_path / "w1.log"), timeout=60)
         for i in range(10):
             published = run_cli(
                 "publish", f"signups/u{i}", "--data", json.dumps({"user_id": f"u{i}", "n": i}), *data, env=fx.env

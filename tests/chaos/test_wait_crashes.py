@@ -3,16 +3,10 @@
 import json
 
 import pytest
-from helpers import assert_eventually, run_cli, spawn
+from helpers import assert_eventually, history, run_cli, spawn
 from processes import APP, Effects, kafka_worker, kill9, stop
 
 pytestmark = pytest.mark.chaos
-
-
-def history(fx: Effects, execution_id: str, *where: str) -> list[dict]:
-    done = run_cli("history", execution_id, "--json", *where, env=fx.env)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 async def test_embedded_kill9_during_sleep_fires_the_timer_once(tmp_path):
@@ -23,14 +17,14 @@ async def test_embedded_kill9_during_sleep_fires_the_timer_once(tmp_path):
     try:
         await assert_eventually(lambda: fx.count("nap-1", "before") == 1, timeout=60)
         await assert_eventually(
-            lambda: any(r["type"] == "TimerScheduled" for r in history(fx, "nap-1", *data)), timeout=30
+            lambda: any(r["type"] == "TimerScheduled" for r in history("nap-1", *data, env=fx.env)), timeout=30
         )
     finally:
         kill9(first)
     second = run_cli(*args, env=fx.env)
     assert second.returncode == 0, second.stderr
     assert fx.count("nap-1", "before") == 1 and fx.count("nap-1", "after") == 1
-    records = history(fx, "nap-1", *data)
+    records = history("nap-1", *data, env=fx.env)
     fired = [r for r in records if r["type"] == "TimerFired"]
     assert len(fired) == 1 and fired[0]["outcome"] == "applied"
 

@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from helpers import assert_eventually
+from helpers import assert_eventually, in_status
 
 from engine import WorkflowContext, WorkflowFailedError, current_step, workflow
 
@@ -46,7 +46,7 @@ async def test_cancel_a_waiting_execution(harness):
     worker = await harness.worker(evict_after_idle_s=0.5)
     client = await harness.client()
     handle = await t_cancellable.invoke(client)
-    await assert_eventually(lambda: _status(client, handle.execution_id, "waiting"), timeout=30)
+    await assert_eventually(lambda: in_status(client, handle.execution_id, "waiting"), timeout=30)
     await assert_eventually(lambda: worker.invoker.running() == 0, timeout=10)
     await client.cancel(handle.execution_id, "not needed any more")
     error = await cancelled(handle)
@@ -90,7 +90,3 @@ async def test_cancelling_an_ended_execution_changes_nothing(harness):
     history = await client.history(handle.execution_id, include_claims=False)
     assert history[-1].type == "CancelRequested" and history[-1].outcome.startswith("ignored")
     assert (await client.get_execution(handle.execution_id)).result == result == "finished"
-
-
-async def _status(client, execution_id, status):
-    return (await client.get_execution(execution_id)).status == status

@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from helpers import assert_eventually
+from helpers import assert_eventually, in_status
 
 from engine import (
     BatchWorkflowInput,
@@ -207,13 +207,13 @@ async def test_cancel_goes_down_the_tree(harness):
     client = await harness.client()
     handle = await t_tree.invoke(client, {"depth": 2})
     ids = [handle.execution_id, f"{handle.execution_id}:down", f"{handle.execution_id}:down:down"]
-    await assert_eventually(lambda: _status(client, ids[2], "waiting"), timeout=30)
+    await assert_eventually(lambda: in_status(client, ids[2], "waiting"), timeout=30)
     await client.cancel(handle.execution_id, "tree felled")
     with pytest.raises(WorkflowFailedError):
         await handle.result(timeout=30)
     for execution_id in ids:
         await assert_eventually(
-            lambda execution_id=execution_id: _status(client, execution_id, "cancelled"),
+            lambda execution_id=execution_id: in_status(client, execution_id, "cancelled"),
             timeout=30,
             message=f"{execution_id} cancelled",
         )
@@ -221,13 +221,6 @@ async def test_cancel_goes_down_the_tree(harness):
     types = [r.type for r in leaf]
     assert types.index("CancelRequested") < types.index("ExecutionCancelled") < types.index("ChildAcknowledged")
     assert "cancelled" in [r for r in leaf if r.type == "CancelRequested"][0].fields["reason"]
-
-
-async def _status(client, execution_id, status):
-    try:
-        return (await client.get_execution(execution_id)).status == status
-    except Exception:
-        return False
 
 
 async def test_a_child_continues_after_its_workers_restart(harness):

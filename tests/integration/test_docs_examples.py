@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from helpers import ROOT, assert_eventually, run_cli, spawn
+from helpers import ROOT, assert_eventually, history, run_cli, spawn
 
 EXAMPLE = "examples/composition.py"
 DOCS = ["a b c", "d e", "f"]
@@ -55,12 +55,6 @@ def expected_review(execution_id: str) -> dict:
     }
 
 
-def history(execution_id: str, data: list[str], *extra: str) -> list[dict]:
-    shown = run_cli("history", execution_id, "--json", *extra, *data)
-    assert shown.returncode == 0, shown.stderr
-    return json.loads(shown.stdout)
-
-
 def test_the_composition_example_runs_with_logloom_run(tmp_path):
     data = ["--data-dir", str(tmp_path / "data")]
     args = [
@@ -82,7 +76,7 @@ def test_the_composition_example_runs_with_logloom_run(tmp_path):
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout) == expected_review("review-1")
 
-    parent = history("review-1", data)
+    parent = history("review-1", *data)
     types = [r["type"] for r in parent]
     # audit, notify[0..2], first, second, third, named, empty, each[0..3]
     assert types.count("ChildInvoked") == 13
@@ -96,7 +90,7 @@ def test_the_composition_example_runs_with_logloom_run(tmp_path):
     failed = next(r for r in parent if r["type"] == "ChildFinished" and r["fields"]["seq"] == empty["fields"]["seq"])
     assert failed["fields"]["status"] == "failed" and failed["fields"]["error"]["type"] == "ValueError"
 
-    child = history("review-1:first", data)
+    child = history("review-1:first", *data)
     child_types = [r["type"] for r in child if r["type"] != "PartitionClaimed"]
     assert child_types == [
         "InvocationRequested",
@@ -162,7 +156,7 @@ async def test_session_state_carries_over_between_runs_of_one_session(tmp_path):
         }
         assert other["turn"] == 1 and other["messages"] == ["goodbye"], "sessions do not share state"
 
-        records = history("t2", data, "--session-id", "s1")
+        records = history("t2", "--session-id", "s1", *data)
         types = [r["type"] for r in records]
         assert types.index("SessionLockRequested") < types.index("SessionStateSet") < types.index("ChildInvoked")
         read = next(
@@ -172,9 +166,8 @@ async def test_session_state_carries_over_between_runs_of_one_session(tmp_path):
         set_ = next(r for r in records if r["type"] == "SessionStateSet")
         assert set_["fields"]["name"] == "messages"
         assert json.loads(set_["fields"]["value"]) == ["hello world", "hello again"]
-        found = run_cli("history", "t2", "--json", *data)  # without --session-id: every partition is read
-        assert found.returncode == 0, found.stderr
-        assert [r["type"] for r in json.loads(found.stdout) if r["type"] != "PartitionClaimed"] == [
+        found = history("t2", *data)  # without --session-id: every partition is read
+        assert [r["type"] for r in found if r["type"] != "PartitionClaimed"] == [
             r["type"] for r in records if r["type"] != "PartitionClaimed"
         ]
     finally:

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from helpers import assert_eventually
+from helpers import assert_eventually, in_status
 
 from engine import WaitTimeoutError, WorkflowContext
 from engine.names import event_routing_key
@@ -32,17 +32,13 @@ def app(topic: str) -> Registry:
     return reg
 
 
-async def waiting(client, execution_id):
-    return (await client.get_execution(execution_id)).status == "waiting"
-
-
 async def test_an_event_wakes_a_waiting_workflow(harness):
     topic = f"{harness.namespace}.approval"
     reg = app(topic)
     worker = await harness.worker(registry=reg, evict_after_idle_s=0.5)
     client = await harness.client()
     handle = await reg.get("approval_workflow").invoke(client, {"request": "deploy"})
-    await assert_eventually(lambda: waiting(client, handle.execution_id), timeout=30)
+    await assert_eventually(lambda: in_status(client, handle.execution_id, "waiting"), timeout=30)
     await assert_eventually(lambda: worker.invoker.running() == 0, timeout=10, message="evicted while waiting")
     _, offset = await client.publish_event(topic, {"approved": True, "by": "ana"})
     assert await handle.result(timeout=30) == {"status": "executed", "by": "ana", "offset": offset}
@@ -66,7 +62,7 @@ async def test_keyed_events_reach_only_their_key_in_order_and_an_early_event_is_
     await client.publish_event(f"{topic}.pickup/o-a", {"n": 1})
     await client.publish_event(f"{topic}.pickup/o-a", {"n": 2})
     assert await a.result(timeout=30) == [1, 2, "o-a"]
-    await assert_eventually(lambda: waiting(client, b.execution_id), timeout=30)
+    await assert_eventually(lambda: in_status(client, b.execution_id, "waiting"), timeout=30)
     await client.publish_event(f"{topic}.pickup/o-b", {"n": 3})
     await client.publish_event(f"{topic}.pickup/o-b", {"n": 4})
     assert await b.result(timeout=30) == [3, 4, "o-b"]

@@ -5,7 +5,7 @@ import json
 import time
 
 import pytest
-from helpers import assert_eventually
+from helpers import assert_eventually, in_status
 
 from engine import WaitTimeoutError, WorkflowContext, workflow
 from engine.runtime.timers import SLEEP_LEAD_MS
@@ -52,11 +52,6 @@ async def t_gate_then_suspend(ctx: WorkflowContext, gate: str) -> object:
     return (await ctx.step.suspend("late")).data
 
 
-async def waiting(client, execution_id):
-    execution = await client.get_execution(execution_id)
-    return execution if execution.status == "waiting" else None
-
-
 async def test_durable_sleep_records_the_timer_and_fires_once(harness):
     await harness.worker()
     client = await harness.client()
@@ -78,7 +73,7 @@ async def test_a_long_wait_holds_no_task(harness):
     worker = await harness.worker(evict_after_idle_s=0.5)
     client = await harness.client()
     handle = await t_sleeper.invoke(client, {"seconds": 2.5})
-    execution = await assert_eventually(lambda: waiting(client, handle.execution_id), timeout=30)
+    execution = await assert_eventually(lambda: in_status(client, handle.execution_id, "waiting"), timeout=30)
     assert execution.waiting_for[0]["kind"] == "timer" and execution.waiting_for[0]["key"] == "sleep:1"
     await assert_eventually(lambda: worker.invoker.running() == 0, timeout=10, message="the waiting run was evicted")
     result = await handle.result(timeout=30)
@@ -89,7 +84,7 @@ async def test_suspend_shows_its_data_and_resumes_with_the_payload(harness):
     worker = await harness.worker(evict_after_idle_s=0.5)
     client = await harness.client()
     handle = await t_approval.invoke(client, {"amount": 1200})
-    execution = await assert_eventually(lambda: waiting(client, handle.execution_id), timeout=30)
+    execution = await assert_eventually(lambda: in_status(client, handle.execution_id, "waiting"), timeout=30)
     assert execution.waiting_for == [{"kind": "suspend", "key": "approval", "due_at": None, "data": {"amount": 1200.0}}]
     assert handle.execution_id in [e.execution_id for e in await client.list_executions(status="waiting")]
     await assert_eventually(lambda: worker.invoker.running() == 0, timeout=10)
@@ -127,7 +122,7 @@ async def test_wait_for_user_returns_the_answer(harness):
     await harness.worker()
     client = await harness.client()
     handle = await t_ask.invoke(client)
-    execution = await assert_eventually(lambda: waiting(client, handle.execution_id), timeout=30)
+    execution = await assert_eventually(lambda: in_status(client, handle.execution_id, "waiting"), timeout=30)
     assert execution.waiting_for[0]["data"]["question"] == "Pick a color"
     assert execution.waiting_for[0]["key"] == "wait_for_user:1"
     await client.resume(handle.execution_id, "wait_for_user:1", "b")
@@ -138,7 +133,7 @@ async def test_a_restart_during_a_sleep_waits_only_the_remainder(harness):
     worker = await harness.worker()
     client = await harness.client()
     handle = await t_sleeper.invoke(client, {"seconds": 3})
-    execution = await assert_eventually(lambda: waiting(client, handle.execution_id), timeout=30)
+    execution = await assert_eventually(lambda: in_status(client, handle.execution_id, "waiting"), timeout=30)
     due = execution.waiting_for[0]["due_at"].timestamp()
     await harness.stop_worker(worker)
     await asyncio.sleep(0.5)
@@ -180,7 +175,7 @@ async def test_a_waiting_run_stays_in_memory_and_wakes_without_replay(harness):
     client = await harness.client()
     tag = f"{harness.namespace}-kept"
     handle = await t_counted_suspend.invoke(client, {"tag": tag})
-    await assert_eventually(lambda: waiting(client, handle.execution_id), timeout=30)
+    await assert_eventually(lambda: in_status(client, handle.execution_id, "waiting"), timeout=30)
     await asyncio.sleep(1.0)
     assert worker.invoker.running() == 1 and len(worker.invoker.idle_runs) == 1
     await client.resume(handle.execution_id, "go", "ok")
@@ -196,7 +191,7 @@ async def test_past_max_idle_runs_the_longest_idle_are_evicted_and_replay_on_wak
     handles = []
     for tag in tags:  # one after the other: the first ones are the longest idle
         handles.append(await t_counted_suspend.invoke(client, {"tag": tag}))
-        await assert_eventually(lambda: waiting(client, handles[-1].execution_id), timeout=30)
+        await assert_eventually(lambda: in_status(client, handles[-1].execution_id, "waiting"), timeout=30)
     await assert_eventually(lambda: worker.invoker.running() == 2, timeout=10, message="two runs evicted")
     for handle, tag in zip(handles, tags):
         await client.resume(handle.execution_id, "go", tag)

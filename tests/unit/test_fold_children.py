@@ -2,24 +2,17 @@
 
 import copy
 
+from helpers import ERROR, apply_all, effect, invoke, kinds, owned, rec
+
 from engine import fold
-from engine.fold import MemoryState, keys
+from engine.fold import EffectKind, keys
 from engine.fold.keys import child_key, report_key, session_lock_key, session_state_key
 
-ERROR = {"code": "ERROR", "type": "ValueError", "message": "boom", "step": "s"}
 
-
-def rec(type_, execution_id="p", epoch=1, at=1000, **fields):
-    return {"type": type_, "execution_id": execution_id, "epoch": epoch, "at": at, **fields}
-
-
-def invoke(eid, session=None, **parent):
-    return rec(
-        "InvocationRequested",
+def invoke_by_u(eid, session=None, **parent):
+    """An invocation by user "u", with the session and parent fields rules 9-12 read (None if not given)."""
+    return invoke(
         eid,
-        0,
-        workflow="wf",
-        input="{}",
         user_id="u",
         session_id=session,
         parent_execution_id=parent.get("parent"),
@@ -32,6 +25,7 @@ def invoke(eid, session=None, **parent):
 def child_invoked(seq=1, wait=True, child="p:kid"):
     return rec(
         "ChildInvoked",
+        "p",
         seq=seq,
         key="kid",
         child_execution_id=child,
@@ -43,100 +37,68 @@ def child_invoked(seq=1, wait=True, child="p:kid"):
     )
 
 
-def owned() -> MemoryState:
-    """A partition's state, claimed by an owner with epoch 1."""
-    state = MemoryState()
-    fold.apply(state, rec("PartitionClaimed", "", 1, owner="w"))
-    return state
-
-
-def apply_all(state, records):
-    return [fold.apply(state, copy.deepcopy(r)) for r in records]
+def child_finished(seq=1, child="p:kid", status="completed", result=None, error=None):
+    """The report of child ``child`` of ``p`` (called at ``seq``), as it reaches the parent's partition."""
+    return rec(
+        "ChildFinished",
+        "p",
+        0,
+        seq=seq,
+        child_execution_id=child,
+        child_key=child,
+        status=status,
+        result=result,
+        error=error,
+    )
 
 
 def test_a_child_is_spawned_from_the_outbox_and_its_report_ends_the_wait():
     parent_side, child_side = owned(), owned()
-    apply_all(parent_side, [invoke("p"), rec("ExecutionStarted", worker="w")])
+    apply_all(parent_side, [invoke_by_u("p"), rec("ExecutionStarted", "p", worker="w")])
     spawned = fold.apply(parent_side, child_invoked())
-    assert [e.kind for e in spawned] == ["step", "spawn"]
+    assert kinds(spawned) == ["step", "spawn"]
     assert parent_side.get(keys.execution_key("p"))["waits"]["1"]["child"] == "p:kid"
-    invocation = spawned[1].data["invocation"]
+    invocation = effect(spawned, EffectKind.SPAWN).data["invocation"]
     assert invocation["parent_execution_id"] == "p" and invocation["root_execution_id"] == "p"
     assert invocation["user_id"] == "u" and invocation["reply_key"] == "p" and invocation["parent_seq"] == 1
     assert invocation["at"] == 1000, "the fold reads no clock"
 
-    events = apply_all(
+    _, ended = apply_all(
         child_side,
         [
             {"type": "InvocationRequested", **invocation},
             rec("ExecutionCompleted", "p:kid", result='{"ok":1}', state=None),
         ],
     )
-    report = next(e for e in events[1] if e.kind == "report").data
+    report = effect(ended, EffectKind.REPORT).data
     assert child_side.get(report_key("p:kid")) == report
     again = fold.apply(child_side, {"type": "InvocationRequested", **invocation})  # the parent sent it again
-    assert [e.kind for e in again] == ["duplicate", "report"]
+    assert kinds(again) == ["duplicate", "report"]
 
-    finished = rec(
-        "ChildFinished",
-        "p",
-        0,
-        seq=1,
-        child_execution_id="p:kid",
-        child_key="p:kid",
-        status="completed",
-        result='{"ok":1}',
-        error=None,
-    )
+    finished = child_finished(result='{"ok":1}')
     first = fold.apply(parent_side, copy.deepcopy(finished))
-    assert [e.kind for e in first][:2] == ["child_ack", "step"] and first[1].data[1]["result"] == '{"ok":1}'
+    assert kinds(first)[:2] == ["child_ack", "step"] and effect(first, EffectKind.STEP).data[1]["result"] == '{"ok":1}'
     assert parent_side.get(child_key("p", "p:kid")) is None
     assert parent_side.get(keys.execution_key("p"))["status"] == "running"
-    assert [e.kind for e in fold.apply(parent_side, copy.deepcopy(finished))] == ["child_ack", "duplicate"]
+    assert kinds(fold.apply(parent_side, copy.deepcopy(finished))) == ["child_ack", "duplicate"]
     fold.apply(child_side, rec("ChildAcknowledged", "p:kid", 0))
     assert child_side.get(report_key("p:kid")) is None
 
 
 def test_a_failed_child_fails_the_parents_step_with_its_error():
     state = owned()
-    apply_all(state, [invoke("p"), child_invoked()])
-    events = fold.apply(
-        state,
-        rec(
-            "ChildFinished",
-            "p",
-            0,
-            seq=1,
-            child_execution_id="p:kid",
-            child_key="p:kid",
-            status="failed",
-            result=None,
-            error=ERROR,
-        ),
-    )
-    entry = events[1].data[1]
+    apply_all(state, [invoke_by_u("p"), child_invoked()])
+    events = fold.apply(state, child_finished(status="failed", error=ERROR))
+    entry = effect(events, EffectKind.STEP).data[1]
     assert entry["status"] == "failed" and entry["error"]["step"] == "kid" and entry["error"]["type"] == "ValueError"
     assert "child execution p:kid failed: boom" == entry["error"]["message"]
 
 
 def test_a_cancelled_parent_cancels_its_open_children():
     state = owned()
-    apply_all(state, [invoke("p"), child_invoked(1, child="p:a"), child_invoked(2, wait=False, child="p:b")])
-    fold.apply(
-        state,
-        rec(
-            "ChildFinished",
-            "p",
-            0,
-            seq=2,
-            child_execution_id="p:b",
-            child_key="p:b",
-            status="completed",
-            result="1",
-            error=None,
-        ),
-    )
-    events = fold.apply(state, rec("ExecutionCancelled", reason="stop"))
+    apply_all(state, [invoke_by_u("p"), child_invoked(1, child="p:a"), child_invoked(2, wait=False, child="p:b")])
+    fold.apply(state, child_finished(2, "p:b", result="1"))
+    events = fold.apply(state, rec("ExecutionCancelled", "p", reason="stop"))
     cancels = [e for e in events if e.kind == "cancel_child"]
     assert [e.execution_id for e in cancels] == ["p:a"], "only children that have not reported back"
     assert state.get(child_key("p", "p:a"))["cancel"] == "parent p was cancelled"
@@ -148,15 +110,16 @@ def test_session_turns_are_taken_in_request_order_and_shared_by_a_call_tree():
     apply_all(
         state,
         [
-            invoke("a", "s"),
-            invoke("b", "s"),
-            invoke("a:kid", "s", parent="a", root="a", seq=2, reply="s"),
-            invoke("c", "s"),
+            invoke_by_u("a", "s"),
+            invoke_by_u("b", "s"),
+            invoke_by_u("a:kid", "s", parent="a", root="a", seq=2, reply="s"),
+            invoke_by_u("c", "s"),
         ],
     )
-    assert fold.apply(state, lock("a"))[0].data[1]["status"] == "completed"
-    assert fold.apply(state, lock("b"))[0].data[1]["status"] == "waiting"
-    assert fold.apply(state, lock("a:kid"))[0].data[1]["status"] == "completed", "same root: shares the turn"
+    lock_status = lambda eid: effect(fold.apply(state, lock(eid)), EffectKind.STEP).data[1]["status"]
+    assert lock_status("a") == "completed"
+    assert lock_status("b") == "waiting"
+    assert lock_status("a:kid") == "completed", "same root: shares the turn"
     fold.apply(state, lock("c"))
     fold.apply(state, rec("SessionStateSet", "a", seq=2, key="session.set:n:1", name="n", value="1"))
     assert state.get(session_state_key("s")) == {"n": "1"}

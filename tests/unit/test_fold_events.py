@@ -2,43 +2,22 @@
 
 import copy
 
+from helpers import effect, invoke, kinds, owned, rec
+
 from engine import fold
-from engine.fold import MemoryState, keys
+from engine.fold import EffectKind, MemoryState, keys
 from engine.fold.keys import delivery_key as outbox_key
-
-
-def rec(type_, execution_id="w", epoch=1, at=1000, **fields):
-    return {"type": type_, "execution_id": execution_id, "epoch": epoch, "at": at, **fields}
-
-
-def owned() -> MemoryState:
-    state = MemoryState()
-    fold.apply(state, rec("PartitionClaimed", "", 1, owner="owner"))
-    return state
 
 
 def waiting(timeout_at=None) -> tuple[MemoryState, dict]:
     """The waiter's partition with execution ``w`` waiting on orders/o-1; returns the registration."""
-    state = owned()
-    fold.apply(
-        state,
-        rec(
-            "InvocationRequested",
-            "w",
-            0,
-            workflow="wf",
-            input="{}",
-            user_id=None,
-            session_id=None,
-            parent_execution_id=None,
-            root_execution_id=None,
-        ),
-    )
-    fold.apply(state, rec("ExecutionStarted", worker="owner"))
+    state = owned("owner")
+    fold.apply(state, invoke("w"))
+    fold.apply(state, rec("ExecutionStarted", "w", worker="owner"))
     events = fold.apply(
-        state, rec("EventAwaited", seq=1, key="order", topic="orders", event_key="o-1", timeout_at=timeout_at)
+        state, rec("EventAwaited", "w", seq=1, key="order", topic="orders", event_key="o-1", timeout_at=timeout_at)
     )
-    return state, next(e for e in events if e.kind == "await_event").data
+    return state, effect(events, EffectKind.AWAIT_EVENT).data
 
 
 def event(offset=5):
@@ -57,7 +36,7 @@ def event(offset=5):
 
 def test_a_delivered_wait_sends_no_answer_and_its_acknowledged_delivery_leaves_the_outbox():
     waiter_side, registration = waiting()
-    event_side = owned()
+    event_side = owned("owner")
     fold.apply(
         event_side,
         rec(
@@ -68,8 +47,8 @@ def test_a_delivered_wait_sends_no_answer_and_its_acknowledged_delivery_leaves_t
         ),
     )
     delivered = fold.apply(event_side, event())
-    assert [e.kind for e in delivered] == ["deliver"]
-    delivery = delivered[0].data
+    assert kinds(delivered) == ["deliver"]
+    delivery = effect(delivered, EffectKind.DELIVER).data
     assert event_side.get(outbox_key("w", 1)) == delivery
 
     woken = fold.apply(
@@ -81,7 +60,7 @@ def test_a_delivered_wait_sends_no_answer_and_its_acknowledged_delivery_leaves_t
             **{k: delivery[k] for k in ("seq", "topic", "event_key", "partition", "offset", "timestamp", "data")},
         ),
     )
-    assert [e.kind for e in woken] == ["step", "woken"], "the event partition confirms the delivery itself"
+    assert kinds(woken) == ["step", "woken"], "the event partition confirms the delivery itself"
     assert waiter_side.get(keys.journal_key("w", 1))["status"] == "completed"
     assert waiter_side.get(keys.awaiting_key("w", 1)) is None
 
@@ -95,7 +74,7 @@ def test_a_delivered_wait_sends_no_answer_and_its_acknowledged_delivery_leaves_t
 
 def test_a_wait_that_ends_without_an_event_tells_the_event_partition():
     waiter_side, _ = waiting(timeout_at=5000)
-    ended = fold.apply(waiter_side, rec("TimerFired", seq=1, key="order", due_at=5000))
+    ended = fold.apply(waiter_side, rec("TimerFired", "w", seq=1, key="order", due_at=5000))
     closes = [e for e in ended if e.kind == "close_wait"]
     assert [c.data for c in closes] == [{"seq": 1, "topic": "orders", "event_key": "o-1"}]
     late = fold.apply(
@@ -113,4 +92,4 @@ def test_a_wait_that_ends_without_an_event_tells_the_event_partition():
             data="{}",
         ),
     )
-    assert [e.kind for e in late] == ["duplicate"]
+    assert kinds(late) == ["duplicate"]
