@@ -25,6 +25,7 @@ from .scans import JournalScans
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2
+_FINISHED = EffectKind.FINISHED  # a module name: read for every effect the pump folds (docs/architecture.md)
 
 
 class _View:
@@ -125,7 +126,7 @@ class LiveResults:
                     except SchemaError:
                         continue
                     for effect in fold.apply(view.state, record):
-                        if effect.kind == EffectKind.FINISHED:
+                        if effect.kind == _FINISHED:
                             for waiter in view.waiters.pop(effect.execution_id, []):
                                 if not waiter.done():
                                     waiter.set_result(effect.data)

@@ -31,6 +31,8 @@ from .keys import child_key, children_prefix, execution_key, journal_key, report
 from .rows import EntryKind, EntryStatus, Status, active_row, close_wait, completed, failed, open_wait
 from .state import State
 
+_CANCELLED = Status.CANCELLED  # read at every execution's end, as a module name (docs/architecture.md)
+
 # -- 9. on the parent's partition --------------------------------------------------------
 
 
@@ -126,7 +128,7 @@ def on_ended(state: State, row: dict) -> list[Effect]:
         }
         state.put(report_key(row["id"]), report)
         effects.append(Effect(EffectKind.REPORT, row["id"], report))
-    if row["status"] == Status.CANCELLED:
+    if row["status"] == _CANCELLED:
         for key, child in list(state.scan(children_prefix(row["id"]))):
             child["cancel"] = f"parent {row['id']} was cancelled"
             state.put(key, child)

@@ -38,9 +38,16 @@ def partition_claimed(state: State, record: dict) -> list[Effect]:
     return [Effect(EffectKind.CLAIM_REJECTED, "", claim)]
 
 
-RULES = {**executions.RULES, **waits.RULES, **event_waits.RULES, **children.RULES, **sessions.RULES}
+RULES = {
+    RecordType.PARTITION_CLAIMED: partition_claimed,
+    **executions.RULES,
+    **waits.RULES,
+    **event_waits.RULES,
+    **children.RULES,
+    **sessions.RULES,
+}
 
-_missing = set(RecordType) - set(RULES) - {RecordType.PARTITION_CLAIMED}
+_missing = set(RecordType) - set(RULES)
 if _missing:  # a record type without a rule would be ignored silently in production
     raise ImportError(f"the fold has no rule for {sorted(_missing)}")
 
@@ -48,7 +55,8 @@ if _missing:  # a record type without a rule would be ignored silently in produc
 def apply(state: State, record: dict) -> list[Effect]:
     """Fold one decoded record into ``state``; the effects say what it did."""
     kind = record["type"]
-    if kind == RecordType.PARTITION_CLAIMED:
+    rule = RULES.get(kind)
+    if rule is partition_claimed:  # rule 1 itself: claims are never fenced
         return partition_claimed(state, record)
     epoch = record["epoch"]
     if epoch:
@@ -57,7 +65,6 @@ def apply(state: State, record: dict) -> list[Effect]:
             return [
                 Effect(EffectKind.FENCED, record["execution_id"], f"epoch {epoch} is not the owner's epoch {current}")
             ]
-    rule = RULES.get(kind)
     if rule is None:  # a record type this version does not fold (written by a newer one)
         return [ignored(record["execution_id"], f"no fold rule for {kind}")]
     return rule(state, record)

@@ -80,14 +80,18 @@ NOT_APPLIED = frozenset(
 )
 
 
+# Members used once per record, as module names (docs/architecture.md: enum members on hot paths).
+_STEP, _DUPLICATE, _IGNORED = EffectKind.STEP, EffectKind.DUPLICATE, EffectKind.IGNORED
+
+
 def step(execution_id: str, seq: int, entry: dict) -> Effect:
     """The journal now holds ``entry`` at ``seq``: a step or wait caller may go on."""
-    return Effect(EffectKind.STEP, execution_id, (seq, entry))
+    return Effect(_STEP, execution_id, (seq, entry))
 
 
 def duplicate(execution_id: str, why: str) -> Effect:
-    return Effect(EffectKind.DUPLICATE, execution_id, why)
+    return Effect(_DUPLICATE, execution_id, why)
 
 
 def ignored(execution_id: str, why: str) -> Effect:
-    return Effect(EffectKind.IGNORED, execution_id, why)
+    return Effect(_IGNORED, execution_id, why)

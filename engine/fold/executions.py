@@ -23,6 +23,11 @@ from .keys import active_key, execution_key, journal_key, timer_key
 from .rows import DEADLINE_SEQ, EntryStatus, Status, active_row
 from .state import State
 
+# Members read once per record, as module names (docs/architecture.md: enum members on hot paths).
+_COMPLETED, _FAILED, _RETRYING = EntryStatus.COMPLETED, EntryStatus.FAILED, EntryStatus.RETRYING
+_PENDING, _RUNNING, _ENDED_OK = Status.PENDING, Status.RUNNING, Status.COMPLETED
+_INVOKED, _STARTED, _FINISHED = EffectKind.INVOKED, EffectKind.STARTED, EffectKind.FINISHED
+
 
 def invocation_requested(state: State, r: dict) -> list[Effect]:
     execution_id = r["execution_id"]
@@ -31,7 +36,7 @@ def invocation_requested(state: State, r: dict) -> list[Effect]:
     row = {
         "id": execution_id,
         "workflow": r["workflow"],
-        "status": Status.PENDING,
+        "status": _PENDING,
         "input": r["input"],
         "user_id": r.get("user_id"),
         "session_id": r.get("session_id"),
@@ -48,7 +53,7 @@ def invocation_requested(state: State, r: dict) -> list[Effect]:
     }
     if r.get("parent_execution_id") and r.get("reply_key"):  # a child: it reports its end there
         row["parent"] = {"seq": r.get("parent_seq"), "reply_key": r["reply_key"]}
-    effects = [Effect(EffectKind.INVOKED, execution_id, row)]
+    effects = [Effect(_INVOKED, execution_id, row)]
     if r.get("run_timeout_ms"):
         row["deadline"] = r["at"] + r["run_timeout_ms"]
         state.put(
@@ -65,15 +70,16 @@ def execution_started(state: State, r: dict) -> list[Effect]:
     row, ignored = active_row(state, r)
     if row is None:
         return ignored
-    if row["status"] != Status.PENDING:
+    if row["status"] != _PENDING:
         return [duplicate(row["id"], "already started")]
-    row["status"] = Status.RUNNING
+    row["status"] = _RUNNING
     row["started_at"] = r["at"]
     state.put(execution_key(row["id"]), row)
-    return [Effect(EffectKind.STARTED, row["id"], row)]
+    return [Effect(_STARTED, row["id"], row)]
 
 
-def step_outcome(state: State, r: dict) -> list[Effect]:
+def _step_outcome(state: State, r: dict, outcome: dict, attempt_failed: bool = False) -> list[Effect]:
+    """The first outcome at a position wins; a failed attempt only replaces an earlier attempt."""
     row, ignored = active_row(state, r)
     if row is None:
         return ignored
@@ -81,38 +87,47 @@ def step_outcome(state: State, r: dict) -> list[Effect]:
     key = journal_key(execution_id, seq)
     existing = state.get(key)
     if existing is not None and (
-        existing["status"] != EntryStatus.RETRYING
-        or r["type"] == RecordType.STEP_ATTEMPT_FAILED
-        and r["attempt"] <= existing["attempt"]
+        existing["status"] != _RETRYING or attempt_failed and r["attempt"] <= existing["attempt"]
     ):
         return [step(execution_id, seq, existing), duplicate(execution_id, "step already recorded")]
-    entry = {"key": r["key"], "attempt": r["attempt"], "at": r["at"]}
+    entry = {"key": r["key"], "attempt": r["attempt"], "at": r["at"], **outcome}
     if r.get("state") is not None:  # the state checkpoint that came with this step
         row["state"] = r["state"]
         state.put(execution_key(execution_id), row)
-    if r["type"] == RecordType.STEP_COMPLETED:
-        entry.update(status=EntryStatus.COMPLETED, result=r["result"])
-    elif r["type"] == RecordType.STEP_FAILED:
-        entry.update(status=EntryStatus.FAILED, error=r["error"])
-    else:
-        entry.update(status=EntryStatus.RETRYING, error=r["error"], retry_at=r["retry_at"])
     state.put(key, entry)
     return [step(execution_id, seq, entry)]
 
 
-def execution_ended(state: State, r: dict) -> list[Effect]:
+def step_completed(state: State, r: dict) -> list[Effect]:
+    return _step_outcome(state, r, {"status": _COMPLETED, "result": r["result"]})
+
+
+def step_failed(state: State, r: dict) -> list[Effect]:
+    return _step_outcome(state, r, {"status": _FAILED, "error": r["error"]})
+
+
+def step_attempt_failed(state: State, r: dict) -> list[Effect]:
+    return _step_outcome(state, r, {"status": _RETRYING, "error": r["error"], "retry_at": r["retry_at"]}, True)
+
+
+def execution_completed(state: State, r: dict) -> list[Effect]:
+    return _end(state, r, {"status": _ENDED_OK, "result": r["result"]})
+
+
+def execution_failed(state: State, r: dict) -> list[Effect]:
+    return _end(state, r, {"status": Status.FAILED, "error": r["error"]})
+
+
+def execution_cancelled(state: State, r: dict) -> list[Effect]:
+    error = {"code": "CANCELLED", "type": "ExecutionCancelled", "message": r["reason"], "step": None}
+    return _end(state, r, {"status": Status.CANCELLED, "error": error})
+
+
+def _end(state: State, r: dict, outcome: dict) -> list[Effect]:
     row, ignored = active_row(state, r)
     if row is None:
         return ignored
-    if r["type"] == RecordType.EXECUTION_COMPLETED:
-        row.update(status=Status.COMPLETED, result=r["result"])
-    elif r["type"] == RecordType.EXECUTION_CANCELLED:
-        row.update(
-            status=Status.CANCELLED,
-            error={"code": "CANCELLED", "type": "ExecutionCancelled", "message": r["reason"], "step": None},
-        )
-    else:
-        row.update(status=Status.FAILED, error=r["error"])
+    row.update(outcome)
     row["completed_at"] = r["at"]
     row["waits"] = {}
     if r.get("state") is not None:
@@ -120,7 +135,7 @@ def execution_ended(state: State, r: dict) -> list[Effect]:
     state.put(execution_key(row["id"]), row)
     state.delete(active_key(row["id"]))
     # What else an end does: report to its parent, cancel its children, free its session.
-    return [Effect(EffectKind.FINISHED, row["id"], row), *children.on_ended(state, row), *sessions.on_ended(state, row)]
+    return [Effect(_FINISHED, row["id"], row), *children.on_ended(state, row), *sessions.on_ended(state, row)]
 
 
 def request_cancel(state: State, row: dict, reason: str, at_ms: int) -> list[Effect]:
@@ -141,11 +156,11 @@ def cancel_requested(state: State, r: dict) -> list[Effect]:
 RULES = {
     RecordType.INVOCATION_REQUESTED: invocation_requested,
     RecordType.EXECUTION_STARTED: execution_started,
-    RecordType.STEP_COMPLETED: step_outcome,
-    RecordType.STEP_FAILED: step_outcome,
-    RecordType.STEP_ATTEMPT_FAILED: step_outcome,
-    RecordType.EXECUTION_COMPLETED: execution_ended,
-    RecordType.EXECUTION_FAILED: execution_ended,
+    RecordType.STEP_COMPLETED: step_completed,
+    RecordType.STEP_FAILED: step_failed,
+    RecordType.STEP_ATTEMPT_FAILED: step_attempt_failed,
+    RecordType.EXECUTION_COMPLETED: execution_completed,
+    RecordType.EXECUTION_FAILED: execution_failed,
     RecordType.CANCEL_REQUESTED: cancel_requested,
-    RecordType.EXECUTION_CANCELLED: execution_ended,
+    RecordType.EXECUTION_CANCELLED: execution_cancelled,
 }

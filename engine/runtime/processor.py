@@ -77,15 +77,20 @@ class PartitionProcessor:
         self.applied = store.applied_offset()
         self.replayed_from = self.applied + 1
         self.epoch = 0
+        self.active = False  # whether this processor owns its partition now (and may append)
         self.phase = Phase.REPLAYING
         self.timers = Timers(self)
         self._catchup_end = 0
         self._waiters: dict[tuple, asyncio.Future] = {}
 
     @property
-    def active(self) -> bool:
-        """Whether this processor owns its partition now (and may append)."""
-        return self.phase is Phase.ACTIVE
+    def phase(self) -> Phase:
+        return self._phase
+
+    @phase.setter
+    def phase(self, phase: Phase) -> None:
+        self._phase = phase
+        self.active = phase is Phase.ACTIVE  # read on every append: a plain attribute
 
     # -- 1. replay, 2. claim -------------------------------------------------------------
 
@@ -187,25 +192,27 @@ class PartitionProcessor:
 
     # -- 3. appends for the invoker and the messenger -----------------------------------
 
-    def _check_active(self) -> None:
-        if self.phase is not Phase.ACTIVE:
-            raise Fenced(f"partition {self.partition} is {self.phase}")
+    def _fenced(self) -> Fenced:
+        return Fenced(f"partition {self.partition} is {self.phase}")
 
     def append(self, routing_key: bytes, record: Record) -> asyncio.Future[int]:
         """Append a record built with this processor's epoch to its own partition."""
-        self._check_active()
+        if not self.active:
+            raise self._fenced()
         return self.log.append(self.partition, routing_key, self.codec.encode(record))
 
     def send(self, routing_key: str, record: Record, to_partition: int | None = None) -> asyncio.Future[int]:
         """Append a command (epoch 0) to the partition ``routing_key`` maps to (or ``to_partition``)."""
-        self._check_active()
+        if not self.active:
+            raise self._fenced()
         if to_partition is None:
             to_partition = self.log.partition_for(routing_key)
         return self.log.append(to_partition, routing_key.encode(), self.codec.encode(record))
 
     def waiter(self, key: tuple) -> asyncio.Future:
         """A future the fold resolves when it applies an outcome for ``key``."""
-        self._check_active()
+        if not self.active:
+            raise self._fenced()
         waiter = asyncio.get_running_loop().create_future()
         self._waiters[key] = waiter
         return waiter

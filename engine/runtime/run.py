@@ -24,15 +24,24 @@ from ..workflow.port import RecordBuilder
 from ..workflow.registry import Registry
 from ..workflow.state import dump_state
 from .idle_runs import IdleRuns
-from .run_state import RunEvent, RunState, next_state
+from .run_state import TRANSITIONS, IllegalTransition, RunEvent, RunState
 
 log = logging.getLogger(__name__)
+
+# Read at every step, as module names (docs/architecture.md: enum members on hot paths).
+_WORK, _ALL_PARKED, _IDLE, _RUNNING = RunEvent.WORK, RunEvent.ALL_PARKED, RunState.IDLE, RunState.RUNNING
 
 # Waits due sooner than this stay in memory; longer ones are evicted (no task, no coroutine).
 KEEP_IN_MEMORY_MS = 1000
 
 
 class ExecutionRun:
+    # One per running execution, made and dropped at every wake: no per-instance dict.
+    __slots__ = (
+        "processor", "registry", "idle_runs", "row", "journal", "execution_id", "routing_key", "state", "active",
+        "parked", "task", "cancel_reason", "idle_token", "ctx", "recorded_state", "_seq",
+    )  # fmt: skip
+
     def __init__(
         self,
         processor,
@@ -59,7 +68,10 @@ class ExecutionRun:
         self._seq = 0
 
     def _move(self, event: RunEvent) -> None:
-        self.state = next_state(self.state, event)
+        try:
+            self.state = TRANSITIONS[self.state, event]  # next_state, without the call: it runs at every step
+        except KeyError:
+            raise IllegalTransition(f"a {self.state} run cannot take {event}") from None
 
     # -- the port: what the workflow layer asks of the runtime ---------------------------
 
@@ -139,13 +151,14 @@ class ExecutionRun:
 
     def _now_idle(self) -> None:
         self.idle_token += 1
-        self._move(RunEvent.ALL_PARKED)
-        if self.state is RunState.IDLE:
+        self._move(_ALL_PARKED)
+        if self.state is _IDLE:
             self.idle_runs.add(self)
 
     def _not_idle(self) -> None:
         self.idle_token += 1  # an eviction check scheduled before now no longer applies
-        self._move(RunEvent.WORK)
+        if self.state is not _RUNNING:  # (running, work) -> running: most calls change nothing
+            self._move(_WORK)
         self.idle_runs.discard(self)
 
     def maybe_evict(self, idle_token: int) -> None:

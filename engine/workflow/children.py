@@ -63,6 +63,8 @@ class BatchStepResult:
 class ChildSteps:
     """The child-workflow half of ``ctx.step`` (``StepApi`` delegates to it)."""
 
+    __slots__ = ("_steps",)
+
     def __init__(self, steps: StepRunner):
         self._steps = steps
 

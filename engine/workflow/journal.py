@@ -69,16 +69,18 @@ class Park(NamedTuple):
 
 
 Decision = Replay | Run | Park
+FIRST_ATTEMPT = Run()
+_RETRYING = EntryStatus.RETRYING  # a module name: read at every step (docs/architecture.md)
 
 
 def decide(journal: Journal, seq: int, key: str) -> Decision:
     """What the step call at ``seq`` asking for ``key`` does; raises ``NondeterminismError``."""
     entry = journal.recorded(seq, key)
     if entry is None:
-        return Run()
+        return FIRST_ATTEMPT
     status = entry["status"]
     if status in RECORDED:
         return Replay(entry)
-    if status == EntryStatus.RETRYING:
+    if status == _RETRYING:
         return Run(entry["attempt"] + 1, entry["retry_at"])
     return Park(entry)

@@ -23,9 +23,17 @@ from .steps import Resumed, StepRunner, in_seconds, step_name
 class StepApi:
     """``ctx.step``."""
 
+    __slots__ = ("_steps", "_children")
+
     def __init__(self, steps: StepRunner):
         self._steps = steps
-        self._children = ChildSteps(steps)
+        self._children: ChildSteps | None = None  # made on first use: most runs start no child
+
+    @property
+    def _child_steps(self) -> ChildSteps:
+        if self._children is None:
+            self._children = ChildSteps(self._steps)
+        return self._children
 
     async def run(
         self,
@@ -124,7 +132,7 @@ class StepApi:
         run_timeout_seconds: float | None = None,
     ) -> ChildHandle:
         """Start ``workflow`` as a child, as the step ``name``; returns its handle once recorded."""
-        return await self._children.invoke(name, workflow, payload, initial_state, run_timeout_seconds)
+        return await self._child_steps.invoke(name, workflow, payload, initial_state, run_timeout_seconds)
 
     async def invoke_and_wait(
         self,
@@ -135,12 +143,12 @@ class StepApi:
         run_timeout_seconds: float | None = None,
     ) -> Any:
         """Run ``workflow`` as a child and return its result; a failed child raises ``StepExecutionError``."""
-        return await self._children.invoke_and_wait(name, workflow, payload, initial_state, run_timeout_seconds)
+        return await self._child_steps.invoke_and_wait(name, workflow, payload, initial_state, run_timeout_seconds)
 
     async def batch_invoke(self, name: str, workflows: list[BatchWorkflowInput]) -> list[ChildHandle]:
         """Start many children (``name[0]``, ``name[1]``...) at once; their handles in input order."""
-        return await self._children.batch_invoke(name, workflows)
+        return await self._child_steps.batch_invoke(name, workflows)
 
     async def batch_invoke_and_wait(self, name: str, workflows: list[BatchWorkflowInput]) -> list[BatchStepResult]:
         """Start many children and wait for all; one ``BatchStepResult`` per child, in input order."""
-        return await self._children.batch_invoke_and_wait(name, workflows)
+        return await self._child_steps.batch_invoke_and_wait(name, workflows)

@@ -47,6 +47,9 @@ from .port import RecordBuilder, RunPort
 from .registry import Function, RetryPolicy
 from .step_context import FunctionContext, StepInfo, call_body, logger, sleep_until
 
+# Read at every step, as module names (docs/architecture.md: enum members on hot paths).
+_COMPLETED = EntryStatus.COMPLETED
+
 
 @dataclass(frozen=True)
 class Resumed:
@@ -62,6 +65,8 @@ def in_seconds(duration: float | timedelta | None) -> float | None:
 
 class StepKeys:
     """Step keys of one execution: explicit names are unique; derived ones count occurrences."""
+
+    __slots__ = ("execution_id", "_occurrences", "_explicit")  # one per run, like the objects below
 
     def __init__(self, execution_id: str):
         self.execution_id = execution_id
@@ -87,6 +92,8 @@ class StepKeys:
 
 class StepRunner:
     """The step protocol of one execution, over its runtime port."""
+
+    __slots__ = ("ctx", "run", "execution_id", "keys")
 
     def __init__(self, ctx, run: RunPort):
         self.ctx = ctx  # the WorkflowContext: what an @function's FunctionContext reports
@@ -175,7 +182,7 @@ class StepRunner:
         return self._outcome(entry)
 
     def _outcome(self, entry: dict) -> Any:
-        if entry["status"] == EntryStatus.COMPLETED:
+        if entry["status"] == _COMPLETED:
             return from_json(entry["result"])
         raise step_error_from_record(entry["error"], self.execution_id)
 
