@@ -12,6 +12,8 @@ from ..errors import WorkflowFailedError
 from ..fold.rows import ENDED, Status
 from ..wire.serde import from_json
 
+_FAILED_OR_CANCELLED = frozenset({Status.FAILED, Status.CANCELLED})
+
 
 class Execution(BaseModel):
     """Status of one execution, as folded from the journal."""
@@ -88,7 +90,7 @@ class ExecutionHandle:
     async def result(self, timeout: float | None = None) -> Any:
         """Wait for the execution to end; its result, or ``WorkflowFailedError``."""
         row = await self.client.live.wait_finished(self.execution_id, self.routing_key, self._fresh, timeout)
-        if row["status"] in (Status.FAILED, Status.CANCELLED):
+        if row["status"] in _FAILED_OR_CANCELLED:
             raise WorkflowFailedError(self.execution_id, row["error"])
         return from_json(row["result"])
 

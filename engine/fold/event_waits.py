@@ -49,6 +49,10 @@ from .state import State
 
 EVENT_BUFFER_MS = 3_600_000
 
+# Members read per record, as module names (docs/architecture.md).
+_WAITING, _EVENT = EntryStatus.WAITING, EntryKind.EVENT
+_AWAIT_EVENT, _DELIVER = EffectKind.AWAIT_EVENT, EffectKind.DELIVER
+
 
 def _stream_name(topic: str, event_key: str | None) -> str:
     """The row's cursor name of one topic/key."""
@@ -71,8 +75,8 @@ def event_awaited(state: State, r: dict) -> list[Effect]:
     ]
     entry = {
         "key": r["key"],
-        "status": EntryStatus.WAITING,
-        "kind": EntryKind.EVENT,
+        "status": _WAITING,
+        "kind": _EVENT,
         "topic": r["topic"],
         "event_key": r.get("event_key"),
         "since": since,
@@ -93,7 +97,7 @@ def event_awaited(state: State, r: dict) -> list[Effect]:
     }
     state.put(awaiting_key(row["id"], r["seq"]), registration)
     state.put(execution_key(row["id"]), row)
-    effects = [step(row["id"], r["seq"], entry), Effect(EffectKind.AWAIT_EVENT, row["id"], registration)]
+    effects = [step(row["id"], r["seq"], entry), Effect(_AWAIT_EVENT, row["id"], registration)]
     if r.get("timeout_at") is not None:
         effects.append(Effect(EffectKind.TIMER, row["id"], r["timeout_at"]))
     return effects
@@ -103,7 +107,7 @@ def event_delivered(state: State, r: dict) -> list[Effect]:
     execution_id, seq = r["execution_id"], r["seq"]
     row, ignored_ = active_row(state, r)
     entry = state.get(journal_key(execution_id, seq)) if row is not None else None
-    if entry is None or entry["status"] != EntryStatus.WAITING or entry.get("kind") != EntryKind.EVENT:
+    if entry is None or entry["status"] != _WAITING or entry.get("kind") != _EVENT:
         return ignored_ or [duplicate(execution_id, "wait already ended")]
     event = {
         "data": orjson.loads(r["data"]),
@@ -135,7 +139,7 @@ def _deliver(state: State, waiter: dict, execution_id: str, event: dict) -> Effe
         "reply_key": waiter["reply_key"],
     }
     state.put(delivery_key(execution_id, waiter["seq"]), delivery)
-    return Effect(EffectKind.DELIVER, execution_id, delivery)
+    return Effect(_DELIVER, execution_id, delivery)
 
 
 def wait_registered(state: State, r: dict) -> list[Effect]:

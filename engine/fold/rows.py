@@ -54,6 +54,12 @@ class EntryKind(StrEnum):
 
 RECORDED = frozenset({EntryStatus.COMPLETED, EntryStatus.FAILED})
 
+# Members the wait helpers read per record, as module names (docs/architecture.md).
+_WAITING_ROW, _RUNNING_ROW = Status.WAITING, Status.RUNNING
+_TIMER, _SUSPEND, _EVENT = EntryKind.TIMER, EntryKind.SUSPEND, EntryKind.EVENT
+_COMPLETED, _FAILED = EntryStatus.COMPLETED, EntryStatus.FAILED
+_TIMER_DONE, _CLOSE_WAIT, _WOKEN = EffectKind.TIMER_DONE, EffectKind.CLOSE_WAIT, EffectKind.WOKEN
+
 DEADLINE_SEQ = 0  # timer index position of an execution's run timeout (steps start at 1)
 
 # What a row keeps of each open wait (``Execution.waiting_for``).
@@ -85,11 +91,11 @@ def open_wait(state: State, r: dict, entry: dict, due_at_ms: int | None) -> tupl
     if due_at_ms is not None:
         state.put(
             timer_key(due_at_ms, row["id"], r["seq"]),
-            {"key": r["key"], "routing": names.row_routing_key(row), "sleep": entry["kind"] == EntryKind.TIMER},
+            {"key": r["key"], "routing": names.row_routing_key(row), "sleep": entry["kind"] == _TIMER},
         )
     waits = row.setdefault("waits", {})
     waits[str(r["seq"])] = {k: v for k, v in entry.items() if k in _WAIT_FIELDS}
-    row["status"] = Status.WAITING
+    row["status"] = _WAITING_ROW
     return row, []
 
 
@@ -104,32 +110,32 @@ def close_wait(state: State, row: dict, seq: int, entry: dict, unregister: bool 
     effects = [step(execution_id, seq, entry)]
     if due_at_ms is not None:
         state.delete(timer_key(due_at_ms, execution_id, seq))
-        effects.append(Effect(EffectKind.TIMER_DONE, execution_id, timer_key(due_at_ms, execution_id, seq)))
-    if entry.get("kind") == EntryKind.SUSPEND:
+        effects.append(Effect(_TIMER_DONE, execution_id, timer_key(due_at_ms, execution_id, seq)))
+    if entry.get("kind") == _SUSPEND:
         state.delete(suspension_key(execution_id, entry["key"]))
-    if entry.get("kind") == EntryKind.EVENT:
+    if entry.get("kind") == _EVENT:
         state.delete(awaiting_key(execution_id, seq))
         if unregister:  # the event partition may forget this wait now
             effects.append(
                 Effect(
-                    EffectKind.CLOSE_WAIT,
+                    _CLOSE_WAIT,
                     execution_id,
                     {"seq": seq, "topic": entry["topic"], "event_key": entry.get("event_key")},
                 )
             )
     row.get("waits", {}).pop(str(seq), None)
     if not row.get("waits"):
-        row["status"] = Status.RUNNING
+        row["status"] = _RUNNING_ROW
     state.put(execution_key(execution_id), row)
-    effects.append(Effect(EffectKind.WOKEN, execution_id, row))
+    effects.append(Effect(_WOKEN, execution_id, row))
     return effects
 
 
 def completed(entry: dict, result: str) -> dict:
     """``entry`` ended with ``result`` (JSON)."""
-    return dict(entry, status=EntryStatus.COMPLETED, result=result)
+    return dict(entry, status=_COMPLETED, result=result)
 
 
 def failed(entry: dict, error: dict) -> dict:
     """``entry`` ended with ``error`` (an Avro ``Error`` record)."""
-    return dict(entry, status=EntryStatus.FAILED, error=error)
+    return dict(entry, status=_FAILED, error=error)

@@ -29,6 +29,10 @@ from .run_state import RunState
 
 log = logging.getLogger(__name__)
 
+# Read at every run's end, as module names (docs/architecture.md: enum members on hot paths).
+_BEING_EVICTED = (RunState.EVICTED, RunState.EVICTED_WOKEN)
+_EVICTED_WOKEN, _STOPPING, _PENDING = RunState.EVICTED_WOKEN, RunState.STOPPING, Status.PENDING
+
 
 class Invoker:
     def __init__(
@@ -77,7 +81,7 @@ class Invoker:
             self.start(processor, row)  # starts, sees the request, records the cancellation
             return
         run.cancel_reason = row["cancel"]["reason"]
-        if run.state in (RunState.EVICTED, RunState.EVICTED_WOKEN):
+        if run.state in _BEING_EVICTED:
             run.woken()
         elif run.active == 0:  # every branch waits: nothing to finish first
             run.stop()
@@ -96,7 +100,7 @@ class Invoker:
         if runs.get(run.execution_id) is run:
             del runs[run.execution_id]
         self.idle_runs.discard(run)
-        if run.state is RunState.EVICTED_WOKEN and processor.active:
+        if run.state is _EVICTED_WOKEN and processor.active:
             row = processor.store.get(execution_key(run.execution_id))
             if row is not None and row["status"] in ACTIVE:
                 self.start(processor, row)
@@ -117,9 +121,9 @@ class Invoker:
         except CancelledByRequest:
             run.record_cancelled()
         except (Fenced, asyncio.CancelledError):
-            if run.state is RunState.STOPPING and run.processor.active:
+            if run.state is _STOPPING and run.processor.active:
                 run.record_cancelled()
-            elif run.state not in (RunState.EVICTED, RunState.EVICTED_WOKEN):
+            elif run.state not in _BEING_EVICTED:
                 log.debug(
                     "execution %s stopped: partition %d no longer owned here", run.execution_id, run.processor.partition
                 )
@@ -135,7 +139,7 @@ class Invoker:
             log.error("execution %s cannot start: %s", execution_id, exc)
             await run.finish(records.execution_failed, error=to_record(exc))
             return
-        if row["status"] == Status.PENDING:
+        if row["status"] == _PENDING:
             row = dict(row, started_at=now_ms())
             started = run.append(records.execution_started, at_ms=row["started_at"], worker=self.worker_id)
             started.add_done_callback(log_failure)  # not awaited: the first step's record follows it

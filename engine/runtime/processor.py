@@ -54,6 +54,10 @@ class Phase(StrEnum):
     CLOSED = "closed"
 
 
+# Read per batch of records, as module names (docs/architecture.md: enum members on hot paths).
+_REPLAYING, _ACTIVE, _CLOSED = Phase.REPLAYING, Phase.ACTIVE, Phase.CLOSED
+
+
 class PartitionProcessor:
     def __init__(
         self,
@@ -90,7 +94,7 @@ class PartitionProcessor:
     @phase.setter
     def phase(self, phase: Phase) -> None:
         self._phase = phase
-        self.active = phase is Phase.ACTIVE  # read on every append: a plain attribute
+        self.active = phase is _ACTIVE  # read on every append: a plain attribute
 
     # -- 1. replay, 2. claim -------------------------------------------------------------
 
@@ -99,7 +103,7 @@ class PartitionProcessor:
         self._maybe_claim()
 
     def _maybe_claim(self) -> None:
-        if self.phase is Phase.REPLAYING and self.applied + 1 >= self._catchup_end:
+        if self._phase is _REPLAYING and self.applied + 1 >= self._catchup_end:
             self.phase = Phase.CLAIMING
             self._append_claim()
 
@@ -122,7 +126,7 @@ class PartitionProcessor:
 
     def on_records(self, entries: list[Entry]) -> None:
         """Fold a batch of this partition's records; commit it with its last offset; act on the effects."""
-        if self.phase is Phase.CLOSED:
+        if self._phase is _CLOSED:
             return
         last, effects = fold_batch(self.store, self.codec, entries, self.applied)
         if last == self.applied:

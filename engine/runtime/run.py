@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 # Read at every step, as module names (docs/architecture.md: enum members on hot paths).
 _WORK, _ALL_PARKED, _IDLE, _RUNNING = RunEvent.WORK, RunEvent.ALL_PARKED, RunState.IDLE, RunState.RUNNING
+_BEING_EVICTED = (RunState.EVICTED, RunState.EVICTED_WOKEN)
+_EVICT, _STOP, _WAKE = RunEvent.EVICT, RunEvent.STOP, RunEvent.WAKE
+_WAITING = EntryStatus.WAITING
 
 # Waits due sooner than this stay in memory; longer ones are evicted (no task, no coroutine).
 KEEP_IN_MEMORY_MS = 1000
@@ -57,7 +60,7 @@ class ExecutionRun:
         self.journal = journal
         self.execution_id: str = row["id"]
         self.routing_key: bytes = names.row_routing_key(row).encode()
-        self.state = RunState.RUNNING
+        self.state = _RUNNING
         self.active = 0
         self.parked: dict[int, int | None] = {}
         self.task: asyncio.Task | None = None
@@ -126,7 +129,7 @@ class ExecutionRun:
         key = (self.execution_id, seq)
         waiter = self.processor.waiter(key)
         entry = self.processor.store.get(journal_key(self.execution_id, seq))
-        if entry is not None and entry["status"] != EntryStatus.WAITING:  # ended before we got here
+        if entry is not None and entry["status"] != _WAITING:  # ended before we got here
             self.processor.forget_waiter(key, waiter)
         else:
             self.parked[seq] = due_at_ms
@@ -162,12 +165,12 @@ class ExecutionRun:
         self.idle_runs.discard(self)
 
     def maybe_evict(self, idle_token: int) -> None:
-        if idle_token != self.idle_token or self.state is not RunState.IDLE or self.task is None:
+        if idle_token != self.idle_token or self.state is not _IDLE or self.task is None:
             return
         soon_ms = now_ms() + KEEP_IN_MEMORY_MS
         if any(due is not None and due < soon_ms for due in self.parked.values()):
             return
-        self._move(RunEvent.EVICT)
+        self._move(_EVICT)
         self.idle_runs.discard(self)
         log.debug("execution %s evicted while it waits for %s", self.execution_id, sorted(self.parked))
         self.task.cancel()
@@ -175,12 +178,12 @@ class ExecutionRun:
     def woken(self) -> None:
         """The fold ended a wait of this run, or asked it to stop: if it is being evicted,
         it must start again once its task is gone (its parked waiters are resolved otherwise)."""
-        if self.state in (RunState.EVICTED, RunState.EVICTED_WOKEN):
-            self._move(RunEvent.WAKE)
+        if self.state in _BEING_EVICTED:
+            self._move(_WAKE)
 
     def stop(self) -> None:
         """Cancel the task now to record the cancellation: nothing of the run is running."""
-        self._move(RunEvent.STOP)
+        self._move(_STOP)
         self.task.cancel()
 
     # -- records of the execution's own life ----------------------------------------------

@@ -48,7 +48,7 @@ from .registry import Function, RetryPolicy
 from .step_context import FunctionContext, StepInfo, call_body, logger, sleep_until
 
 # Read at every step, as module names (docs/architecture.md: enum members on hot paths).
-_COMPLETED = EntryStatus.COMPLETED
+_COMPLETED, _WAITING, _TIMER = EntryStatus.COMPLETED, EntryStatus.WAITING, EntryKind.TIMER
 
 
 @dataclass(frozen=True)
@@ -220,7 +220,7 @@ class StepRunner:
                 entry = await run.park(seq, _due_at_ms(entry))
             case Run():
                 entry = await run.record_step(build, seq, key, **make_fields())
-                if entry["status"] == EntryStatus.WAITING:
+                if entry["status"] == _WAITING:
                     entry = await run.park(seq, _due_at_ms(entry))
         run.journal.check_key(seq, key, entry)
         return entry
@@ -228,8 +228,8 @@ class StepRunner:
     async def wait(self, key: str, build: RecordBuilder, fields: dict) -> Any:
         """A wait: its recorded result, or the error it ended with."""
         entry = await self.entry(key, build, lambda: fields)
-        if entry["status"] == EntryStatus.COMPLETED:
-            if entry.get("kind") == EntryKind.TIMER:  # its TimerFired may come a little early: sleep the rest
+        if entry["status"] == _COMPLETED:
+            if entry.get("kind") == _TIMER:  # its TimerFired may come a little early: sleep the rest
                 await sleep_until(entry["due_at"])
             return from_json(entry["result"])
         if entry["error"]["code"] == "TIMEOUT":
