@@ -160,3 +160,24 @@ def test_broker_warm_up_ends_after_a_round_in_which_the_jit_was_quiet():
         child.wait()
     assert len(warm["rounds"]) == 1 and warm["rounds"][0]["jit_cpu_ms"] == 0
     assert 0 < warm["seconds"] < 300
+
+
+def test_instruction_counts_grow_with_the_workflows_counted(tmp_path):
+    """``benchmarks.instructions`` runs W1 under callgrind twice; more workflows, more instructions."""
+    out = tmp_path / "instructions.json"
+    command = [sys.executable, "-m", "benchmarks.instructions", "--scenarios", "w1", "--workflows", "30"]
+    done = subprocess.run(
+        [*command, "--base", "5", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    w1 = json.loads(out.read_text())["w1"]
+    assert w1["instructions_full"] > w1["instructions_base"] > 0
+    per_workflow = w1["instructions_per_workflow"]
+    assert per_workflow == (w1["instructions_full"] - w1["instructions_base"]) / 30
+    assert 100_000 < per_workflow < 100_000_000, "a workflow of three steps costs about 2.4M instructions"
+    assert "instructions per workflow" in done.stdout
