@@ -13,6 +13,8 @@ an error recorded in the journal re-raises identically on replay.
 
 from __future__ import annotations
 
+import traceback
+
 
 class LogloomError(Exception):
     """Root of every error Logloom raises to users. ``code`` is stable."""
@@ -122,8 +124,48 @@ class SchemaError(LogloomError):
     code = "SCHEMA"
 
 
-class ExecutionNotFoundError(LogloomError):
+class NotFoundError(LogloomError):
+    """Something named does not exist: an execution, a log, a journal topic."""
+
     code = "NOT_FOUND"
+
+
+class ExecutionNotFoundError(NotFoundError):
+    code = "NOT_FOUND"
+
+
+class LogNotFoundError(NotFoundError):
+    """No log where one was looked for (a data dir or namespace without a journal). Nothing
+    that only reads creates one."""
+
+
+class ExecutionIdConflictError(LogloomError):
+    """An invocation reused an execution id for another workflow or another input."""
+
+    code = "ID_CONFLICT"
+
+    def __init__(self, message: str, *, execution_id: str, workflow: str):
+        super().__init__(message)
+        self.execution_id = execution_id
+        self.workflow = workflow
+
+
+class LogUnavailableError(LogloomError):
+    """The log cannot be reached (a Kafka bootstrap that does not answer in time)."""
+
+    code = "UNAVAILABLE"
+
+
+class LogInUseError(LogloomError):
+    """An embedded log is open in another process (one process owns an embedded log)."""
+
+    code = "IN_USE"
+
+
+class AppLoadError(LogloomError):
+    """The application's module cannot be imported: a missing module, or an error in it."""
+
+    code = "APP_LOAD"
 
 
 # --- engine control flow: BaseException, so `except Exception` cannot swallow it ----------
@@ -158,6 +200,11 @@ class CancelledByRequest(EngineSignal):
         self.reason = reason
 
 
+class Draining(EngineSignal):
+    """The worker is shutting down: the run stops at this step boundary, and the next owner
+    goes on from the journal."""
+
+
 class Fenced(EngineSignal):
     """This processor lost its partition; it must not change anything any more."""
 
@@ -165,12 +212,19 @@ class Fenced(EngineSignal):
 # --- errors as data ---------------------------------------------------------------------
 
 
+MAX_TRACEBACK_CHARS = 8_000
+
+
 def to_record(exc: BaseException, *, step: str | None = None) -> dict:
-    """The Avro ``Error`` record for an exception."""
+    """The Avro ``Error`` record for an exception, with its traceback (the innermost frames
+    when it is long)."""
     code = getattr(exc, "code", None) or "ERROR"
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     step = step or getattr(exc, "step", None)
-    return {"code": code, "type": type(exc).__name__, "message": message, "step": step}
+    trace = "".join(traceback.format_exception(exc)) if exc.__traceback__ is not None else None
+    if trace is not None and len(trace) > MAX_TRACEBACK_CHARS:
+        trace = "...\n" + trace[-MAX_TRACEBACK_CHARS:]
+    return {"code": code, "type": type(exc).__name__, "message": message, "step": step, "traceback": trace}
 
 
 def step_error_from_record(error: dict, execution_id: str | None = None) -> LogloomError:

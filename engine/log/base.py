@@ -124,6 +124,10 @@ class Log(ABC):
     @abstractmethod
     async def commit(self, group: str, topic: str, offsets: dict[int, int]) -> None: ...
 
+    async def workers(self) -> int | None:
+        """How many workers serve this log now (members of the worker group), if known."""
+        return None
+
     def partition_for(self, routing_key: str | bytes) -> int:
         return partition_for(routing_key, self.num_partitions)
 

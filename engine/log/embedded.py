@@ -35,7 +35,7 @@ from rocksdict import AccessType, Options, Rdict, WriteBatch, WriteOptions
 
 from .. import names
 from ..clock import now_ms
-from ..errors import LogloomError
+from ..errors import LogInUseError, LogloomError, LogNotFoundError
 from .base import Entry, Log, PartitionListener, Reader, Subscription, partition_for
 
 log = logging.getLogger(__name__)
@@ -59,12 +59,19 @@ def _key(partition: int, offset: int, topic: str = JOURNAL) -> bytes:
 
 class EmbeddedLog(Log):
     def __init__(
-        self, data_dir: str | os.PathLike, namespace: str = "logloom", partitions: int = 4, *, read_only: bool = False
+        self,
+        data_dir: str | os.PathLike,
+        namespace: str = "logloom",
+        partitions: int = 4,
+        *,
+        read_only: bool = False,
+        create: bool = True,
     ):
         self.namespace = namespace
         self.num_partitions = partitions
         self.path = names.embedded_log_path(data_dir, namespace)
         self.read_only = read_only
+        self.create = create  # False: the log must exist (commands that only read or append never make one)
         self._db: Rdict | None = None
         self._next: dict[tuple[str, int], int] = {}  # next offset to assign, per stream
         self._visible: dict[tuple[str, int], int] = {}  # offsets below this are durable and readable
@@ -82,9 +89,12 @@ class EmbeddedLog(Log):
 
     async def start(self) -> None:
         options = Options(raw_mode=True)
+        if not self.path.exists() and (self.read_only or not self.create):
+            raise LogNotFoundError(
+                f"no embedded log at {self.path}: is --data-dir right? (a worker creates it: "
+                f"logloom worker APP --data-dir {self.path.parent.parent})"
+            )
         if self.read_only:
-            if not self.path.exists():
-                raise LogloomError(f"no embedded log at {self.path}")
             self._db = Rdict(str(self.path), options, access_type=AccessType.read_only())
         else:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -93,7 +103,7 @@ class EmbeddedLog(Log):
                 self._db = Rdict(str(self.path), options)
             except Exception as exc:
                 if "lock" in str(exc).lower():
-                    raise LogloomError(
+                    raise LogInUseError(
                         f"the embedded log at {self.path} is in use by another process "
                         f"(one process owns an embedded log; use Kafka to run several workers)"
                     ) from exc
@@ -279,6 +289,10 @@ class EmbeddedLog(Log):
 
     def unwatch(self, wakeup: Wakeup) -> None:
         self._watchers.discard(wakeup)
+
+    async def workers(self) -> int:
+        """The embedded log's one worker is in the process that opened it, or none is."""
+        return 1 if self._subscribed else 0
 
     def subscribe(self, listener: PartitionListener) -> Subscription:
         if self._subscribed:

@@ -2,6 +2,12 @@
 
 * The journal is the topic ``<namespace>.journal``, created by the engine with a fixed
   partition count and infinite retention (it is the source of truth).
+* Every librdkafka client logs through the Python logger ``engine.librdkafka``
+  (``LIBRDKAFKA_LOG``), so an application (the CLI without ``-v``) can silence its
+  connection-retry chatter.
+* ``start`` reaches the cluster within ``connect_timeout_s`` or raises
+  ``LogUnavailableError`` naming the address; with ``create=False`` a missing journal is a
+  ``LogNotFoundError`` instead of a new topic (commands that only read).
 * Appends go through one idempotent producer with ``acks=all``. The appends of one turn
   of the event loop are produced together at its end, one ``produce_batch`` per
   partition; further batching comes from ``linger.ms`` and librdkafka's in-flight
@@ -25,11 +31,13 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from .. import names
-from ..errors import LogloomError
+from ..errors import LogloomError, LogNotFoundError, LogUnavailableError
 from .base import Log, PartitionListener, Reader, Subscription
 from .kafka_consumers import KafkaReader, KafkaSubscription, watermark
 
 log = logging.getLogger(__name__)
+LIBRDKAFKA_LOG = logging.getLogger("engine.librdkafka")  # librdkafka's own log lines
+CONNECT_TIMEOUT_S = 5.0
 
 PRODUCER_DEFAULTS = {
     "enable.idempotence": True,
@@ -65,8 +73,13 @@ class KafkaLog(Log):
         instance_id: str | None = None,
         producer_config: dict[str, Any] | None = None,
         consumer_config: dict[str, Any] | None = None,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        create: bool = True,
     ):
+        """``create=False``: the journal must exist already (for commands that only read)."""
         self.bootstrap = bootstrap
+        self.connect_timeout_s = connect_timeout_s
+        self.create = create
         self.namespace = namespace
         self.num_partitions = partitions
         self.topic = names.journal_topic(namespace)
@@ -101,18 +114,34 @@ class KafkaLog(Log):
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._ensure_topic)
-        self._producer = Producer({"bootstrap.servers": self.bootstrap, **self._producer_config})
+        self._producer = Producer(self.client_config(**self._producer_config))
         self._running = True
         self._poller = threading.Thread(target=self._poll_producer, name="kafka-producer-poll", daemon=True)
         self._poller.start()
 
-    def _ensure_topic(self) -> None:
-        self.num_partitions = self._create_topic(self.topic, self.num_partitions, names.JOURNAL_TOPIC_CONFIG)
+    def client_config(self, **extra) -> dict:
+        """Options every librdkafka client of this log starts from."""
+        return {"bootstrap.servers": self.bootstrap, "logger": LIBRDKAFKA_LOG, **extra}
 
-    def _create_topic(self, topic: str, partitions: int, config: dict | None = None) -> int:
+    def _ensure_topic(self) -> None:
+        self.num_partitions = self._create_topic(
+            self.topic, self.num_partitions, names.JOURNAL_TOPIC_CONFIG, create=self.create
+        )
+
+    def _create_topic(self, topic: str, partitions: int, config: dict | None = None, create: bool = True) -> int:
         """Create ``topic`` unless it exists; wait for its leaders; return its partition count."""
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
-        if topic not in admin.list_topics(timeout=30).topics:
+        admin = AdminClient(self.client_config())
+        try:
+            existing = admin.list_topics(timeout=self.connect_timeout_s).topics
+        except KafkaException as exc:
+            raise LogUnavailableError(
+                f"cannot reach Kafka at {self.bootstrap} within {self.connect_timeout_s:g} s ({exc.args[0].str()})"
+            ) from None
+        if topic not in existing and not create:
+            raise LogNotFoundError(
+                f"no journal {topic!r} on Kafka at {self.bootstrap}: is the namespace right? (a worker creates it)"
+            )
+        if topic not in existing:
             new = NewTopic(
                 topic, num_partitions=partitions, replication_factor=self.replication_factor, config=dict(config or {})
             )
@@ -240,11 +269,9 @@ class KafkaLog(Log):
     def _metadata_consumer(self) -> Consumer:
         if self._meta is None:
             self._meta = Consumer(
-                {
-                    "bootstrap.servers": self.bootstrap,
-                    "group.id": names.metadata_group(self.namespace, uuid.uuid4().hex),
-                    "enable.auto.commit": False,
-                }
+                self.client_config(
+                    **{"group.id": names.metadata_group(self.namespace, uuid.uuid4().hex), "enable.auto.commit": False}
+                )
             )
         return self._meta
 
@@ -278,18 +305,14 @@ class KafkaLog(Log):
 
     async def topic_partitions(self, topic: str) -> int:
         def lookup() -> int:
-            described = (
-                AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(topic, timeout=10).topics.get(topic)
-            )
+            described = AdminClient(self.client_config()).list_topics(topic, timeout=10).topics.get(topic)
             return len(described.partitions) if described is not None and described.error is None else 0
 
         return await asyncio.to_thread(lookup)
 
     def _group_consumer(self, group: str) -> Consumer:
         if group not in self._groups:
-            self._groups[group] = Consumer(
-                {"bootstrap.servers": self.bootstrap, "group.id": group, "enable.auto.commit": False}
-            )
+            self._groups[group] = Consumer(self.client_config(**{"group.id": group, "enable.auto.commit": False}))
         return self._groups[group]
 
     async def offset_for_time(self, topic: str, partition: int, timestamp: int) -> int:
@@ -318,8 +341,23 @@ class KafkaLog(Log):
         tps = [TopicPartition(topic, p, o) for p, o in offsets.items()]
         await asyncio.to_thread(self._group_consumer(group).commit, offsets=tps, asynchronous=False)
 
+    async def workers(self) -> int | None:
+        """Members of the worker group now; None if the cluster does not say in time."""
+        group = names.worker_group(self.namespace)
+
+        def count() -> int | None:
+            try:
+                future = AdminClient(self.client_config()).describe_consumer_groups(
+                    [group], request_timeout=self.connect_timeout_s
+                )[group]
+                return len(future.result(timeout=self.connect_timeout_s + 1).members)
+            except Exception:  # an unknown group, a timeout: not known
+                return None
+
+        return await asyncio.to_thread(count)
+
     def consumer_config(self, **extra) -> dict:
-        return {"bootstrap.servers": self.bootstrap, **self._consumer_config, **extra}
+        return self.client_config(**{**self._consumer_config, **extra})
 
 
 def _resolve(future: asyncio.Future, value) -> None:

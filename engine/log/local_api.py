@@ -11,14 +11,15 @@ process is the one worker of an embedded log.
 Protocol: one JSON object per line each way, request then response, on one connection.
 Keys and values travel base64-encoded.
 
-    {"op": "meta"}                                        -> {"partitions": N}
+    {"op": "meta"}                                        -> {"partitions": N, "workers": 0|1}
     {"op": "append", "p": P, "k": K, "v": V}              -> {"offset": O}
     {"op": "end", "p": P}                                 -> {"end": O}
     {"op": "publish", "t": TOPIC, "k": K|null, "v": V}    -> {"partition": P, "offset": O}
     {"op": "read", "cursors": {"P": O}, "wait": S}        -> {"entries": [[P, O, K, V, TS], ...]}
     any failure                                           -> {"error": "message"}
 
-``read`` returns what is durable past the cursors, waiting up to ``wait`` seconds for it.
+``read`` returns what is durable past the cursors, waiting up to ``wait`` seconds for it;
+about ``READ_BYTES`` at most (at least one record), and the next read goes on from there.
 """
 
 from __future__ import annotations
@@ -31,12 +32,15 @@ import os
 import tempfile
 from pathlib import Path
 
+from .. import names
 from ..errors import LogloomError
 from .base import Entry, Log, PartitionListener, Reader, Subscription
 
 _b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
 _unb64 = base64.b64decode
-LIMIT = 2**20  # longest line a stream will buffer
+# Longest line a stream buffers: one record of the largest size, base64-encoded, fits.
+LIMIT = 2 * names.MAX_RECORD_BYTES
+READ_BYTES = 2**20  # a read answers with about this much (always at least one record); the cursor goes on
 
 
 def socket_path(log_path: Path) -> Path:
@@ -87,7 +91,7 @@ class LocalApiServer:
     async def _handle(self, request: dict, watch) -> dict:
         op, log = request["op"], self.log
         if op == "meta":
-            return {"partitions": log.num_partitions}
+            return {"partitions": log.num_partitions, "workers": await log.workers()}
         if op == "append":
             return {"offset": await log.append(request["p"], _unb64(request["k"]), _unb64(request["v"]))}
         if op == "end":
@@ -108,8 +112,13 @@ class LocalApiServer:
 
     def _read(self, cursors: dict[int, int]) -> list[Entry]:
         out: list[Entry] = []
+        size = 0
         for partition, offset in cursors.items():
-            out.extend(self.log.read(partition, offset))
+            for entry in self.log.read(partition, offset):
+                if out and size + len(entry.value) + len(entry.key) > READ_BYTES:
+                    return out  # the rest comes with the next read
+                out.append(entry)
+                size += len(entry.value) + len(entry.key)
         return out
 
 
@@ -158,6 +167,9 @@ class RemoteEmbeddedLog(Log):
 
     async def start(self) -> None:
         self.num_partitions = (await self._connection.call(op="meta"))["partitions"]
+
+    async def workers(self) -> int | None:
+        return (await self._connection.call(op="meta")).get("workers")
 
     async def close(self) -> None:
         await self._connection.close()
