@@ -11,6 +11,8 @@
 5. Cancellation. ``CancelRequested``, or the run timeout's ``TimerFired`` (position 0,
    ``waits.py``), marks an active execution as to be cancelled; the owner stops it at
    its next step or wait and records ``ExecutionCancelled``, which ends it like a failure.
+   With ``terminate`` the owner stops it at once, without waiting for the step in flight
+   (a terminate after a cancel escalates it); its end is marked ``terminated``.
 """
 
 from __future__ import annotations
@@ -119,7 +121,10 @@ def execution_failed(state: State, r: dict) -> list[Effect]:
 
 
 def execution_cancelled(state: State, r: dict) -> list[Effect]:
-    error = {"code": "CANCELLED", "type": "ExecutionCancelled", "message": r["reason"], "step": None}
+    if r.get("terminated"):
+        error = {"code": "TERMINATED", "type": "ExecutionTerminated", "message": r["reason"], "step": None}
+    else:
+        error = {"code": "CANCELLED", "type": "ExecutionCancelled", "message": r["reason"], "step": None}
     return _end(state, r, {"status": Status.CANCELLED, "error": error})
 
 
@@ -138,10 +143,12 @@ def _end(state: State, r: dict, outcome: dict) -> list[Effect]:
     return [Effect(_FINISHED, row["id"], row), *children.on_ended(state, row), *sessions.on_ended(state, row)]
 
 
-def request_cancel(state: State, row: dict, reason: str, at_ms: int) -> list[Effect]:
-    if row.get("cancel"):
-        return [duplicate(row["id"], "cancellation already requested")]
-    row["cancel"] = {"reason": reason, "at": at_ms}
+def request_cancel(state: State, row: dict, reason: str, at_ms: int, terminate: bool = False) -> list[Effect]:
+    earlier = row.get("cancel")
+    if earlier and (earlier.get("terminate") or not terminate):
+        return [duplicate(row["id"], "termination already requested" if earlier.get("terminate")
+                          else "cancellation already requested")]  # fmt: skip
+    row["cancel"] = {"reason": reason, "at": at_ms, "terminate": True} if terminate else {"reason": reason, "at": at_ms}
     state.put(execution_key(row["id"]), row)
     return [Effect(EffectKind.CANCEL, row["id"], row)]
 
@@ -150,7 +157,7 @@ def cancel_requested(state: State, r: dict) -> list[Effect]:
     row, ignored = active_row(state, r)
     if row is None:
         return ignored
-    return request_cancel(state, row, r["reason"], r["at"])
+    return request_cancel(state, row, r["reason"], r["at"], bool(r.get("terminate")))
 
 
 RULES = {

@@ -5,7 +5,9 @@
    into the timer index. ``TimerFired`` ends a sleep, or times a wait out; at position 0
    it is the run timeout, which requests cancellation (rule 5). ``ResumeRequested`` ends
    the suspension with that name; one that arrives before its suspension is kept and
-   ends it the moment it opens. The first ending wins.
+   ends it the moment it opens. The first ending wins: a resume of a suspension that
+   already ended is a duplicate (wait names are unique in a run, so it could never be
+   used), and so is a second resume kept for one that has not opened.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from ..wire.records import RecordType
 from .effects import Effect, EffectKind, duplicate, step
 from .executions import request_cancel
-from .keys import early_resume_key, execution_key, journal_key, suspension_key, timer_key
+from .keys import early_resume_key, execution_key, journal_key, journal_prefix, suspension_key, timer_key
 from .rows import DEADLINE_SEQ, EntryKind, EntryStatus, active_row, close_wait, completed, failed, open_wait
 from .state import State
 
@@ -95,6 +97,10 @@ def resume_requested(state: State, r: dict) -> list[Effect]:
     execution_id, name = row["id"], r["name"]
     suspension = state.get(suspension_key(execution_id, name))
     if suspension is None:
+        ended = _ended_wait(state, execution_id, name)
+        if ended is not None:
+            how = "timed out" if ended["status"] == EntryStatus.FAILED else "was resumed"
+            return [duplicate(execution_id, f"the wait {name!r} already ended: it {how}")]
         if state.get(early_resume_key(execution_id, name)) is not None:
             return [duplicate(execution_id, f"a resume of {name!r} is already waiting")]
         state.put(early_resume_key(execution_id, name), {"data": r["data"], "at": r["at"]})
@@ -102,6 +108,14 @@ def resume_requested(state: State, r: dict) -> list[Effect]:
     seq = suspension["seq"]
     entry = state.get(journal_key(execution_id, seq))
     return close_wait(state, row, seq, completed(entry, r["data"]))
+
+
+def _ended_wait(state: State, execution_id: str, name: str) -> dict | None:
+    """The journal entry of a suspension ``name`` that has ended, if there is one."""
+    for _, entry in state.scan(journal_prefix(execution_id)):
+        if entry["key"] == name and entry.get("kind") == EntryKind.SUSPEND:
+            return entry if entry["status"] != EntryStatus.WAITING else None
+    return None
 
 
 RULES = {

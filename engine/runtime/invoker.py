@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from pydantic import ValidationError
 
 from ..clock import now_ms
-from ..errors import CancelledByRequest, EngineSignal, Fenced, LogloomError, NondeterminismError, to_record
+from ..errors import CancelledByRequest, Draining, EngineSignal, Fenced, LogloomError, NondeterminismError, to_record
 from ..fold.keys import ACTIVE_PREFIX, execution_key, journal_prefix, parse_active_key, parse_journal_seq
 from ..fold.rows import ACTIVE, Status
 from ..wire import records
@@ -24,10 +25,12 @@ from ..workflow.journal import Journal
 from ..workflow.registry import Registry
 from .idle_runs import EVICT_AFTER_IDLE_S, MAX_IDLE_RUNS, IdleRuns
 from .processor import PartitionProcessor
-from .run import ExecutionRun, log_failure
+from .run import ExecutionRun, Shutdown, log_failure
 from .run_state import RunState
 
 log = logging.getLogger(__name__)
+
+DRAIN_POLL_S = 0.05
 
 # Read at every run's end, as module names (docs/architecture.md: enum members on hot paths).
 _BEING_EVICTED = (RunState.EVICTED, RunState.EVICTED_WOKEN)
@@ -47,6 +50,19 @@ class Invoker:
         self.worker_id = worker_id
         self._runs: dict[int, dict[str, ExecutionRun]] = {}
         self.idle_runs = IdleRuns(max_idle_runs, evict_after_idle_s)
+        self.shutdown = Shutdown()
+
+    async def drain(self, timeout_s: float) -> int:
+        """For a graceful shutdown: 1. start no new step, 2. wait up to ``timeout_s`` until no
+        step body or append is in flight, so every step that ran has its outcome on the log.
+        Returns how many runs still had one in flight at the deadline."""
+        self.shutdown.draining = True
+        deadline = time.monotonic() + timeout_s
+        while True:
+            busy = [run for runs in self._runs.values() for run in runs.values() if run.active and not run.task.done()]
+            if not busy or time.monotonic() >= deadline:
+                return len(busy)
+            await asyncio.sleep(DRAIN_POLL_S)
 
     def running(self) -> int:
         """Executions with a task in memory (waiting ones that were evicted do not count)."""
@@ -69,21 +85,23 @@ class Invoker:
             ExecutionRun(processor, row, Journal(execution_id)).record_cancelled()
             return
         entries = {parse_journal_seq(key): entry for key, entry in processor.store.scan(journal_prefix(execution_id))}
-        run = ExecutionRun(processor, row, Journal(execution_id, entries), self.registry, self.idle_runs)
+        run = ExecutionRun(processor, row, Journal(execution_id, entries), self.registry, self.idle_runs, self.shutdown)
         run.task = asyncio.create_task(self._run(run, row), name=f"execution {execution_id}")
         runs[execution_id] = run
         run.task.add_done_callback(lambda _, run=run: self._finished(run))
 
     def cancel(self, processor: PartitionProcessor, row: dict) -> None:
-        """Stop the execution at its next step or wait; at once if it only waits."""
+        """Stop the execution at its next step or wait; at once if it only waits, or if it is
+        terminated."""
         run = self._runs.get(processor.partition, {}).get(row["id"])
         if run is None:
             self.start(processor, row)  # starts, sees the request, records the cancellation
             return
         run.cancel_reason = row["cancel"]["reason"]
+        run.terminate = bool(row["cancel"].get("terminate"))
         if run.state in _BEING_EVICTED:
             run.woken()
-        elif run.active == 0:  # every branch waits: nothing to finish first
+        elif run.active == 0 or run.terminate:  # every branch waits, or it must stop now
             run.stop()
 
     def wake(self, processor: PartitionProcessor, row: dict) -> None:
@@ -119,7 +137,10 @@ class Invoker:
         try:
             await self._execute(run, row)
         except CancelledByRequest:
+            log.info("execution %s cancelled: %s", run.execution_id, run.cancel_reason)
             run.record_cancelled()
+        except Draining:
+            log.debug("execution %s stopped at a step boundary: the worker is shutting down", run.execution_id)
         except (Fenced, asyncio.CancelledError):
             if run.state is _STOPPING and run.processor.active:
                 run.record_cancelled()
@@ -143,6 +164,7 @@ class Invoker:
             row = dict(row, started_at=now_ms())
             started = run.append(records.execution_started, at_ms=row["started_at"], worker=self.worker_id)
             started.add_done_callback(log_failure)  # not awaited: the first step's record follows it
+            log.info("execution %s (%s) started", execution_id, wf.name)
         ctx = run.ctx = WorkflowContext(run, row)
         try:
             ctx.state = wf.state_schema.model_validate(from_json(row.get("initial_state")) or {})
@@ -170,8 +192,12 @@ class Invoker:
             raise
         except Exception as exc:
             error = to_record(exc)
-            log.info("execution %s failed: [%s] %s", execution_id, error["code"], error["message"])
+            log.info(
+                "execution %s (%s) failed after %d ms: [%s] %s",
+                execution_id, wf.name, now_ms() - row["started_at"], error["code"], error["message"],
+            )  # fmt: skip
         else:
             await run.finish(records.execution_completed, result=result, state=final_state)
+            log.info("execution %s (%s) completed in %d ms", execution_id, wf.name, now_ms() - row["started_at"])
             return
         await run.finish(records.execution_failed, error=error, state=run.checkpoint(or_none=True))

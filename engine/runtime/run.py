@@ -15,7 +15,7 @@ import logging
 
 from .. import names
 from ..clock import now_ms
-from ..errors import CancelledByRequest, StateTooLargeError
+from ..errors import CancelledByRequest, Draining, StateTooLargeError
 from ..fold.keys import journal_key, session_state_key
 from ..fold.rows import EntryStatus
 from ..wire import records
@@ -38,11 +38,20 @@ _WAITING = EntryStatus.WAITING
 KEEP_IN_MEMORY_MS = 1000
 
 
+class Shutdown:
+    """Shared by a worker's runs: once ``draining``, no run starts another step."""
+
+    __slots__ = ("draining",)
+
+    def __init__(self):
+        self.draining = False
+
+
 class ExecutionRun:
     # One per running execution, made and dropped at every wake: no per-instance dict.
     __slots__ = (
         "processor", "registry", "idle_runs", "row", "journal", "execution_id", "routing_key", "state", "active",
-        "parked", "task", "cancel_reason", "idle_token", "ctx", "recorded_state", "_seq",
+        "parked", "task", "cancel_reason", "terminate", "idle_token", "ctx", "recorded_state", "shutdown", "_seq",
     )  # fmt: skip
 
     def __init__(
@@ -52,6 +61,7 @@ class ExecutionRun:
         journal: Journal,
         registry: Registry | None = None,
         idle_runs: IdleRuns | None = None,
+        shutdown: Shutdown | None = None,
     ):
         self.processor = processor
         self.registry = registry or Registry()
@@ -65,9 +75,11 @@ class ExecutionRun:
         self.parked: dict[int, int | None] = {}
         self.task: asyncio.Task | None = None
         self.cancel_reason: str | None = (row.get("cancel") or {}).get("reason")
+        self.terminate: bool = bool((row.get("cancel") or {}).get("terminate"))  # stop now, not at the next step
         self.idle_token = 0  # bumped whenever the run does something; an eviction check must see it unchanged
         self.ctx = None  # its WorkflowContext, once the body runs
         self.recorded_state: str | None = row.get("state")  # the last state on the log (as of the row)
+        self.shutdown = shutdown or Shutdown()
         self._seq = 0
 
     def _move(self, event: RunEvent) -> None:
@@ -83,9 +95,12 @@ class ExecutionRun:
         return self._seq
 
     def check_cancelled(self) -> None:
-        """At every step and wait: stop here if the execution was asked to stop."""
+        """At every step and wait: stop here if the execution was asked to stop, or if the
+        worker is shutting down (its next owner goes on from here)."""
         if self.cancel_reason is not None:
             raise CancelledByRequest(self.cancel_reason)
+        if self.shutdown.draining:
+            raise Draining()
 
     def checkpoint(self, or_none: bool = False) -> str | None:
         """The state's JSON to record with a step, or None if it is as last recorded.
@@ -182,7 +197,8 @@ class ExecutionRun:
             self._move(_WAKE)
 
     def stop(self) -> None:
-        """Cancel the task now to record the cancellation: nothing of the run is running."""
+        """Cancel the task now to record the cancellation: nothing of the run is running, or
+        it is terminated (the outcome of a step in flight is not recorded)."""
         self._move(_STOP)
         self.task.cancel()
 
@@ -194,7 +210,9 @@ class ExecutionRun:
         return self.processor.append(self.routing_key, record)
 
     def record_cancelled(self) -> None:
-        ack = self.append(records.execution_cancelled, reason=self.cancel_reason or "cancelled")
+        ack = self.append(
+            records.execution_cancelled, reason=self.cancel_reason or "cancelled", terminated=self.terminate
+        )
         ack.add_done_callback(log_failure)
 
     async def finish(self, build: RecordBuilder, **fields) -> dict:

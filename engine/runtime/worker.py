@@ -28,6 +28,8 @@ from .router import Router
 
 log = logging.getLogger(__name__)
 
+OWNERSHIP_LOG_AFTER_S = 0.5  # one line once the owned partitions settle, not one per partition
+
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -59,6 +61,7 @@ class Worker:
         self.router = Router(log_, self.registry, self.codec)
         self.messenger = Messenger(self.router)
         self._subscription: Subscription | None = None
+        self._ownership_log: asyncio.TimerHandle | None = None
         self._stopped = asyncio.Event()
 
     def store_path(self, partition: int) -> Path:
@@ -68,7 +71,15 @@ class Worker:
         self._subscription = self.log.subscribe(self)
         return self
 
+    async def drain(self, timeout_s: float) -> int:
+        """Before ``stop`` on a graceful shutdown: no run starts another step, and the steps in
+        flight finish and are recorded (up to ``timeout_s``). Returns how many were still in
+        flight at the deadline; their runs go on from the journal on the next owner."""
+        return await self.invoker.drain(timeout_s)
+
     async def stop(self) -> None:
+        if self._ownership_log is not None:
+            self._ownership_log.cancel()
         if self._subscription is not None:
             await self._subscription.close()
             self._subscription = None
@@ -118,13 +129,24 @@ class Worker:
                 await processor.close()
 
     def _ownership_changed(self, processor: PartitionProcessor, owned: bool) -> None:
-        """The router runs beside the owner of partition 0: one router per namespace."""
+        """The router runs beside the owner of partition 0: one router per namespace. Once the
+        owned set settles, one log line says what this worker owns."""
+        if self._ownership_log is not None:
+            self._ownership_log.cancel()
+        self._ownership_log = asyncio.get_running_loop().call_later(OWNERSHIP_LOG_AFTER_S, self._log_ownership)
         if processor.partition != names.ROUTER_PARTITION:
             return
         if owned:
             self.router.start()
         else:
             asyncio.ensure_future(self.router.stop())
+
+    def _log_ownership(self) -> None:
+        self._ownership_log = None
+        log.info(
+            "worker %s owns partitions %s of namespace %s (of %d)",
+            self.worker_id, self.active_partitions(), self.log.namespace, self.log.num_partitions,
+        )  # fmt: skip
 
     def records(self, entries: list[Entry]) -> None:
         start = 0

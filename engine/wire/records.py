@@ -149,8 +149,8 @@ def execution_failed(execution_id: str, epoch: int, at_ms: int, *, error: dict, 
     return _record(RecordType.EXECUTION_FAILED, execution_id, epoch, at_ms, error=error, state=state)
 
 
-def execution_cancelled(execution_id: str, epoch: int, at_ms: int, *, reason: str) -> Record:
-    return _record(RecordType.EXECUTION_CANCELLED, execution_id, epoch, at_ms, reason=reason)
+def execution_cancelled(execution_id: str, epoch: int, at_ms: int, *, reason: str, terminated: bool = False) -> Record:
+    return _record(RecordType.EXECUTION_CANCELLED, execution_id, epoch, at_ms, reason=reason, terminated=terminated)
 
 
 # -- waits (owner) ------------------------------------------------------------------------
@@ -271,8 +271,9 @@ def invocation_requested(
     )
 
 
-def cancel_requested(execution_id: str, at_ms: int, *, reason: str) -> Record:
-    return _record(RecordType.CANCEL_REQUESTED, execution_id, COMMAND_EPOCH, at_ms, reason=reason)
+def cancel_requested(execution_id: str, at_ms: int, *, reason: str, terminate: bool = False) -> Record:
+    """Stop the execution at its next step or wait; with ``terminate``, now."""
+    return _record(RecordType.CANCEL_REQUESTED, execution_id, COMMAND_EPOCH, at_ms, reason=reason, terminate=terminate)
 
 
 def resume_requested(execution_id: str, at_ms: int, *, name: str, data: str) -> Record:

@@ -8,7 +8,7 @@ from engine.wire.codec import Codec, schemas_dir
 from engine.wire.framing import HEADER_LEN, MAGIC
 from engine.wire.records import RecordType
 
-ERROR = {"code": "ERROR", "type": "ValueError", "message": "boom", "step": "charge"}
+ERROR = {"code": "ERROR", "type": "ValueError", "message": "boom", "step": "charge", "traceback": None}
 SAMPLES = {
     "InvocationRequested": {
         "workflow": "wf",
@@ -61,8 +61,8 @@ SAMPLES = {
     "WaitClosed": {"seq": 6, "topic": "t", "event_key": "k"},
     "DeliveriesConfirmed": {"deliveries": [{"execution_id": "exec-1", "seq": 6}, {"execution_id": "exec-2", "seq": 1}]},
     "TopicAwaited": {"topic": "t", "since": 1_700_000_000_000},
-    "CancelRequested": {"reason": "no longer needed"},
-    "ExecutionCancelled": {"reason": "run timeout"},
+    "CancelRequested": {"reason": "no longer needed", "terminate": False},
+    "ExecutionCancelled": {"reason": "run timeout", "terminated": False},
     "ChildInvoked": {
         "seq": 7,
         "key": "call_child",
@@ -171,3 +171,13 @@ def test_schema_evolution_with_added_field_resolves(tmp_path):
     writer = Codec(tmp_path / "released" / "9.9.9")
     data = writer.encode({**sample("ExecutionStarted"), "region": "us"})
     assert reader.decode(data) == {**sample("ExecutionStarted"), "type": "ExecutionStarted"}
+
+
+def test_a_step_error_carries_its_traceback_and_older_errors_read_without_one():
+    codec = Codec()
+    trace = 'Traceback (most recent call last):\n  File "app.py", line 3, in charge\nValueError: boom\n'
+    record = {**sample("StepFailed"), "error": {**ERROR, "traceback": trace}}
+    assert codec.decode(codec.encode(record))["error"]["traceback"] == trace
+    released = Codec(schemas_dir() / "released" / "0.1.0")
+    old = released.encode({**sample("StepFailed"), "error": {k: v for k, v in ERROR.items() if k != "traceback"}})
+    assert codec.decode(old)["error"]["traceback"] is None
