@@ -5,13 +5,16 @@ before it; ``docs/architecture.md``): ``errors``/``names``/``clock``, ``wire``, 
 ``config``, ``fold``, ``store``, ``workflow``, ``runtime``, ``client``, ``replay``/``cli``.
 """
 
-from .client import Client, Execution, ExecutionHandle, HistoryRecord
+from .client import Client, CommandResult, Execution, ExecutionHandle, HistoryRecord, Outcome
 from .config import EngineConfig, KafkaConfig, open_log
 from .errors import (
     DuplicateStepKeyError,
+    ExecutionIdConflictError,
     ExecutionNotFoundError,
     InputValidationError,
     LogloomError,
+    LogNotFoundError,
+    LogUnavailableError,
     NondeterminismError,
     RetryableError,
     SerializationError,
@@ -55,6 +58,7 @@ __all__ = [
     "BatchWorkflowInput",
     "ChildHandle",
     "Client",
+    "CommandResult",
     "DuplicateStepKeyError",
     "EmbeddedLog",
     "EngineConfig",
@@ -62,14 +66,18 @@ __all__ = [
     "EventTrigger",
     "Execution",
     "ExecutionHandle",
+    "ExecutionIdConflictError",
     "ExecutionNotFoundError",
     "FunctionContext",
     "HistoryRecord",
     "InputValidationError",
     "KafkaConfig",
     "Log",
+    "LogNotFoundError",
+    "LogUnavailableError",
     "LogloomError",
     "NondeterminismError",
+    "Outcome",
     "Resumed",
     "RetryPolicy",
     "RetryableError",

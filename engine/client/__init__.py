@@ -1,6 +1,7 @@
 """Clients: append commands to the journal, and read results, statuses and histories from it."""
 
 from .client import Client
-from .models import Execution, ExecutionHandle, HistoryRecord
+from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord
+from .outcomes import CommandResult, Outcome
 
-__all__ = ["Client", "Execution", "ExecutionHandle", "HistoryRecord"]
+__all__ = ["Client", "CommandResult", "DeadLetter", "Execution", "ExecutionHandle", "HistoryRecord", "Outcome"]

@@ -9,14 +9,17 @@ folding a partition from offset 0 (``views.py``, ``scans.py``), with the workers
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from ..errors import ExecutionNotFoundError
 from ..log.base import Log
 from ..wire.codec import Codec, default_codec
 from ..workflow.registry import Workflow
 from .commands import Commands, invocation
 from .live import LiveResults
-from .models import Execution, ExecutionHandle, HistoryRecord
+from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord
+from .outcomes import CommandResult
 from .scans import JournalScans
 from .views import Views
 
@@ -54,13 +57,17 @@ class Client:
     ) -> ExecutionHandle:
         """Append an invocation. A payload the workflow rejects raises and starts nothing.
 
-        Invoking twice with the same ``execution_id`` starts one execution. With
-        ``run_timeout_seconds``, an execution still running then is cancelled.
+        Invoking twice with the same ``execution_id``, workflow and payload starts one
+        execution; the same id with another workflow or payload raises
+        ``ExecutionIdConflictError``. With ``run_timeout_seconds``, an execution still
+        running then is cancelled.
         """
         record = invocation(workflow, payload, execution_id, user_id, session_id, run_timeout_seconds, initial_state)
-        fresh = execution_id is None
-        routing_key = await self._commands.submit(record, fresh)
-        return ExecutionHandle(self, record["execution_id"], routing_key, fresh)
+        if execution_id is None:
+            routing_key = await self._commands.submit(record, fresh=True)
+            return ExecutionHandle(self, record["execution_id"], routing_key, True)
+        routing_key, _ = await self._commands.submit_once(record)  # ExecutionIdConflictError
+        return ExecutionHandle(self, execution_id, routing_key, False)
 
     async def batch_invoke(
         self, workflows: list, *, user_id: str | None = None, session_id: str | None = None
@@ -88,17 +95,42 @@ class Client:
 
     async def cancel(
         self, execution_id: str, reason: str = "cancelled by a client", *, session_id: str | None = None
-    ) -> None:
-        """Cancel the execution at its next step or wait; its status becomes ``cancelled``."""
-        await self._commands.cancel(execution_id, reason, session_id)
+    ) -> CommandResult:
+        """Cancel the execution at its next step or wait; its status becomes ``cancelled``.
 
-    async def resume(self, execution_id: str, name: str, data: Any = None, *, session_id: str | None = None) -> None:
+        Returns what the fold made of it: applied, ``already`` requested, or ``ended``
+        before; ``ExecutionNotFoundError`` if there is no such execution."""
+        return await self._for_execution(execution_id, session_id, self._commands.cancel, reason, terminate=False)
+
+    async def terminate(
+        self, execution_id: str, reason: str = "terminated by a client", *, session_id: str | None = None
+    ) -> CommandResult:
+        """Stop the execution now, without waiting for its step in flight (whose outcome is
+        not recorded); it ends ``cancelled`` with the error code ``TERMINATED``."""
+        return await self._for_execution(execution_id, session_id, self._commands.cancel, reason, terminate=True)
+
+    async def resume(
+        self, execution_id: str, name: str, data: Any = None, *, session_id: str | None = None
+    ) -> CommandResult:
         """Resume the execution's suspension ``name`` with ``data``.
 
-        A resume that arrives before the workflow reaches that suspension is kept and
-        delivered when it does.
+        Returns what the fold made of it: ``applied`` (the wait ended with ``data``),
+        ``buffered`` (the run has not reached a wait of that name yet: the resume is kept
+        and ends it when it opens), ``already`` (that wait already ended), or ``ended``
+        (the execution has); ``ExecutionNotFoundError`` if there is no such execution.
         """
-        await self._commands.resume(execution_id, name, data, session_id)
+        return await self._for_execution(execution_id, session_id, self._commands.resume, name, data)
+
+    async def _for_execution(self, execution_id: str, session_id: str | None, command, *args, **kwargs):
+        """Run a judged command; without ``session_id``, a run of a session is found first."""
+        result = await command(execution_id, *args, session_id=session_id, **kwargs)
+        if result is None and session_id is None:
+            found = await self._views.get_execution(execution_id, None)  # every partition; or not found
+            if found.session_id is not None:
+                result = await command(execution_id, *args, session_id=found.session_id, **kwargs)
+        if result is None:
+            raise ExecutionNotFoundError(f"no execution {execution_id!r} in namespace {self.log.namespace!r}")
+        return result
 
     # -- views -----------------------------------------------------------------------
 
@@ -115,12 +147,31 @@ class Client:
         """
         return await self._views.history(execution_id, session_id, include_claims)
 
-    async def list_executions(self, status: str | None = None) -> list[Execution]:
-        """Every execution in the namespace (optionally of one status), folded from the log.
+    def follow(
+        self,
+        execution_id: str,
+        *,
+        session_id: str | None = None,
+        include_claims: bool = False,
+        until_ended: bool = True,
+    ) -> AsyncIterator[HistoryRecord]:
+        """The execution's records in log order, then each new one as it is folded (like
+        ``history``, live); with ``until_ended`` it stops after the record that ends it."""
+        return self._views.follow(execution_id, session_id, include_claims, until_ended)
+
+    async def list_executions(
+        self, status: str | None = None, *, where: Callable[[Execution], bool] | None = None
+    ) -> list[Execution]:
+        """Every execution in the namespace (optionally of one status, and for which ``where``
+        holds), oldest first, folded from the log.
 
         Reads every partition from offset 0: meant for the CLI and for tests.
         """
-        return await self._views.list_executions(status)
+        return await self._views.list_executions(status, where)
+
+    async def dead_letters(self) -> list[DeadLetter]:
+        """The events the router could not use (malformed, or unfit for a workflow), with why."""
+        return await self._views.dead_letters()
 
     async def get_session_state(self, session_id: str) -> dict:
         """The session's state (``ctx.session.state``), folded from the log: key -> value."""

@@ -1,7 +1,13 @@
 """What a client appends: invocations, cancellations, resumes and domain events.
 
 Commands carry epoch 0 and are never fenced; they are idempotent instead (an invocation
-by its execution id). Bad input raises before anything is written.
+by its execution id). Bad input raises before anything is written. A command that can
+fail to take effect is judged (``outcomes.py``): the client reads what the fold made of
+its record, and says so.
+
+Execution-id policy: invoking an id again with the same workflow and the same input
+returns the run that exists (the idempotent case); another workflow or another input is
+an ``ExecutionIdConflictError`` naming the run that exists.
 """
 
 from __future__ import annotations
@@ -11,16 +17,19 @@ import uuid
 from typing import Any
 
 from .. import names
-from ..clock import now_ms
-from ..errors import LogloomError
+from ..clock import now_ms, to_datetime
+from ..errors import ExecutionIdConflictError, LogloomError
+from ..fold import EffectKind
+from ..fold.keys import execution_key
 from ..log.base import Log
 from ..wire import records
 from ..wire.codec import Codec
 from ..wire.events import encode_event, split_topic
-from ..wire.serde import to_json
+from ..wire.serde import from_json, to_json
 from ..workflow.registry import Workflow
 from ..workflow.state import dump_state
 from .live import LiveResults
+from .outcomes import judge
 
 
 def invocation(
@@ -74,6 +83,35 @@ class Commands:
     async def submit_all(self, invocations: list[records.Record]) -> list[str]:
         return list(await asyncio.gather(*(self.submit(r, fresh=True) for r in invocations)))
 
+    async def submit_once(self, record: records.Record) -> tuple[str, bool]:
+        """Append an invocation with a chosen id; (routing key, whether it started a new run).
+
+        A run with that id of the same workflow and input is the same run; any other is a
+        conflict."""
+        routing_key = names.routing_key(record["execution_id"], record["session_id"])
+        effects, state = await self.live.judge(routing_key, lambda: self._append(routing_key, record))
+        if any(e.kind == EffectKind.INVOKED for e in effects):
+            return routing_key, True
+        row = state.get(execution_key(record["execution_id"]))
+        if row["workflow"] != record["workflow"] or from_json(row["input"]) != from_json(record["input"]):
+            raise ExecutionIdConflictError(
+                f"execution id {row['id']!r} is taken by a run of {row['workflow']} ({row['status']}, started "
+                f"{to_datetime(row['created_at']).isoformat(timespec='seconds')}) with "
+                + ("another input" if row["workflow"] == record["workflow"] else f"input {row['input']}")
+                + "; choose another id, or invoke the same workflow and input to get that run",
+                execution_id=row["id"],
+                workflow=row["workflow"],
+            )
+        return routing_key, False
+
+    async def judged(self, execution_id: str, session_id: str | None, record: records.Record, applied: str):
+        """Append a command for one execution; its ``CommandResult``, or None if the fold
+        knows no such execution where the routing key points."""
+        routing_key = names.routing_key(execution_id, session_id)
+        effects, state = await self.live.judge(routing_key, lambda: self._append(routing_key, record))
+        row = state.get(execution_key(execution_id))
+        return None if row is None else judge(effects, row, applied)
+
     async def publish_event(self, topic: str, data: Any, key: str | None, schema: dict | None) -> tuple[int, int]:
         name, topic_key = split_topic(topic)
         if topic_key is not None and key is not None and key != topic_key:
@@ -81,14 +119,16 @@ class Commands:
         key = topic_key if topic_key is not None else key
         return await self.log.publish(name, None if key is None else key.encode(), encode_event(data, schema))
 
-    async def cancel(self, execution_id: str, reason: str, session_id: str | None) -> None:
-        await self._append(
-            names.routing_key(execution_id, session_id), records.cancel_requested(execution_id, now_ms(), reason=reason)
+    async def cancel(self, execution_id: str, reason: str, session_id: str | None, terminate: bool):
+        record = records.cancel_requested(execution_id, now_ms(), reason=reason, terminate=terminate)
+        done = (
+            "termination requested: it stops now"
+            if terminate
+            else "cancellation requested: it stops at its next step or wait"
         )
+        return await self.judged(execution_id, session_id, record, done)
 
-    async def resume(self, execution_id: str, name: str, data: Any, session_id: str | None) -> None:
+    async def resume(self, execution_id: str, name: str, data: Any, session_id: str | None):
         text = to_json(data, f"resume data for {execution_id}/{name}")
-        await self._append(
-            names.routing_key(execution_id, session_id),
-            records.resume_requested(execution_id, now_ms(), name=name, data=text),
-        )
+        record = records.resume_requested(execution_id, now_ms(), name=name, data=text)
+        return await self.judged(execution_id, session_id, record, f"resumed {name!r}")

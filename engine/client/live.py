@@ -6,12 +6,17 @@ routing keys, together with the partition's claims, with the very same ``fold.ap
 the workers use, so a record from a fenced worker is ignored here exactly as it is there.
 Waiting on an id the client did not create makes that partition's view fold every key
 from then on (one scan, then memory for every execution of the partition).
+
+A command is judged the same way (``judge``): 1. watch its routing key, 2. expect a verdict
+for that key, so the pump keeps the effects of its records by offset, 3. append, 4. take
+the effects of the record at the offset the log acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from .. import fold, names
 from ..errors import SchemaError
@@ -37,9 +42,27 @@ class _View:
         self.position = 0
         self.keys: set[bytes] | None = set()
         self.waiters: dict[str, list[asyncio.Future]] = {}
+        self.expecting: dict[bytes, int] = {}  # routing key -> commands waiting for their verdict
+        self.verdicts: dict[int, tuple[bytes, list]] = {}  # offset -> (key, effects), of expected keys
+        self.verdict_waiters: dict[int, asyncio.Future] = {}
 
     def watches(self, key: bytes) -> bool:
         return self.keys is None or key in self.keys or key == names.PARTITION_KEY
+
+    def folded(self, key: bytes, offset: int, effects: list) -> None:
+        """The pump folded a record: keep its effects if a command waits for them."""
+        if key in self.expecting:
+            waiter = self.verdict_waiters.pop(offset, None)
+            if waiter is None:
+                self.verdicts[offset] = (key, effects)  # the append's acknowledgement is not back yet
+            elif not waiter.done():
+                waiter.set_result(effects)
+
+    async def verdict(self, offset: int) -> list:
+        if offset in self.verdicts:
+            return self.verdicts.pop(offset)[1]
+        waiter = self.verdict_waiters[offset] = asyncio.get_running_loop().create_future()
+        return await waiter
 
 
 class LiveResults:
@@ -102,11 +125,11 @@ class LiveResults:
         log.error("client: reading the journal failed: %s", task.exception())
         self._pump_task = None
         for view in self._views.values():
-            for waiters in view.waiters.values():
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_exception(task.exception())
+            for waiter in [*(w for ws in view.waiters.values() for w in ws), *view.verdict_waiters.values()]:
+                if not waiter.done():
+                    waiter.set_exception(task.exception())
             view.waiters.clear()
+            view.verdict_waiters.clear()
 
     async def _pump(self) -> None:
         while True:
@@ -125,11 +148,31 @@ class LiveResults:
                         record = self.codec.decode(entry.value)
                     except SchemaError:
                         continue
-                    for effect in fold.apply(view.state, record):
+                    effects = fold.apply(view.state, record)
+                    for effect in effects:
                         if effect.kind == _FINISHED:
                             for waiter in view.waiters.pop(effect.execution_id, []):
                                 if not waiter.done():
                                     waiter.set_result(effect.data)
+                    if view.expecting:
+                        view.folded(entry.key, entry.offset, effects)
+
+    async def judge(self, routing_key: str, append: Callable[[], Awaitable[int]]) -> tuple[list, MemoryState]:
+        """Append a command and return what the fold made of it: its effects, and the state.
+
+        1. watch the routing key (its partition is folded up to now), 2. expect a verdict for
+        the key, 3. append, 4. wait until the pump folds the acknowledged offset."""
+        view = await self.watch(routing_key, fresh=False)
+        key = routing_key.encode()
+        view.expecting[key] = view.expecting.get(key, 0) + 1
+        try:
+            offset = await append()
+            return await view.verdict(offset), view.state
+        finally:
+            view.expecting[key] -= 1
+            if not view.expecting[key]:  # nobody waits for this key's verdicts any more
+                del view.expecting[key]
+                view.verdicts = {o: kept for o, kept in view.verdicts.items() if kept[0] != key}
 
     async def wait_finished(self, execution_id: str, routing_key: str, fresh: bool, timeout_s: float | None) -> dict:
         """Wait until the execution ends; its ended row. ``TimeoutError`` after ``timeout_s``."""

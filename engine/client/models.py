@@ -30,21 +30,28 @@ class Execution(BaseModel):
     created_at: datetime | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
-    waiting_for: list[dict] = []  # open waits: kind (timer, suspend), key, due_at, data (question...)
+    # open waits: kind (timer, suspend, event, child, session), key, due_at, data (a question...);
+    # an event wait also its topic and event_key, a wait with a timeout its timeout_at, a child its id
+    waiting_for: list[dict] = []
     state: dict | None = None  # the workflow's state as of its last recorded step
 
     @classmethod
     def from_row(cls, row: dict) -> Execution:
         waits = []
         for _, wait in sorted(row.get("waits", {}).items(), key=lambda kv: int(kv[0])):
-            waits.append(
-                {
-                    "kind": wait["kind"],
-                    "key": wait["key"],
-                    "due_at": to_datetime(wait.get("due_at")),
-                    "data": from_json(wait.get("data")),
-                }
-            )
+            shown = {
+                "kind": wait["kind"],
+                "key": wait["key"],
+                "due_at": to_datetime(wait.get("due_at")),
+                "data": from_json(wait.get("data")),
+            }
+            if wait["kind"] == "event":  # where to publish to end it
+                shown.update(topic=wait.get("topic"), event_key=wait.get("event_key"))
+            if wait.get("timeout_at") is not None:
+                shown["timeout_at"] = to_datetime(wait["timeout_at"])
+            if wait.get("child") is not None:
+                shown["child"] = wait["child"]
+            waits.append(shown)
         return cls(
             execution_id=row["id"],
             workflow=row["workflow"],
@@ -67,14 +74,37 @@ class Execution(BaseModel):
         return self.status in ENDED
 
 
+_PAYLOADS = frozenset({"input", "result", "data", "state", "initial_state", "value"})
+
+
 class HistoryRecord(BaseModel):
     """One journal record of an execution, decoded, with what the fold made of it."""
 
     offset: int
     type: str
     at: datetime
-    fields: dict
+    fields: dict  # as on the log: payloads (input, result, state...) are JSON text
     outcome: str  # "applied", or why the fold ignored it (fenced, duplicate, ...)
+    partition: int = 0
+
+    def payloads_decoded(self) -> dict:
+        """``fields`` with the JSON payloads decoded (for people, not for replay)."""
+        return {k: from_json(v) if k in _PAYLOADS and isinstance(v, str) else v for k, v in self.fields.items()}
+
+
+class DeadLetter(BaseModel):
+    """An event that could not be used, as the router put it on ``<namespace>.dead-letter``."""
+
+    partition: int  # where it is on the dead-letter topic
+    offset: int
+    reason: str
+    topic: str  # where the event was
+    event_partition: int
+    event_offset: int
+    key: str | None = None
+    value: str  # the event's bytes: UTF-8 text, or base64 (value_encoding)
+    value_encoding: str = "utf-8"
+    timestamp: datetime | None = None
 
 
 class ExecutionHandle:

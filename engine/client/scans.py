@@ -9,6 +9,8 @@ read of a partition: fine for the CLI and for clients that submit and wait.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from .. import fold, names
 from ..errors import SchemaError
 from ..fold import MemoryState
@@ -37,6 +39,25 @@ class JournalScans:
                 if state.get(execution_key(execution_id)) is not None:
                     return state, records
         return MemoryState(), []
+
+    async def follow(self, partition: int, key: bytes) -> AsyncIterator[tuple[Entry, dict, list]]:
+        """Fold one key's records (and the claims) of a partition from offset 0, and go on as
+        records arrive: each (entry, record, effects), until the caller stops iterating."""
+        state = MemoryState()
+        reader = self.log.reader()
+        try:
+            reader.assign(partition, 0)
+            while True:
+                for entry in await reader.poll(POLL_S):
+                    if entry.key != key and entry.key != names.PARTITION_KEY:
+                        continue
+                    try:
+                        record = self.codec.decode(entry.value)
+                    except SchemaError:
+                        continue
+                    yield entry, record, fold.apply(state, record)
+        finally:
+            await reader.close()
 
     async def partition(self, partition: int, key: bytes | None, stop: int | None, collect: bool = False):
         """Fold a partition from offset 0 up to ``stop``: all of it, or one key and the claims.

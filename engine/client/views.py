@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+
+import orjson
 
 from .. import names
 from ..clock import to_datetime
@@ -12,8 +15,49 @@ from ..fold.keys import EXECUTION_PREFIX, execution_key, session_state_key
 from ..wire.records import RecordType
 from ..wire.serde import from_json
 from .live import LiveResults
-from .models import Execution, HistoryRecord
+from .models import DeadLetter, Execution, HistoryRecord
 from .scans import JournalScans
+
+
+def _belongs(record: dict, execution_id: str, include_claims: bool) -> bool:
+    if record["type"] == RecordType.PARTITION_CLAIMED:
+        return include_claims
+    return record["execution_id"] == execution_id
+
+
+def _history_record(entry, record: dict, effects: list) -> HistoryRecord:
+    outcome = "applied"
+    for effect in effects:
+        if effect.kind in NOT_APPLIED:
+            outcome = "claim rejected" if effect.kind == EffectKind.CLAIM_REJECTED else f"{effect.kind}: {effect.data}"
+    return HistoryRecord(
+        offset=entry.offset,
+        partition=entry.partition,
+        type=record["type"],
+        at=to_datetime(record["at"]),
+        fields={k: v for k, v in record.items() if k not in ("type", "at")},
+        outcome=outcome,
+    )
+
+
+END_OF_TIME_MS = 2**62  # offset_for_time past every record: a topic partition's end
+POLL_S = 1.0
+
+
+def _dead_letter(entry) -> DeadLetter:
+    letter = orjson.loads(entry.value)
+    return DeadLetter(
+        partition=entry.partition,
+        offset=entry.offset,
+        reason=letter["reason"],
+        topic=letter["topic"],
+        event_partition=letter["partition"],
+        event_offset=letter["offset"],
+        key=letter.get("key"),
+        value=letter["value"],
+        value_encoding=letter.get("value_encoding", "utf-8"),
+        timestamp=to_datetime(letter.get("timestamp")),
+    )
 
 
 class Views:
@@ -42,43 +86,62 @@ class Views:
         state, folded = await self.scans.routing_key(names.routing_key(execution_id, session_id), collect=True)
         if session_id is None and state.get(execution_key(execution_id)) is None:
             _, folded = await self.scans.elsewhere(execution_id, collect=True)
-        out = []
-        for entry, record, effects in folded:
-            if record["type"] == RecordType.PARTITION_CLAIMED:
-                if not include_claims:
-                    continue
-            elif record["execution_id"] != execution_id:
-                continue
-            outcome = "applied"
-            for effect in effects:
-                if effect.kind in NOT_APPLIED:
-                    outcome = (
-                        "claim rejected"
-                        if effect.kind == EffectKind.CLAIM_REJECTED
-                        else f"{effect.kind}: {effect.data}"
-                    )
-            fields = {k: v for k, v in record.items() if k not in ("type", "at")}
-            out.append(
-                HistoryRecord(
-                    offset=entry.offset,
-                    type=record["type"],
-                    at=to_datetime(record["at"]),
-                    fields=fields,
-                    outcome=outcome,
-                )
-            )
+        out = [
+            _history_record(entry, record, effects)
+            for entry, record, effects in folded
+            if _belongs(record, execution_id, include_claims)
+        ]
         if not any(r.type != RecordType.PARTITION_CLAIMED for r in out):
             raise self._not_found(execution_id)
         return out
 
-    async def list_executions(self, status: str | None) -> list[Execution]:
+    async def follow(
+        self, execution_id: str, session_id: str | None, include_claims: bool, until_ended: bool
+    ) -> AsyncIterator[HistoryRecord]:
+        """The execution's records from the first, then each as it is folded; with
+        ``until_ended``, stop after the record that ends it."""
+        found = await self.get_execution(execution_id, session_id)  # finds a run of a session too
+        routing_key = names.routing_key(execution_id, found.session_id)
+        async for entry, record, effects in self.scans.follow(
+            self.log.partition_for(routing_key), routing_key.encode()
+        ):
+            if _belongs(record, execution_id, include_claims):
+                yield _history_record(entry, record, effects)
+            if until_ended and any(e.kind == EffectKind.FINISHED and e.execution_id == execution_id for e in effects):
+                return
+
+    async def list_executions(
+        self, status: str | None, where: Callable[[Execution], bool] | None = None
+    ) -> list[Execution]:
+        """Every execution of the namespace (of one status; for which ``where`` holds), oldest first."""
         out = []
         for partition in range(self.log.num_partitions):
             state, _ = await self.scans.partition(partition, key=None, stop=None)
             for _, row in state.scan(EXECUTION_PREFIX):
                 if status is None or row["status"] == status:
-                    out.append(Execution.from_row(row))
-        return sorted(out, key=lambda e: e.created_at or datetime.min.replace(tzinfo=UTC))
+                    execution = Execution.from_row(row)
+                    if where is None or where(execution):
+                        out.append(execution)
+        return sorted(out, key=lambda e: (e.created_at or datetime.min.replace(tzinfo=UTC), e.execution_id))
+
+    async def dead_letters(self) -> list[DeadLetter]:
+        """Every event on the namespace's dead-letter topic, in topic order."""
+        topic = names.dead_letter_topic(self.log.namespace)
+        partitions = await self.log.topic_partitions(topic)
+        ends = {p: await self.log.offset_for_time(topic, p, END_OF_TIME_MS) for p in range(partitions)}
+        if not any(ends.values()):
+            return []
+        out: list[DeadLetter] = []
+        reader = self.log.topic_reader(topic)
+        try:
+            for partition, end in ends.items():
+                if end:
+                    reader.assign(partition, 0)
+            while len(out) < sum(ends.values()):
+                out += [_dead_letter(e) for e in await reader.poll(POLL_S) if e.offset < ends[e.partition]]
+        finally:
+            await reader.close()
+        return sorted(out, key=lambda d: (d.partition, d.offset))
 
     async def session_state(self, session_id: str) -> dict:
         state, _ = await self.scans.routing_key(session_id)
