@@ -115,14 +115,17 @@ def logloom_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "engine.cli", *args]
 
 
-def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run ``logloom ARGS`` to completion as a real process; output captured as text."""
+def run_cli(
+    *args: str, env: dict | None = None, timeout: float = 120, input: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``logloom ARGS`` to completion as a real process (``input`` on its stdin); output captured as text."""
     return subprocess.run(
         logloom_cmd(*args),
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
+        input=input,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
     )
 

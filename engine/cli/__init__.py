@@ -1,54 +1,79 @@
-"""The ``logloom`` command. Parsing and printing only; the work is done by the engine.
+"""The ``logloom`` command: parsing, printing and exit codes. The work is done by the engine.
 
-Exit codes: 0 success · 1 the workflow failed · 2 bad usage or input · 3 not found ·
-4 timed out.
+One module per noun (``workflow.py``, ``history.py``, ``events.py``, ``session.py``, and
+``run.py`` for the commands that host a worker); the exit codes are in ``exits.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
+import os
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
-from ..errors import ExecutionNotFoundError, LogloomError, WorkflowFailedError
-from . import events, history, run, workflows
-from .common import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_TIMEOUT, EXIT_USAGE
+from ..errors import LogloomError
+from . import events, exits, history, run, session, workflow
+from .exits import Exit
+
+DESCRIPTION = "Durable execution for Python workflows, on a partitioned log: run workers, start and inspect runs."
+
+
+def _version() -> str:
+    try:
+        return version("logloom")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="logloom", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(
+        prog="logloom",
+        description=DESCRIPTION,
+        epilog="exit codes:\n" + exits.table() + "\n\n`logloom COMMAND --help` shows a command's flags and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"logloom {_version()}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run.add_parsers(sub)  # run, worker
-    workflows.add_invoke_parser(sub)
+    workflow.add_invoke_parser(sub)
     history.add_parsers(sub)
-    events.add_parsers(sub)  # publish
-    workflows.add_resume_parser(sub)
-    workflows.add_workflow_parser(sub)  # workflow list|cancel|get
+    events.add_parsers(sub)  # publish, dead-letter
+    workflow.add_resume_parser(sub)
+    workflow.add_workflow_parser(sub)  # workflow start|execute|get|describe|result|list|count|cancel|terminate|resume
+    session.add_parsers(sub)
     return p
 
 
+def _configure_logging(args) -> None:
+    level = logging.ERROR if args.quiet else {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # librdkafka retries a dead bootstrap with a line per attempt: only -v shows them.
+    logging.getLogger("engine.librdkafka").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL + 1)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     try:
-        return asyncio.run(args.func(args))
-    except WorkflowFailedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except ExecutionNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_NOT_FOUND
-    except TimeoutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_TIMEOUT
-    except (LogloomError, json.JSONDecodeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        args = parser().parse_args(argv)
+    except BrokenPipeError:  # logloom --help | head
+        return _closed_pipe()
+    _configure_logging(args)
+    args.on_interrupt = None  # a command that can be resumed says how, once it knows
+    try:
+        return int(asyncio.run(args.func(args)))
     except KeyboardInterrupt:
-        return EXIT_OK
+        print(args.on_interrupt or "interrupted", file=sys.stderr)
+        return Exit.INTERRUPTED
+    except BrokenPipeError:  # | head took what it wanted
+        return _closed_pipe()
+    except (LogloomError, TimeoutError, ValueError) as exc:
+        code = exits.for_error(exc)
+        print(f"error: {exc}", file=sys.stderr)
+        return code
+
+
+def _closed_pipe() -> int:
+    """The reader went away: no traceback, and no second error when Python flushes stdout at exit."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return Exit.BROKEN_PIPE

@@ -1,26 +1,33 @@
-"""``logloom run`` and ``logloom worker``: commands that host a worker in this process."""
+"""``logloom run`` and ``logloom worker``: the commands that host a worker in this process."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
-import json
 import signal
-import sys
 
 from ..workflow.loading import load_app, load_workflow
-from .common import EXIT_OK, add_common_options, engine, print_json
+from ..workflow.registry import registry
+from .common import add_log_options, command, engine, json_argument, note, warn
+from .exits import Exit
+from .output import emit
+
+DRAIN_TIMEOUT_S = 30.0
 
 
 async def cmd_run(args) -> int:
     wf = load_workflow(args.target)
-    payload = json.loads(args.input)
+    payload = json_argument(args.input, "--input")
     async with engine(args, worker=True) as (client, _):
         handle = await wf.invoke(client, payload, execution_id=args.execution_id)
-        print(f"execution {handle.execution_id}", file=sys.stderr)
-        print_json(await handle.result(timeout=args.timeout))
-    return EXIT_OK
+        note(f"execution {handle.execution_id}")
+        args.on_interrupt = (
+            f"interrupted: execution {handle.execution_id} keeps its recorded steps; run "
+            f"`logloom run {args.target} --execution-id {handle.execution_id}` (same flags) to resume it"
+        )
+        emit(args, await handle.result(timeout=args.timeout))
+    return Exit.OK
 
 
 def _freeze_start_up_heap() -> None:
@@ -36,43 +43,88 @@ def _freeze_start_up_heap() -> None:
 
 
 async def cmd_worker(args) -> int:
-    load_app(args.app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):  # leave the group cleanly: partitions move at once
+    for sig in (signal.SIGTERM, signal.SIGINT):  # a graceful stop: drain, commit, leave the group
         loop.add_signal_handler(sig, stop.set)
+    workflows = load_app(args.app)
+    if not workflows:
+        warn(f"{args.app} registers no workflows (decorate an async def with @workflow); this worker runs none")
     async with engine(args, worker=True) as (_, worker):
         _freeze_start_up_heap()
-        print(f"worker {worker.worker_id} running (namespace {worker.log.namespace}); Ctrl-C stops it", file=sys.stderr)
+        triggers = [f"{t.topic} -> {wf.name}" for wf in registry.workflows.values() for t in wf.triggers]
+        note(
+            f"worker {worker.worker_id} running on {_where(args, worker)}; workflows: {', '.join(workflows) or '-'}"
+            + (f"; triggers: {', '.join(triggers)}" if triggers else "")
+            + "; Ctrl-C or SIGTERM stops it"
+        )
         await stop.wait()
-        print(f"worker {worker.worker_id} stopping", file=sys.stderr)
-    return EXIT_OK
+        note(f"worker {worker.worker_id} stopping: steps in flight finish and are recorded first")
+        left = await worker.drain(args.drain_timeout)
+        if left:
+            warn(f"{left} run(s) still had a step in flight after {args.drain_timeout:g} s; they go on elsewhere")
+    return Exit.OK
+
+
+def _where(args, worker) -> str:
+    log = worker.log
+    place = f"Kafka at {args.kafka}" if args.kafka else f"the embedded log in {log.path.parent.parent}"
+    return f"{place}, namespace {log.namespace}"
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    run = sub.add_parser("run", help="run one workflow to completion with an in-process worker")
-    run.add_argument("target", metavar="APP:WORKFLOW")
-    run.add_argument("--input", default="null", help="JSON payload")
-    run.add_argument("--execution-id", help="resume or deduplicate by this id")
-    run.add_argument("--timeout", type=float, default=None)
-    run.add_argument("--partitions", type=int)
-    add_common_options(run)
+    run = command(
+        sub,
+        "run",
+        "run one workflow to completion with a worker in this process",
+        [
+            'logloom run examples/orders.py:process_order --input \'{"order_id": "o1", "amount": 5}\'',
+            "logloom run app.py:report --input @payload.json --execution-id report-2026-11",
+        ],
+        [Exit.OK, Exit.FAILED, Exit.USAGE, Exit.TIMEOUT, Exit.CONFLICT, Exit.UNAVAILABLE, Exit.INTERRUPTED],
+    )
+    run.add_argument("target", metavar="APP:WORKFLOW", help="a module path or .py file, and a workflow's name")
+    run.add_argument("--input", default="null", metavar="JSON", help="the payload: JSON, @FILE, or - for stdin")
+    run.add_argument("--execution-id", metavar="ID", help="resume or deduplicate by this id")
+    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="give up waiting after this long")
+    run.add_argument("--partitions", type=int, metavar="N", help="partition count when the journal is created")
+    add_log_options(run)
     run.set_defaults(func=cmd_run)
 
-    worker = sub.add_parser("worker", help="run a long-lived worker")
+    worker = command(
+        sub,
+        "worker",
+        "run a long-lived worker: it owns partitions and runs their workflows",
+        [
+            "logloom worker examples/orders.py",
+            "logloom worker myapp.workflows --kafka 127.0.0.1:9092 --data-dir /var/lib/logloom",
+        ],
+        [Exit.OK, Exit.USAGE, Exit.UNAVAILABLE],
+    )
     worker.add_argument("app", metavar="APP", help="module path or .py file whose workflows register on import")
-    worker.add_argument("--partitions", type=int, help="partition count when the journal is created")
-    worker.add_argument("--worker-id")
+    worker.add_argument("--partitions", type=int, metavar="N", help="partition count when the journal is created")
+    worker.add_argument("--worker-id", metavar="ID", help="this worker's name in claims and logs")
     worker.add_argument(
         "--instance-id",
+        metavar="ID",
         help="Kafka static membership: a restarted worker with the same id "
         "takes its partitions back without waiting for the session timeout",
     )
     worker.add_argument(
         "--max-idle-runs",
         type=int,
+        metavar="N",
         help="waiting runs kept in memory, so a wake needs no replay (default 1000; 0 evicts at once)",
     )
-    worker.add_argument("--evict-after-idle-s", type=float, help="evict a waiting run idle this long (default 60)")
-    add_common_options(worker)
+    worker.add_argument(
+        "--evict-after-idle-s", type=float, metavar="SECONDS", help="evict a waiting run idle this long (default 60)"
+    )
+    worker.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=DRAIN_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"on SIGTERM, wait this long for steps in flight to finish and be recorded (default {DRAIN_TIMEOUT_S:g})",
+    )
+    add_log_options(worker, output=False)
     worker.set_defaults(func=cmd_worker)

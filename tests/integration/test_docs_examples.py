@@ -85,7 +85,7 @@ def test_the_composition_example_runs_with_logloom_run(tmp_path):
     assert sum(1 for r in parent if r["type"] == "InvocationRequested" and r["outcome"] == "applied") == 1
     invoked = next(r for r in parent if r["type"] == "ChildInvoked" and r["fields"]["key"] == "first")
     assert invoked["fields"]["wait"] is True and invoked["fields"]["child_execution_id"] == "review-1:first"
-    assert json.loads(invoked["fields"]["initial_state"]) == {"prefix": "1: ", "words": 0}
+    assert invoked["fields"]["initial_state"] == {"prefix": "1: ", "words": 0}  # history decodes payloads
     empty = next(r for r in parent if r["type"] == "ChildInvoked" and r["fields"]["key"] == "empty")
     failed = next(r for r in parent if r["type"] == "ChildFinished" and r["fields"]["seq"] == empty["fields"]["seq"])
     assert failed["fields"]["status"] == "failed" and failed["fields"]["error"]["type"] == "ValueError"
@@ -105,7 +105,7 @@ def test_the_composition_example_runs_with_logloom_run(tmp_path):
         "review-1",
     )
     end = next(r for r in child if r["type"] == "ExecutionCompleted")
-    assert json.loads(end["fields"]["state"]) == {"prefix": "1: ", "words": 3}
+    assert end["fields"]["state"] == {"prefix": "1: ", "words": 3}
 
 
 async def test_session_state_carries_over_between_runs_of_one_session(tmp_path):
@@ -162,10 +162,10 @@ async def test_session_state_carries_over_between_runs_of_one_session(tmp_path):
         read = next(
             r for r in records if r["type"] == "StepCompleted" and r["fields"]["key"] == "session.get:messages:1"
         )
-        assert json.loads(read["fields"]["result"]) == ["hello world"]
+        assert read["fields"]["result"] == ["hello world"]
         set_ = next(r for r in records if r["type"] == "SessionStateSet")
         assert set_["fields"]["name"] == "messages"
-        assert json.loads(set_["fields"]["value"]) == ["hello world", "hello again"]
+        assert set_["fields"]["value"] == ["hello world", "hello again"]
         found = history("t2", *data)  # without --session-id: every partition is read
         assert [r["type"] for r in found if r["type"] != "PartitionClaimed"] == [
             r["type"] for r in records if r["type"] != "PartitionClaimed"
