@@ -164,7 +164,8 @@ class Invoker:
             row = dict(row, started_at=now_ms())
             started = run.append(records.execution_started, at_ms=row["started_at"], worker=self.worker_id)
             started.add_done_callback(log_failure)  # not awaited: the first step's record follows it
-            log.info("execution %s (%s) started", execution_id, wf.name)
+            if log.isEnabledFor(logging.INFO):  # a line per run: only build it when shown
+                log.info("execution %s (%s) started", execution_id, wf.name)
         ctx = run.ctx = WorkflowContext(run, row)
         try:
             ctx.state = wf.state_schema.model_validate(from_json(row.get("initial_state")) or {})
@@ -198,6 +199,7 @@ class Invoker:
             )  # fmt: skip
         else:
             await run.finish(records.execution_completed, result=result, state=final_state)
-            log.info("execution %s (%s) completed in %d ms", execution_id, wf.name, now_ms() - row["started_at"])
+            if log.isEnabledFor(logging.INFO):
+                log.info("execution %s (%s) completed in %d ms", execution_id, wf.name, now_ms() - row["started_at"])
             return
         await run.finish(records.execution_failed, error=error, state=run.checkpoint(or_none=True))
