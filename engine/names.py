@@ -69,6 +69,9 @@ PARTITION_KEY = b"\x00partition"
 TOPICS_KEY = "\x00topics"
 ROUTER_PARTITION = 0
 
+# Key of the workers' announcements (WorkerAnnounced), which also go to partition 0.
+WORKERS_KEY = "\x00workers"
+
 
 def routing_key(execution_id: str, session_id: str | None = None) -> str:
     """A run's routing key: its session id if it has one, else its own id."""

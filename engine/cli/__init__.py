@@ -1,7 +1,8 @@
 """The ``logloom`` command: parsing, printing and exit codes. The work is done by the engine.
 
-One module per noun (``workflow.py``, ``history.py``, ``events.py``, ``session.py``, and
-``run.py`` for the commands that host a worker); the exit codes are in ``exits.py``.
+One module per noun (``workflow.py``, ``history.py``, ``events.py``, ``session.py``,
+``cluster.py`` for workers and partitions, and ``run.py`` for the commands that host a
+worker); the exit codes are in ``exits.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from ..errors import LogloomError
-from . import events, exits, history, run, session, workflow
+from . import cluster, events, exits, history, run, session, workflow
 from .exits import Exit
 
 DESCRIPTION = "Durable execution for Python workflows, on a partitioned log: run workers, start and inspect runs."
@@ -43,6 +44,7 @@ def parser() -> argparse.ArgumentParser:
     workflow.add_resume_parser(sub)
     workflow.add_workflow_parser(sub)  # workflow start|execute|get|describe|result|list|count|cancel|terminate|resume
     session.add_parsers(sub)
+    cluster.add_parsers(sub)  # workflows, partitions
     return p
 
 

@@ -1,7 +1,17 @@
 """Clients: append commands to the journal, and read results, statuses and histories from it."""
 
 from .client import Client
-from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord
+from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord, PartitionInfo, WorkerInfo
 from .outcomes import CommandResult, Outcome
 
-__all__ = ["Client", "CommandResult", "DeadLetter", "Execution", "ExecutionHandle", "HistoryRecord", "Outcome"]
+__all__ = [
+    "Client",
+    "CommandResult",
+    "DeadLetter",
+    "Execution",
+    "ExecutionHandle",
+    "HistoryRecord",
+    "Outcome",
+    "PartitionInfo",
+    "WorkerInfo",
+]

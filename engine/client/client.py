@@ -16,9 +16,10 @@ from ..errors import ExecutionNotFoundError
 from ..log.base import Log
 from ..wire.codec import Codec, default_codec
 from ..workflow.registry import Workflow
+from .cluster import Cluster
 from .commands import Commands, invocation
 from .live import LiveResults
-from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord
+from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord, PartitionInfo, WorkerInfo
 from .outcomes import CommandResult
 from .scans import JournalScans
 from .views import Views
@@ -32,6 +33,7 @@ class Client:
         self.live = LiveResults(log_, self.codec, scans)  # what handles wait on
         self._commands = Commands(log_, self.codec, self.live)
         self._views = Views(scans, self.live)
+        self._cluster = Cluster(scans)
 
     async def __aenter__(self) -> Client:
         return self
@@ -176,3 +178,13 @@ class Client:
     async def get_session_state(self, session_id: str) -> dict:
         """The session's state (``ctx.session.state``), folded from the log: key -> value."""
         return await self._views.session_state(session_id)
+
+    # -- the workers ---------------------------------------------------------------------
+
+    async def workers(self) -> list[WorkerInfo]:
+        """The workers that announced themselves (what each runs), and whether each is connected."""
+        return await self._cluster.workers()
+
+    async def partitions(self) -> list[PartitionInfo]:
+        """Each journal partition: its owner and epoch, its end, and how far its owner folded it."""
+        return await self._cluster.partitions()

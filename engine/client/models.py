@@ -128,3 +128,35 @@ class ExecutionHandle:
         return await self.client.get_execution(
             self.execution_id, session_id=self.routing_key if self.routing_key != self.execution_id else None
         )
+
+
+class PartitionInfo(BaseModel):
+    """One journal partition: who claimed it last, and how far its owner has folded it."""
+
+    partition: int
+    owner: str | None = None  # the worker whose claim is current (None: never claimed)
+    claimed_by: str | None = None  # that claim's owner: the worker id and its processor's incarnation
+    owner_connected: bool | None = None  # whether that worker is in the worker group now (None: unknown)
+    epoch: int = 0
+    claimed_at: datetime | None = None
+    end: int  # the offset the next record will get
+    folded: int | None = None  # the owner's last reported next offset to fold (None: none reported)
+
+    @property
+    def lag(self) -> int | None:
+        """Records on the partition its owner has not folded yet (reported every few seconds)."""
+        return None if self.folded is None else max(0, self.end - self.folded)
+
+
+class RegisteredWorkflow(BaseModel):
+    name: str
+    triggers: list[str] = []  # domain topics whose events start it
+
+
+class WorkerInfo(BaseModel):
+    """A worker that announced itself to the namespace, and whether it is connected now."""
+
+    worker: str
+    connected: bool | None  # in the worker group now (None: the log does not say)
+    started_at: datetime | None = None
+    workflows: list[RegisteredWorkflow] = []

@@ -13,13 +13,13 @@ offset 0, or applying a record twice, gives the same state.
 The other rules, one module per concern: executions, steps and cancellation
 (``executions.py``, rules 2, 3, 5), sleeps and suspensions (``waits.py``, 4), event waits
 (``event_waits.py``, 6-8), child workflows (``children.py``, 9-11), sessions
-(``sessions.py``, 12).
+(``sessions.py``, 12), workers' announcements (``workers.py``, 13).
 """
 
 from __future__ import annotations
 
 from ..wire.records import RecordType
-from . import children, event_waits, executions, sessions, waits
+from . import children, event_waits, executions, sessions, waits, workers
 from .effects import Effect, EffectKind, ignored
 from .keys import EPOCH_KEY
 from .state import State
@@ -45,6 +45,7 @@ RULES = {
     **event_waits.RULES,
     **children.RULES,
     **sessions.RULES,
+    **workers.RULES,
 }
 
 _missing = set(RecordType) - set(RULES)

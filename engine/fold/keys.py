@@ -36,6 +36,7 @@ LAYOUT = (
     KeyKind(b"cr/", "cr/<child>", "an ended child's report, until its parent has it"),
     KeyKind(b"sl/", "sl/<session>", "the session's turn: the runs holding it and the queue"),
     KeyKind(b"ss/", "ss/<session>", "the session's state: key -> JSON of its value"),
+    KeyKind(b"w/", "w/<worker>", "what a worker announced it runs (partition 0)"),
     KeyKind(b"d/", "d/<offset>", "a record that could not be decoded, with the reason"),
 )
 
@@ -205,6 +206,15 @@ def session_lock_key(session_id: str) -> bytes:
 def session_state_key(session_id: str) -> bytes:
     """The session's state: a dict of key -> JSON of its value."""
     return b"ss/" + session_id.encode()
+
+
+# -- workers ----------------------------------------------------------------------------------
+
+WORKERS_PREFIX = b"w/"
+
+
+def worker_key(worker: str) -> bytes:
+    return WORKERS_PREFIX + worker.encode()
 
 
 def layout_table() -> str:

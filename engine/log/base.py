@@ -54,6 +54,12 @@ class Subscription(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    @abstractmethod
+    def report_progress(self, offsets: dict[int, int]) -> None:
+        """How far the member has folded each partition it owns (the next offset), for
+        monitoring: committed for the worker group, where Kafka's tools show the lag.
+        Recovery never reads it: start offsets come from the stores."""
+
 
 class Reader(ABC):
     """An independent cursor over some partitions."""
@@ -90,7 +96,8 @@ class Log(ABC):
         """The offset the next record appended to ``partition`` will get."""
 
     @abstractmethod
-    def subscribe(self, listener: PartitionListener) -> Subscription: ...
+    def subscribe(self, listener: PartitionListener, member: str | None = None) -> Subscription:
+        """Join the worker group as ``member`` (a worker id; Kafka's client.id)."""
 
     @abstractmethod
     def reader(self) -> Reader: ...
@@ -124,9 +131,14 @@ class Log(ABC):
     @abstractmethod
     async def commit(self, group: str, topic: str, offsets: dict[int, int]) -> None: ...
 
-    async def workers(self) -> int | None:
-        """How many workers serve this log now (members of the worker group), if known."""
+    async def members(self) -> list[str] | None:
+        """The workers that serve this log now (the worker group's members), if known."""
         return None
+
+    async def workers(self) -> int | None:
+        """How many workers serve this log now, if known."""
+        members = await self.members()
+        return None if members is None else len(members)
 
     def partition_for(self, routing_key: str | bytes) -> int:
         return partition_for(routing_key, self.num_partitions)

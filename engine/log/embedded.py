@@ -81,6 +81,7 @@ class EmbeddedLog(Log):
         self._committer: asyncio.Task | None = None
         self._watchers: set[Wakeup] = set()  # one per reader: set when records became readable
         self._subscribed = False
+        self._member: str | None = None
         self._api = None
         self._write_opts = WriteOptions()
         self._write_opts.sync = True
@@ -275,6 +276,9 @@ class EmbeddedLog(Log):
 
     async def commit(self, group: str, topic: str, offsets: dict[int, int]) -> None:
         """Record that ``group`` consumed ``topic`` up to (not including) these offsets."""
+        self.commit_now(group, topic, offsets)
+
+    def commit_now(self, group: str, topic: str, offsets: dict[int, int]) -> None:
         prefix = b"c/" + group.encode() + b"\x00" + topic.encode() + b"\x00"
         wb = WriteBatch(raw_mode=True)
         for partition, offset in offsets.items():
@@ -290,14 +294,15 @@ class EmbeddedLog(Log):
     def unwatch(self, wakeup: Wakeup) -> None:
         self._watchers.discard(wakeup)
 
-    async def workers(self) -> int:
+    async def members(self) -> list[str]:
         """The embedded log's one worker is in the process that opened it, or none is."""
-        return 1 if self._subscribed else 0
+        return [self._member or "worker"] if self._subscribed else []
 
-    def subscribe(self, listener: PartitionListener) -> Subscription:
+    def subscribe(self, listener: PartitionListener, member: str | None = None) -> Subscription:
         if self._subscribed:
             raise LogloomError("the embedded log has one worker per process; it is already subscribed")
         self._subscribed = True
+        self._member = member
         return _EmbeddedSubscription(self, listener)
 
     def reader(self) -> Reader:
@@ -408,6 +413,11 @@ class _EmbeddedSubscription(Subscription):
                     await asyncio.sleep(0)  # let invokers run between batches
         finally:
             await reader.close()
+
+    def report_progress(self, offsets: dict[int, int]) -> None:
+        log = self._log
+        if log._db is not None:
+            log.commit_now(names.worker_group(log.namespace), names.journal_topic(log.namespace), offsets)
 
     async def close(self) -> None:
         self._task.cancel()

@@ -282,8 +282,8 @@ class KafkaLog(Log):
     async def end_offset(self, partition: int) -> int:
         return await asyncio.to_thread(self._high_watermark, partition)
 
-    def subscribe(self, listener: PartitionListener) -> Subscription:
-        return KafkaSubscription(self, listener)
+    def subscribe(self, listener: PartitionListener, member: str | None = None) -> Subscription:
+        return KafkaSubscription(self, listener, member)
 
     def reader(self) -> Reader:
         return KafkaReader(self, self.topic)
@@ -341,20 +341,20 @@ class KafkaLog(Log):
         tps = [TopicPartition(topic, p, o) for p, o in offsets.items()]
         await asyncio.to_thread(self._group_consumer(group).commit, offsets=tps, asynchronous=False)
 
-    async def workers(self) -> int | None:
-        """Members of the worker group now; None if the cluster does not say in time."""
+    async def members(self) -> list[str] | None:
+        """The worker group's members now (their client.id: the worker ids); None if the
+        cluster does not say in time."""
         group = names.worker_group(self.namespace)
 
-        def count() -> int | None:
+        def describe() -> list[str] | None:
             try:
-                future = AdminClient(self.client_config()).describe_consumer_groups(
-                    [group], request_timeout=self.connect_timeout_s
-                )[group]
-                return len(future.result(timeout=self.connect_timeout_s + 1).members)
+                admin = AdminClient(self.client_config())  # held: a collected client never answers
+                future = admin.describe_consumer_groups([group], request_timeout=self.connect_timeout_s)[group]
+                return sorted(m.client_id for m in future.result(timeout=self.connect_timeout_s + 1).members)
             except Exception:  # an unknown group, a timeout: not known
                 return None
 
-        return await asyncio.to_thread(count)
+        return await asyncio.to_thread(describe)
 
     def consumer_config(self, **extra) -> dict:
         return self.client_config(**{**self._consumer_config, **extra})

@@ -61,7 +61,7 @@ def to_entry(msg, topic: str = "") -> Entry:
 class KafkaSubscription(Subscription):
     """A member of the worker group. Its thread polls; rebalances call back into the loop."""
 
-    def __init__(self, kafka_log, listener: PartitionListener):
+    def __init__(self, kafka_log, listener: PartitionListener, member: str | None = None):
         self._log = kafka_log
         self._listener = listener
         self._loop = asyncio.get_running_loop()
@@ -75,7 +75,11 @@ class KafkaSubscription(Subscription):
         )
         if kafka_log.instance_id:
             config["group.instance.id"] = kafka_log.instance_id
+        if member:
+            config["client.id"] = member  # so the group's description names the worker
         self._consumer = Consumer(config)
+        self._progress: dict[int, int] = {}  # offsets to commit, handed from the loop to the thread
+        self._progress_lock = threading.Lock()
         self._stop = threading.Event()
         self._owned: set[int] = set()
         self._stall = float(os.environ.get("LOGLOOM_FAILPOINT_STALL_AFTER_PAUSE_S", "0"))
@@ -133,11 +137,27 @@ class KafkaSubscription(Subscription):
                         log.warning("consumer error: %s", msg.error())
                 if entries and not self._stop.is_set():
                     self._loop.call_soon_threadsafe(self._listener.records, entries)
+                self._commit_progress(consumer)
         finally:
             try:
                 consumer.close()  # leaves the group; revoke callbacks run here
             except Exception as exc:  # the loop may already be gone
                 log.debug("consumer close: %s", exc)
+
+    def report_progress(self, offsets: dict[int, int]) -> None:
+        with self._progress_lock:
+            self._progress.update(offsets)
+
+    def _commit_progress(self, consumer: Consumer) -> None:
+        """On the consumer's thread: commit reported progress for partitions still owned."""
+        with self._progress_lock:
+            progress, self._progress = self._progress, {}
+        owned = [TopicPartition(self._log.topic, p, o) for p, o in progress.items() if p in self._owned]
+        if owned:
+            try:
+                consumer.commit(offsets=owned, asynchronous=True)
+            except KafkaException as exc:  # monitoring only: the next report tries again
+                log.debug("progress commit: %s", exc)
 
     async def close(self) -> None:
         self._stop.set()

@@ -11,7 +11,8 @@ process is the one worker of an embedded log.
 Protocol: one JSON object per line each way, request then response, on one connection.
 Keys and values travel base64-encoded.
 
-    {"op": "meta"}                                        -> {"partitions": N, "workers": 0|1}
+    {"op": "meta"}                                        -> {"partitions": N, "members": [WORKER_ID]}
+    {"op": "committed", "g": GROUP, "t": TOPIC}           -> {"offsets": {"P": O}}
     {"op": "append", "p": P, "k": K, "v": V}              -> {"offset": O}
     {"op": "end", "p": P}                                 -> {"end": O}
     {"op": "publish", "t": TOPIC, "k": K|null, "v": V}    -> {"partition": P, "offset": O}
@@ -91,7 +92,10 @@ class LocalApiServer:
     async def _handle(self, request: dict, watch) -> dict:
         op, log = request["op"], self.log
         if op == "meta":
-            return {"partitions": log.num_partitions, "workers": await log.workers()}
+            return {"partitions": log.num_partitions, "members": await log.members()}
+        if op == "committed":
+            offsets = await log.committed(request["g"], request["t"])
+            return {"offsets": {str(p): o for p, o in offsets.items()}}
         if op == "append":
             return {"offset": await log.append(request["p"], _unb64(request["k"]), _unb64(request["v"]))}
         if op == "end":
@@ -168,8 +172,8 @@ class RemoteEmbeddedLog(Log):
     async def start(self) -> None:
         self.num_partitions = (await self._connection.call(op="meta"))["partitions"]
 
-    async def workers(self) -> int | None:
-        return (await self._connection.call(op="meta")).get("workers")
+    async def members(self) -> list[str] | None:
+        return (await self._connection.call(op="meta")).get("members")
 
     async def close(self) -> None:
         await self._connection.close()
@@ -183,7 +187,7 @@ class RemoteEmbeddedLog(Log):
     async def end_offset(self, partition: int) -> int:
         return (await self._connection.call(op="end", p=partition))["end"]
 
-    def subscribe(self, listener: PartitionListener) -> Subscription:
+    def subscribe(self, listener: PartitionListener, member: str | None = None) -> Subscription:
         raise LogloomError(
             "a worker cannot run on an embedded log owned by another process; "
             "stop that process, or use Kafka for several workers"
@@ -214,7 +218,8 @@ class RemoteEmbeddedLog(Log):
         self._owner_only("reading domain topics")
 
     async def committed(self, group: str, topic: str) -> dict[int, int]:
-        self._owner_only("reading consumer offsets")
+        offsets = (await self._connection.call(op="committed", g=group, t=topic))["offsets"]
+        return {int(p): o for p, o in offsets.items()}
 
     async def commit(self, group: str, topic: str, offsets: dict[int, int]) -> None:
         self._owner_only("committing consumer offsets")

@@ -15,8 +15,10 @@ import uuid
 from pathlib import Path
 
 from .. import names
+from ..clock import now_ms
 from ..log.base import Entry, Log, Subscription
 from ..store import StorePartition
+from ..wire import records
 from ..wire.codec import Codec, default_codec
 from ..workflow.registry import Registry
 from ..workflow.registry import registry as default_registry
@@ -29,6 +31,7 @@ from .router import Router
 log = logging.getLogger(__name__)
 
 OWNERSHIP_LOG_AFTER_S = 0.5  # one line once the owned partitions settle, not one per partition
+PROGRESS_EVERY_S = 2.0  # how often the folded offsets are committed for monitoring (the lag)
 
 
 def new_worker_id() -> str:
@@ -62,14 +65,41 @@ class Worker:
         self.messenger = Messenger(self.router)
         self._subscription: Subscription | None = None
         self._ownership_log: asyncio.TimerHandle | None = None
+        self._progress: asyncio.Task | None = None
         self._stopped = asyncio.Event()
 
     def store_path(self, partition: int) -> Path:
         return names.store_path(self.data_dir, self.log.namespace, partition)
 
     async def start(self) -> Worker:
-        self._subscription = self.log.subscribe(self)
+        await self._announce()
+        self._subscription = self.log.subscribe(self, member=self.worker_id)
+        self._progress = asyncio.ensure_future(self._report_progress())
         return self
+
+    async def _announce(self) -> None:
+        """Tell the namespace what this worker runs (``logloom workflows`` reads it)."""
+        workflows = [
+            {"name": wf.name, "triggers": [trigger.topic for trigger in wf.triggers]}
+            for wf in sorted(self.registry.workflows.values(), key=lambda wf: wf.name)
+        ]
+        record = records.worker_announced(now_ms(), worker=self.worker_id, workflows=workflows)
+        await self.log.append(names.ROUTER_PARTITION, names.WORKERS_KEY.encode(), self.codec.encode(record))
+
+    async def _report_progress(self) -> None:
+        """Every ``PROGRESS_EVERY_S``, hand the log how far each owned partition is folded:
+        committed for the worker group, so ``logloom partitions`` and Kafka's own tools
+        show the lag. Recovery never reads it; the stores say where to resume."""
+        reported: dict[int, int] = {}
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY_S)
+            if self._subscription is None:
+                continue
+            now = {p: proc.applied + 1 for p, proc in self.processors.items() if proc.active}
+            changed = {p: o for p, o in now.items() if reported.get(p) != o}
+            if changed:
+                self._subscription.report_progress(changed)
+                reported.update(changed)
 
     async def drain(self, timeout_s: float) -> int:
         """Before ``stop`` on a graceful shutdown: no run starts another step, and the steps in
@@ -80,6 +110,9 @@ class Worker:
     async def stop(self) -> None:
         if self._ownership_log is not None:
             self._ownership_log.cancel()
+        if self._progress is not None:
+            self._progress.cancel()
+            self._progress = None
         if self._subscription is not None:
             await self._subscription.close()
             self._subscription = None

@@ -58,6 +58,8 @@ class RecordType(StrEnum):
     # sessions
     SESSION_LOCK_REQUESTED = "SessionLockRequested"
     SESSION_STATE_SET = "SessionStateSet"
+    # workers
+    WORKER_ANNOUNCED = "WorkerAnnounced"
 
 
 def _record(record_type: RecordType, execution_id: str, epoch: int, at_ms: int, **fields) -> Record:
@@ -374,6 +376,11 @@ def child_finished(
         result=result,
         error=error,
     )
+
+
+def worker_announced(at_ms: int, *, worker: str, workflows: list[dict]) -> Record:
+    """A worker started; ``workflows``: ``{"name", "triggers": [topic, ...]}`` each."""
+    return _record(RecordType.WORKER_ANNOUNCED, "", COMMAND_EPOCH, at_ms, worker=worker, workflows=workflows)
 
 
 def child_acknowledged(execution_id: str, at_ms: int) -> Record:

@@ -281,6 +281,40 @@ async def test_dead_letters_are_listed_and_shown(world):
     assert world.cli("dead-letter", "show", "0:999").returncode == 3
 
 
+# -- the workers and the partitions ------------------------------------------------------------
+
+
+async def test_workflows_lists_what_the_connected_worker_registered_with_its_triggers(world):
+    code, listing = world.json("workflows")
+    assert code == 0
+    by_name = {row["workflow"]: row for row in listing}
+    assert {"approval", "echo", "pickup", "welcome"} <= set(by_name)
+    assert by_name["welcome"]["triggers"] == [world.env["LOGLOOM_CLI_TEST_TOPIC"]]
+    assert by_name["echo"]["triggers"] == [] and len(by_name["echo"]["workers"]) == 1
+    code, workers = world.json("workflows", "--by-worker")
+    (worker,) = [w for w in workers if w["connected"]]
+    assert worker["worker"] == by_name["echo"]["workers"][0]
+    assert "welcome" in [wf["name"] for wf in worker["workflows"]]
+
+
+async def test_partitions_show_the_connected_owner_its_epoch_and_a_lag_that_drains(world):
+    eid = new_id("lag")
+    assert world.cli("workflow", "execute", "echo", "--input", '{"text": "x"}', "--execution-id", eid).returncode == 0
+    code, workers = world.json("workflows", "--by-worker")
+    (owner,) = [w["worker"] for w in workers if w["connected"]]
+
+    async def drained():
+        code, partitions = world.json("partitions")
+        assert code == 0 and [p["partition"] for p in partitions] == [0, 1, 2, 3]
+        done = all(p["folded"] is not None and p["lag"] == 0 and p["folded"] == p["end"] for p in partitions)
+        return partitions if done else None
+
+    partitions = await assert_eventually(drained, timeout=30, message="every partition folded to its end")
+    assert all(p["owner"] == owner and p["owner_connected"] and p["epoch"] >= 1 for p in partitions)
+    assert all(p["claimed_by"].startswith(owner + "/") and p["claimed_at"] for p in partitions)
+    assert sum(p["end"] for p in partitions) >= 4, "the run's records are counted in the ends"
+
+
 def _cmd(*args: str) -> list[str]:
     return logloom_cmd(*args)
 

@@ -84,6 +84,7 @@ SAMPLES = {
     "ChildAcknowledged": {},
     "SessionLockRequested": {"seq": 8, "key": "session.lock"},
     "SessionStateSet": {"seq": 9, "key": "session.set:count:1", "name": "count", "value": "3"},
+    "WorkerAnnounced": {"worker": "host-1-abc", "workflows": [{"name": "welcome", "triggers": ["signups"]}]},
 }
 
 

@@ -93,3 +93,17 @@ def test_a_failed_step_is_final_and_replays_its_error():
 def test_unknown_record_types_are_ignored_not_fatal():
     state = owned()
     assert kinds(fold.apply(state, rec("SomethingNew", "e1", epoch=1))) == ["ignored"]
+
+
+def test_a_workers_announcement_is_kept_per_worker_and_changes_no_execution():
+    state = MemoryState()
+    first = rec("WorkerAnnounced", "", epoch=0, at=1, worker="w1", workflows=[{"name": "a", "triggers": ["t"]}])
+    again = rec("WorkerAnnounced", "", epoch=0, at=2, worker="w1", workflows=[{"name": "b", "triggers": []}])
+    other = rec("WorkerAnnounced", "", epoch=0, at=3, worker="w2", workflows=[])
+    assert apply_all(state, [claim(1, "a"), first, again, other])[1:] == [[], [], []]
+    rows = dict(state.scan(keys.WORKERS_PREFIX))
+    assert rows == {
+        keys.worker_key("w1"): {"worker": "w1", "workflows": [{"name": "b", "triggers": []}], "at": 2},
+        keys.worker_key("w2"): {"worker": "w2", "workflows": [], "at": 3},
+    }, "a worker's latest announcement replaces its earlier one"
+    assert not list(state.scan(keys.EXECUTION_PREFIX))

@@ -30,6 +30,7 @@ def built_keys() -> list[bytes]:
         keys.report_key(ODD_ID),
         keys.session_lock_key("s-1"),
         keys.session_state_key("s-1"),
+        keys.worker_key("host-1-abc"),
         keys.dead_record_key(12),
     ]
 
