@@ -156,6 +156,15 @@ async def test_invoke_warns_when_no_worker_serves_the_log(tmp_path):
     assert done.returncode == 0 and "no worker serves this log" in done.stderr
 
 
+async def test_on_kafka_invoke_warns_when_no_worker_is_in_the_group(kafka_bootstrap, namespace):
+    from engine.log.kafka import KafkaLog
+
+    async with KafkaLog(kafka_bootstrap, namespace, 2):
+        pass  # a journal, and no worker on it
+    done = run_cli("invoke", "echo", "--input", '{"text": "hi"}', "--kafka", kafka_bootstrap, "--namespace", namespace)
+    assert done.returncode == 0 and "no worker serves this log" in done.stderr, done.stderr
+
+
 def test_the_default_data_dir_is_per_user_not_the_working_directory(monkeypatch, tmp_path):
     monkeypatch.delenv("LOGLOOM_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
