@@ -2,9 +2,24 @@
 
 The public API. The packages behind it, bottom layer first (each imports only the ones
 before it; ``docs/architecture.md``): ``errors``/``names``/``clock``, ``wire``, ``log``,
-``config``, ``fold``, ``store``, ``workflow``, ``runtime``, ``client``, ``replay``/``cli``.
+``config``, ``fold``, ``store``, ``workflow``, ``runtime``, ``client``, ``replay``/``agents``/``cli``.
 """
 
+from .agents import (
+    Agent,
+    AgentResult,
+    ExecutedToolConfig,
+    HasTextConfig,
+    MaxStepsConfig,
+    MaxTokensConfig,
+    ToolResult,
+    ask_user,
+    executed_tool,
+    has_text,
+    max_steps,
+    max_tokens,
+    tool,
+)
 from .client import Client, CommandResult, Execution, ExecutionHandle, HistoryRecord, Outcome
 from .config import EngineConfig, KafkaConfig, open_log
 from .errors import (
@@ -51,6 +66,8 @@ from .workflow import (
 )
 
 __all__ = [
+    "Agent",
+    "AgentResult",
     "Backoff",
     "BatchResult",
     "BatchStats",
@@ -64,11 +81,13 @@ __all__ = [
     "EngineConfig",
     "EventPayload",
     "EventTrigger",
+    "ExecutedToolConfig",
     "Execution",
     "ExecutionHandle",
     "ExecutionIdConflictError",
     "ExecutionNotFoundError",
     "FunctionContext",
+    "HasTextConfig",
     "HistoryRecord",
     "InputValidationError",
     "KafkaConfig",
@@ -76,6 +95,8 @@ __all__ = [
     "LogNotFoundError",
     "LogUnavailableError",
     "LogloomError",
+    "MaxStepsConfig",
+    "MaxTokensConfig",
     "NondeterminismError",
     "Outcome",
     "Resumed",
@@ -86,6 +107,7 @@ __all__ = [
     "StepExecutionError",
     "StepInfo",
     "TerminalError",
+    "ToolResult",
     "UnknownWorkflowError",
     "WaitTimeoutError",
     "Worker",
@@ -93,11 +115,17 @@ __all__ = [
     "WorkflowContext",
     "WorkflowFailedError",
     "WorkflowState",
+    "ask_user",
     "current_step",
     "event",
+    "executed_tool",
     "function",
+    "has_text",
+    "max_steps",
+    "max_tokens",
     "open_log",
     "register_event_schema",
     "registry",
+    "tool",
     "workflow",
 ]

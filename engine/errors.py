@@ -180,9 +180,10 @@ class NondeterminismError(EngineSignal):
 
     code = "NONDETERMINISM"
 
-    def __init__(self, execution_id: str, position: int, expected: str, found: str):
+    def __init__(self, execution_id: str, position: int, expected: str, found: str, detail: str | None = None):
         super().__init__(
-            f"execution {execution_id}: at step position {position} the journal recorded "
+            detail
+            or f"execution {execution_id}: at step position {position} the journal recorded "
             f"step {expected!r}, but the workflow code now asks for step {found!r}. "
             f"Workflow code must call steps in the same order on every run."
         )

@@ -85,6 +85,18 @@ class Client:
         routing_keys = await self._commands.submit_all(records)
         return [ExecutionHandle(self, r["execution_id"], key, True) for r, key in zip(records, routing_keys)]
 
+    async def batch_agent_invoke(
+        self, invocations: list, *, user_id: str | None = None, session_id: str | None = None
+    ) -> list[ExecutionHandle]:
+        """Start many agent runs (``agent.with_input(...)`` each); handles in order, whose
+        ``result()`` is each run's ``AgentResult``. Nothing starts if one input is invalid."""
+        records = [invocation(i.workflow, i.payload, None, user_id, session_id, None, None) for i in invocations]
+        routing_keys = await self._commands.submit_all(records)
+        handles = [ExecutionHandle(self, r["execution_id"], key, True) for r, key in zip(records, routing_keys)]
+        for handle, i in zip(handles, invocations):
+            handle.convert = i.result_from
+        return handles
+
     async def publish_event(
         self, topic: str, data: Any, key: str | None = None, schema: dict | None = None
     ) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -113,6 +114,7 @@ class ExecutionHandle:
         self.execution_id = execution_id
         self.routing_key = routing_key
         self._fresh = fresh
+        self.convert: Callable[[Any, str], Any] | None = None  # e.g. an agent's result as an AgentResult
 
     def __repr__(self) -> str:
         return f"<ExecutionHandle {self.execution_id}>"
@@ -122,7 +124,8 @@ class ExecutionHandle:
         row = await self.client.live.wait_finished(self.execution_id, self.routing_key, self._fresh, timeout)
         if row["status"] in _FAILED_OR_CANCELLED:
             raise WorkflowFailedError(self.execution_id, row["error"])
-        return from_json(row["result"])
+        value = from_json(row["result"])
+        return value if self.convert is None else self.convert(value, self.execution_id)
 
     async def status(self) -> Execution:
         return await self.client.get_execution(

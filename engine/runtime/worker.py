@@ -72,6 +72,9 @@ class Worker:
         return names.store_path(self.data_dir, self.log.namespace, partition)
 
     async def start(self) -> Worker:
+        for wf in self.registry.workflows.values():
+            if wf.preflight is not None:
+                wf.preflight()  # e.g. an agent's provider has no API key: fail before running anything
         await self._announce()
         self._subscription = self.log.subscribe(self, member=self.worker_id)
         self._progress = asyncio.ensure_future(self._report_progress())

@@ -43,6 +43,12 @@ class Binder:
         """The pydantic model the whole payload binds to (Polos style), if any."""
         return self._model_param
 
+    @property
+    def payload_model(self) -> type | None:
+        """The pydantic model a payload validates against: the parameter's, or one of the
+        parameters by name; None when the workflow takes no input. For JSON schemas."""
+        return self._model_param or self._fields_model
+
     def bind(self, payload: Any) -> dict[str, Any]:
         """Keyword arguments for the workflow; raises ``InputValidationError``."""
         try:

@@ -14,8 +14,8 @@ and the root of the call tree.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from .. import names
 from ..errors import StepExecutionError
@@ -58,6 +58,19 @@ class BatchStepResult:
     success: bool
     result: Any = None
     error: str | None = None
+
+
+class ChildInvocation(Protocol):
+    """A workflow with its input, that turns the child's result into a value of its own
+    (``Agent.with_input(...)`` is one: its result is an ``AgentResult``)."""
+
+    @property
+    def workflow(self) -> Workflow: ...
+
+    @property
+    def payload(self) -> Any: ...
+
+    def result_from(self, value: Any, execution_id: str | None = None) -> Any: ...
 
 
 class ChildSteps:
@@ -114,6 +127,20 @@ class ChildSteps:
             else:
                 results.append(BatchStepResult(workflow, child_id, True, result=outcome))
         return results
+
+    # -- agents and other invocations that bring their own result type ----------------
+
+    async def invocation_and_wait(self, name: str, invocation: ChildInvocation) -> Any:
+        value = await self.invoke_and_wait(name, invocation.workflow, invocation.payload)
+        return invocation.result_from(value, names.child_execution_id(self._steps.execution_id, name))
+
+    async def batch_invocations_and_wait(self, name: str, invocations: list[ChildInvocation]) -> list[BatchStepResult]:
+        inputs = [BatchWorkflowInput(i.workflow, i.payload) for i in invocations]
+        results = await self.batch_invoke_and_wait(name, inputs)
+        return [
+            r if not r.success else replace(r, result=i.result_from(r.result, r.execution_id))
+            for r, i in zip(results, invocations)
+        ]
 
     # -- the step protocol for a child -------------------------------------------------
 

@@ -86,9 +86,11 @@ class Workflow:
         self.state_schema = state_schema or WorkflowState
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
+        self.kind = "workflow"  # "agent" for an engine.agents.Agent's workflow
+        self.preflight: Callable[[], None] | None = None  # a worker calls it before it runs anything
 
     def __repr__(self) -> str:
-        return f"<workflow {self.name}>"
+        return f"<{self.kind} {self.name}>"
 
     def check_input(self, payload: Any, initial_state: Any, what: str) -> BaseModel | None:
         """Validate a payload and an initial state for this workflow; the state as its model.

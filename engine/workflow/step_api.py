@@ -15,7 +15,7 @@ from typing import Any
 from ..clock import ms_after, to_ms
 from ..wire import records
 from ..wire.events import EventPayload, encode_event, split_topic
-from .children import BatchStepResult, BatchWorkflowInput, ChildHandle, ChildSteps
+from .children import BatchStepResult, BatchWorkflowInput, ChildHandle, ChildInvocation, ChildSteps
 from .registry import Function, RetryPolicy, Workflow
 from .steps import Resumed, StepRunner, in_seconds, step_name
 
@@ -152,3 +152,21 @@ class StepApi:
     async def batch_invoke_and_wait(self, name: str, workflows: list[BatchWorkflowInput]) -> list[BatchStepResult]:
         """Start many children and wait for all; one ``BatchStepResult`` per child, in input order."""
         return await self._child_steps.batch_invoke_and_wait(name, workflows)
+
+    # -- agents (``agent.with_input(...)``): children whose result is an AgentResult ----------
+
+    async def agent_invoke(self, name: str, invocation: ChildInvocation) -> ChildHandle:
+        """Start an agent run as a child, as the step ``name``; returns its handle."""
+        return await self.invoke(name, invocation.workflow, invocation.payload)
+
+    async def agent_invoke_and_wait(self, name: str, invocation: ChildInvocation) -> Any:
+        """Run an agent as a child and return its ``AgentResult``."""
+        return await self._child_steps.invocation_and_wait(name, invocation)
+
+    async def batch_agent_invoke(self, name: str, invocations: list[ChildInvocation]) -> list[ChildHandle]:
+        """Start many agent runs as children (``name[0]``, ``name[1]``...); their handles in order."""
+        return await self.batch_invoke(name, [BatchWorkflowInput(i.workflow, i.payload) for i in invocations])
+
+    async def batch_agent_invoke_and_wait(self, name: str, invocations: list[ChildInvocation]) -> list[BatchStepResult]:
+        """Run many agents as children and wait for all; ``result`` of each is its ``AgentResult``."""
+        return await self._child_steps.batch_invocations_and_wait(name, invocations)
