@@ -24,6 +24,12 @@ def dead_letter_topic(namespace: str) -> str:
     return f"{namespace}.dead-letter"
 
 
+def stream_topic(namespace: str) -> str:
+    """What runs stream to whoever watches them live (token deltas, tool calls), keyed by
+    the root execution id; never read by recovery, partitioned like the journal."""
+    return f"{namespace}.run-stream"
+
+
 # The journal is the source of truth: Kafka must never delete it by age or size.
 # Records carry up to 1 MB of workflow state plus a step result: allow 8 MB records.
 MAX_RECORD_BYTES = 8 * 1024 * 1024

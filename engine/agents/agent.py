@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..clock import now_ms
 from ..errors import LogloomError
 from ..workflow import Workflow, WorkflowContext
 from ..workflow import registry as default_registry
@@ -30,7 +31,10 @@ from .providers import ModelRequest, provider_for
 from .providers.base import ProviderConfigError
 from .results import AgentResult
 from .stops import DEFAULT_MAX_STEPS, max_steps
+from .streaming import AgentStream
 from .tools import Tool, ToolDefinitionError, as_tool
+
+STREAM_CLOCK_SKEW_MS = 5000  # the stream topic is read from a little before the run began
 
 OUTPUT_INSTRUCTION = (
     "When you give your final answer, reply with only a JSON object (no prose, no code fence) "
@@ -156,6 +160,34 @@ class Agent:
         """Run the agent and wait for its ``AgentResult``."""
         handle = await self.invoke(client, input, session_id=session_id, user_id=user_id, execution_id=execution_id)
         return await handle.result(timeout=timeout)
+
+    async def stream(
+        self,
+        client,
+        input: Any = None,
+        *,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        execution_id: str | None = None,
+    ) -> AgentStream:
+        """Start a run whose tokens and tool calls stream as they come: iterate
+        ``text_chunks`` or ``events``, then ``await result()``."""
+        payload = AgentInput.model_validate({"input": input, "stream": True}).model_dump(mode="json")
+        started_ms = now_ms() - STREAM_CLOCK_SKEW_MS
+        handle = await client.invoke(
+            self.workflow, payload, session_id=session_id, user_id=user_id, execution_id=execution_id
+        )
+        handle.convert = self.result_from
+        return AgentStream(client, handle, since_ms=started_ms)
+
+    async def attach(self, client, execution_id: str, *, from_offset: int | None = None) -> AgentStream:
+        """Read a streaming run again, from ``from_offset`` (the last offset seen + 1) or its start."""
+        handle = await client.handle(execution_id)
+        handle.convert = self.result_from
+        execution = await handle.status()
+        since = None if execution.created_at is None else int(execution.created_at.timestamp() * 1000)
+        since = None if since is None else since - STREAM_CLOCK_SKEW_MS
+        return AgentStream(client, handle, from_offset=from_offset, since_ms=since)
 
     def result_from(self, value: Any, execution_id: str | None = None) -> AgentResult:
         return AgentResult.from_run(value, self.output_schema, execution_id)

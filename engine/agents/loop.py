@@ -38,11 +38,13 @@ from pydantic import BaseModel, ValidationError, model_validator
 
 from ..errors import InputValidationError, LogloomError, NondeterminismError, StepExecutionError
 from ..wire.serde import to_json
-from ..workflow import WorkflowContext, function
+from ..workflow import WorkflowContext, current_step, function
+from ..workflow.run_stream import RunStream
 from .memory import SessionMemory
 from .providers import ModelRequest
 from .results import AgentResult, ToolResult, Usage
 from .stops import StopContext, condition_name
+from .streaming import TEXT_DELTA, TOOL_CALL, TOOL_RESULT
 from .tools import Tool
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ class AgentInput(BaseModel):
     input: str | list[dict] | None = None
     conversation: list[dict] = []
     handoff_from: str | None = None
+    stream: bool = False  # stream text deltas and tool calls on ctx.stream (agent.stream)
 
     @model_validator(mode="before")
     @classmethod
@@ -142,8 +145,16 @@ class AgentLoop:
         sent_from = self.recorded_upto
         provider = agent.provider
 
+        stream = self.ctx.stream if self.payload.stream else None
+
+        async def on_text(text: str) -> None:
+            attempt = current_step().attempt  # a retried call streams again: readers can tell
+            await stream.emit(TEXT_DELTA, {"agent": agent.name, "step": key, "attempt": attempt, "text": text})
+
         async def call() -> dict:
-            response = await provider.complete(request)
+            response = await provider.complete(request, on_text if stream is not None else None)
+            if stream is not None:
+                await stream.flush()
             shown: dict = {"messages_from": sent_from, "messages": request.messages[sent_from:]}
             if turn == 1:
                 shown.update(system=request.system, tools=[t["name"] for t in request.tools])
@@ -230,7 +241,9 @@ class AgentLoop:
                 return resumed.data, None
             if tool.kind == "workflow":
                 return await self.ctx.step.invoke_and_wait(key, tool.target, call["arguments"]), None
-            return await self.ctx.step.run(key, _tool_body(tool, call["arguments"])), None
+            stream = self.ctx.stream if self.payload.stream else None
+            body = _tool_body(self.agent.name, tool, call["arguments"], key, stream)
+            return await self.ctx.step.run(key, body), None
         except StepExecutionError as exc:
             return None, _tool_error(exc)
         except InputValidationError as exc:  # a child tool's input did not fit: nothing ran
@@ -244,7 +257,7 @@ class AgentLoop:
         child = await self.ctx.step.invoke_and_wait(
             f"handoff:{turn}:{target.name}",
             target.workflow,
-            {"conversation": conversation, "handoff_from": self.agent.name},
+            {"conversation": conversation, "handoff_from": self.agent.name, "stream": self.payload.stream},
         )
         theirs = AgentResult.model_validate(child)
         self.tool_results.extend(theirs.tool_results)
@@ -323,16 +336,32 @@ def approval_of(data: Any) -> tuple[bool, str | None]:
     return bool(data), None
 
 
-def _tool_body(tool: Tool, arguments: Any):
-    """The step body of a function tool: bind the arguments, then call it (sync tools on a thread)."""
+def _tool_body(agent: str, tool: Tool, arguments: Any, key: str, stream: RunStream | None):
+    """The step body of a function tool: bind the arguments, then call it (sync tools on a
+    thread); when the run streams, it announces the call and its result."""
 
-    async def body(fctx):
+    async def call(fctx) -> Any:
         kwargs = tool.bind(arguments)
         args = (fctx,) if tool.takes_context else ()
         if inspect.iscoroutinefunction(tool.fn):
             return await tool.fn(*args, **kwargs)
         value = await asyncio.to_thread(tool.fn, *args, **kwargs)
         return await value if inspect.isawaitable(value) else value
+
+    async def body(fctx) -> Any:
+        if stream is None:
+            return await call(fctx)
+        about = {"agent": agent, "step": key, "name": tool.name}
+        await stream.emit(TOOL_CALL, {**about, "arguments": arguments})
+        try:
+            value = await call(fctx)
+        except Exception as exc:
+            await stream.emit(TOOL_RESULT, {**about, "error": f"{type(exc).__name__}: {exc}"})
+            await stream.flush()
+            raise
+        await stream.emit(TOOL_RESULT, {**about, "result": to_json(value, f"result of tool {tool.name!r}")})
+        await stream.flush()
+        return value
 
     return function(body, name=tool.name)
 

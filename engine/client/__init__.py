@@ -3,6 +3,7 @@
 from .client import Client
 from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord, PartitionInfo, WorkerInfo
 from .outcomes import CommandResult, Outcome
+from .run_stream import StreamEvent
 
 __all__ = [
     "Client",
@@ -13,5 +14,6 @@ __all__ = [
     "HistoryRecord",
     "Outcome",
     "PartitionInfo",
+    "StreamEvent",
     "WorkerInfo",
 ]

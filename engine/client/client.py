@@ -9,6 +9,7 @@ folding a partition from offset 0 (``views.py``, ``scans.py``), with the workers
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from .commands import Commands, invocation
 from .live import LiveResults
 from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord, PartitionInfo, WorkerInfo
 from .outcomes import CommandResult
+from .run_stream import StreamEvent, stream_events
 from .scans import JournalScans
 from .views import Views
 
@@ -96,6 +98,25 @@ class Client:
         for handle, i in zip(handles, invocations):
             handle.convert = i.result_from
         return handles
+
+    async def handle(self, execution_id: str, *, session_id: str | None = None) -> ExecutionHandle:
+        """A handle on an existing execution (``ExecutionNotFoundError`` if there is none)."""
+        execution = await self.get_execution(execution_id, session_id=session_id)
+        return ExecutionHandle(self, execution_id, execution.session_id or execution_id, False)
+
+    def stream(
+        self,
+        execution_id: str,
+        *,
+        from_offset: int | None = None,
+        since_ms: int | None = None,
+        ended: asyncio.Future | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """The events a run and its call tree stream (``ctx.stream``), in order, under the
+        root's ``execution_id``: from ``from_offset`` (to re-attach: the last event's offset
+        + 1), else from ``since_ms`` (else the topic's start). Ends once ``ended`` (a future
+        that resolves when the run ends) is done and the stream is read to its end."""
+        return stream_events(self.log, execution_id, from_offset=from_offset, since_ms=since_ms, ended=ended)
 
     async def publish_event(
         self, topic: str, data: Any, key: str | None = None, schema: dict | None = None

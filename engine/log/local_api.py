@@ -16,7 +16,10 @@ Keys and values travel base64-encoded.
     {"op": "append", "p": P, "k": K, "v": V}              -> {"offset": O}
     {"op": "end", "p": P}                                 -> {"end": O}
     {"op": "publish", "t": TOPIC, "k": K|null, "v": V}    -> {"partition": P, "offset": O}
-    {"op": "read", "cursors": {"P": O}, "wait": S}        -> {"entries": [[P, O, K, V, TS], ...]}
+    {"op": "read", "cursors": {"P": O}, "wait": S, "t": TOPIC|absent}
+                                                          -> {"entries": [[P, O, K, V, TS], ...]}
+    {"op": "topic", "t": TOPIC}                           -> {"partitions": N}  (0: no such topic)
+    {"op": "offset_for_time", "t": TOPIC, "p": P, "ts": MS} -> {"offset": O}
     any failure                                           -> {"error": "message"}
 
 ``read`` returns what is durable past the cursors, waiting up to ``wait`` seconds for it;
@@ -106,19 +109,24 @@ class LocalApiServer:
             return {"partition": partition, "offset": offset}
         if op == "read":
             cursors = {int(p): o for p, o in request["cursors"].items()}
+            topic = request.get("t") or ""  # "": the journal
             watch.clear()
-            entries = self._read(cursors)
+            entries = self._read(cursors, topic)
             if not entries and request.get("wait", 0) > 0:
                 await watch.wait(request["wait"])
-                entries = self._read(cursors)
+                entries = self._read(cursors, topic)
             return {"entries": [[e.partition, e.offset, _b64(e.key), _b64(e.value), e.timestamp] for e in entries]}
+        if op == "topic":
+            return {"partitions": await log.topic_partitions(request["t"])}
+        if op == "offset_for_time":
+            return {"offset": await log.offset_for_time(request["t"], request["p"], request["ts"])}
         raise LogloomError(f"unknown op {op!r}")
 
-    def _read(self, cursors: dict[int, int]) -> list[Entry]:
+    def _read(self, cursors: dict[int, int], topic: str) -> list[Entry]:
         out: list[Entry] = []
         size = 0
         for partition, offset in cursors.items():
-            for entry in self.log.read(partition, offset):
+            for entry in self.log.read(partition, offset, topic=topic):
                 if out and size + len(entry.value) + len(entry.key) > READ_BYTES:
                     return out  # the rest comes with the next read
                 out.append(entry)
@@ -209,13 +217,13 @@ class RemoteEmbeddedLog(Log):
         self._owner_only("creating topics")
 
     def topic_reader(self, topic: str) -> Reader:
-        self._owner_only("reading domain topics")
+        return _RemoteReader(self.path, topic)
 
     async def topic_partitions(self, topic: str) -> int:
-        self._owner_only("reading domain topics")
+        return (await self._connection.call(op="topic", t=topic))["partitions"]
 
     async def offset_for_time(self, topic: str, partition: int, timestamp: int) -> int:
-        self._owner_only("reading domain topics")
+        return (await self._connection.call(op="offset_for_time", t=topic, p=partition, ts=timestamp))["offset"]
 
     async def committed(self, group: str, topic: str) -> dict[int, int]:
         offsets = (await self._connection.call(op="committed", g=group, t=topic))["offsets"]
@@ -226,9 +234,10 @@ class RemoteEmbeddedLog(Log):
 
 
 class _RemoteReader(Reader):
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, topic: str | None = None):
         self._connection = _Connection(path)  # its own connection: reads long-poll
         self._cursors: dict[int, int] = {}
+        self._topic = topic  # None: the journal
 
     def assign(self, partition: int, offset: int) -> None:
         self._cursors[partition] = offset
@@ -237,7 +246,7 @@ class _RemoteReader(Reader):
         if not self._cursors:
             await asyncio.sleep(timeout_s)
             return []
-        response = await self._connection.call(op="read", cursors=self._cursors, wait=timeout_s)
+        response = await self._connection.call(op="read", cursors=self._cursors, wait=timeout_s, t=self._topic)
         out = []
         for partition, offset, key, value, ts in response["entries"]:
             out.append(Entry(partition, offset, _unb64(key), _unb64(value), ts))

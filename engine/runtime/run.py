@@ -162,6 +162,15 @@ class ExecutionRun:
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> tuple[int, int]:
         return await self.processor.log.publish(topic, key, value)
 
+    async def stream_topic(self) -> str:
+        log = self.processor.log
+        topic = names.stream_topic(log.namespace)
+        await log.ensure_topic(topic, log.num_partitions)
+        return topic
+
+    def publish_nowait(self, topic: str, key: bytes, value: bytes) -> asyncio.Future:
+        return asyncio.ensure_future(self.processor.log.publish(topic, key, value))
+
     def session_state(self, session_id: str) -> dict:
         return self.processor.store.get(session_state_key(session_id)) or {}
 

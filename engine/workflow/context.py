@@ -16,6 +16,7 @@ from typing import Any
 from ..clock import ms_after, to_datetime
 from ..errors import StepExecutionError
 from .port import RunPort
+from .run_stream import RunStream
 from .session import Session
 from .step_api import StepApi
 from .step_context import current_step, logger
@@ -55,6 +56,14 @@ class WorkflowContext:
         self.logger = logger
         self.state = None  # set by the runtime: the workflow's WorkflowState
         self._session: Session | None = None
+        self._stream: RunStream | None = None
+
+    @property
+    def stream(self) -> RunStream:
+        """The run's stream (``await ctx.stream.emit(kind, data)``): not recorded."""
+        if self._stream is None:
+            self._stream = RunStream(self._steps.run, self.execution_id, self.workflow_id, self.root_execution_id)
+        return self._stream
 
     @property
     def session(self) -> Session:

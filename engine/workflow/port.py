@@ -8,6 +8,7 @@ The user API decides *what* a step does (``journal.decide``); the port does it.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 from ..wire.records import Record
@@ -49,6 +50,13 @@ class RunPort(Protocol):
 
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> tuple[int, int]:
         """Publish a domain event; (partition, offset) once durable."""
+
+    async def stream_topic(self) -> str:
+        """The namespace's stream topic (``names.stream_topic``), created if it is not there yet."""
+
+    def publish_nowait(self, topic: str, key: bytes, value: bytes) -> asyncio.Future:
+        """Start publishing to a named topic; what is started in order is written in order.
+        The future gives (partition, offset) once durable."""
 
     def session_state(self, session_id: str) -> dict:
         """The session's state document as folded so far: key -> JSON of its value."""

@@ -391,3 +391,37 @@ async def test_a_changed_prompt_at_a_recorded_position_is_nondeterminism(harness
 
 def test_max_steps_takes_its_config():
     assert max_steps(MaxStepsConfig(count=8)).name == "max_steps(8)"
+
+
+async def test_streamed_tokens_reach_the_client_during_the_call_and_survive_a_reconnect(harness, model):
+    registry = Registry()
+    agent = openai_agent(model, registry, "courier", tools=[check_inventory])
+    words = "Your parcel is in Lyon and arrives tomorrow before noon."
+    model.add(reply("Checking.", [tool_call("check_inventory", {"sku": "P1"})]))
+    model.add(reply(words, chunk_delay_s=0.08, chunk_chars=4))
+    await harness.worker(registry=registry)
+    client = await harness.client()
+
+    stream = await agent.stream(client, "Where is my parcel?")
+    seen: list[str] = []
+    kinds: list[str] = []
+    async for event in stream.events:
+        kinds.append(event.kind)
+        if event.kind == "text_delta" and event.data["step"] == "llm:2":
+            seen.append(event.data["text"])
+            if len(seen) == 3:
+                break
+    assert not model.requests[1].answered.is_set()  # the call was still running
+    runs = [kind for i, kind in enumerate(kinds) if i == 0 or kinds[i - 1] != kind]
+    assert runs == ["text_delta", "tool_call", "tool_result", "text_delta"]
+    last = stream.last_offset
+    await stream.close()  # the client goes away mid-stream
+
+    again = await agent.attach(client, stream.execution_id, from_offset=last + 1)
+    rest = [chunk async for chunk in again.text_chunks]
+    result = await again.result()
+
+    assert "".join(seen + rest) == words == result.result
+    assert result.usage.model_calls == 2 and all(r.stream for r in model.requests)
+    recorded = [r for r in await client.history(stream.execution_id) if r.type == "StepCompleted"]
+    assert recorded[-1].payloads_decoded()["result"]["response"]["text"] == words  # only the final text

@@ -8,6 +8,7 @@ callable ``(ScriptedRequest) -> answer``.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,7 @@ class ScriptedRequest:
     path: str
     body: dict
     headers: dict = field(default_factory=dict)
+    answered: threading.Event = field(default_factory=threading.Event)  # set once the answer is sent
 
     @property
     def model(self) -> str:

@@ -120,6 +120,12 @@ def _handler_for(server: ScriptedModelServer) -> type[BaseHTTPRequestHandler]:
                 return
             request = ScriptedRequest(api, self.path, body, {k.lower(): v for k, v in self.headers.items()})
             number, answer = server._answer(request)
+            try:
+                self._send_answer(api, request, number, answer)
+            finally:
+                request.answered.set()
+
+        def _send_answer(self, api: str, request: ScriptedRequest, number: int, answer) -> None:
             wire = openai_wire if api == "openai" else anthropic_wire
             if answer is None:
                 message = (
