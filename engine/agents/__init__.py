@@ -10,7 +10,7 @@ when first used; ``engine.agents.testing`` is a scripted model server for tests.
 from .agent import Agent, AgentInvocation
 from .loop import AgentInput, OutputValidationError
 from .providers import ModelRequest, ModelResponse, Provider, ProviderConfigError, provider_for, register_provider
-from .results import AgentResult, ToolResult, Usage
+from .results import AgentResult, AgentState, ToolResult, Usage
 from .stops import (
     DEFAULT_MAX_STEPS,
     ExecutedToolConfig,
@@ -32,6 +32,7 @@ __all__ = [
     "AgentInput",
     "AgentInvocation",
     "AgentResult",
+    "AgentState",
     "ExecutedToolConfig",
     "HasTextConfig",
     "MaxStepsConfig",

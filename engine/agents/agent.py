@@ -29,7 +29,7 @@ from ..workflow import registry as default_registry
 from .loop import AgentInput, AgentLoop
 from .providers import ModelRequest, provider_for
 from .providers.base import ProviderConfigError
-from .results import AgentResult
+from .results import AgentResult, AgentState
 from .stops import DEFAULT_MAX_STEPS, max_steps
 from .streaming import AgentStream
 from .tools import Tool, ToolDefinitionError, as_tool
@@ -100,7 +100,9 @@ class Agent:
             self.tools_by_name[made.name] = made
         cap = max_steps(max_iterations or DEFAULT_MAX_STEPS)
         self.stop_conditions: list[Callable] = [*(stop_conditions or []), cap]
-        self.workflow = (registry or default_registry).add(Workflow(_workflow_body(self), name=agent_name))
+        self.workflow = (registry or default_registry).add(
+            Workflow(_workflow_body(self), name=agent_name, state_schema=AgentState)
+        )
         self.workflow.preflight = self.check
         self.workflow.kind = "agent"
 

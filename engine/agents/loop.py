@@ -42,7 +42,7 @@ from ..workflow import WorkflowContext, current_step, function
 from ..workflow.run_stream import RunStream
 from .memory import SessionMemory
 from .providers import ModelRequest
-from .results import AgentResult, ToolResult, Usage
+from .results import AgentResult, AgentState, ToolResult, Usage
 from .stops import StopContext, condition_name
 from .streaming import TEXT_DELTA, TOOL_CALL, TOOL_RESULT
 from .tools import Tool
@@ -155,6 +155,8 @@ class AgentLoop:
             response = await provider.complete(request, on_text if stream is not None else None)
             if stream is not None:
                 await stream.flush()
+            used = Usage(input_tokens=response.input_tokens, output_tokens=response.output_tokens, model_calls=1)
+            self._track(turn, self.usage.plus(used))  # recorded with this step
             shown: dict = {"messages_from": sent_from, "messages": request.messages[sent_from:]}
             if turn == 1:
                 shown.update(system=request.system, tools=[t["name"] for t in request.tools])
@@ -185,7 +187,15 @@ class AgentLoop:
             )
         self.recorded_upto = len(request.messages)
         self.usage.add(recorded["usage"]["input_tokens"], recorded["usage"]["output_tokens"])
+        self._track(turn, self.usage)  # the same on a replay, where the body did not run
         return recorded["response"]
+
+    def _track(self, turn: int, usage: Usage) -> None:
+        state = self.ctx.state
+        if isinstance(state, AgentState):
+            state.agent, state.turn = self.agent.name, turn
+            state.model_calls, state.input_tokens = usage.model_calls, usage.input_tokens
+            state.output_tokens, state.tool_calls = usage.output_tokens, len(self.tool_results)
 
     # -- 2 and 3. approvals, then the tools ---------------------------------------------------
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ..workflow import WorkflowState
+
 
 class Usage(BaseModel):
     input_tokens: int = 0
@@ -67,3 +69,15 @@ class AgentResult(BaseModel):
         if output_schema is not None and isinstance(result.result, dict):
             result.result = output_schema.model_validate(result.result)
         return result
+
+
+class AgentState(WorkflowState):
+    """An agent run's ``ctx.state``: recorded with every step, so ``logloom workflow get``
+    shows how far a run is and what it has used while it runs."""
+
+    agent: str = ""
+    turn: int = 0
+    model_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    tool_calls: int = 0

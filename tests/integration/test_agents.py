@@ -210,6 +210,8 @@ async def test_a_tool_that_needs_approval_waits_for_a_person(harness, model):
 
     waiting = await assert_eventually(lambda: in_status(client, handle.execution_id, "waiting"), timeout=30)
     assert waiting.waiting_for[0]["key"] == "approve:1.0:issue_refund" and refunded == []
+    usage_so_far = {k: waiting.state[k] for k in ("agent", "turn", "model_calls", "input_tokens", "output_tokens")}
+    assert usage_so_far == {"agent": "helper", "turn": 1, "model_calls": 1, "input_tokens": 10, "output_tokens": 5}
     assert (await client.resume(handle.execution_id, "approve:1.0:issue_refund", {"approved": True})).applied
     await assert_eventually(lambda: len(model.requests) == 2, timeout=30)
     await assert_eventually(lambda: in_status(client, handle.execution_id, "waiting"), timeout=30)
