@@ -168,4 +168,3 @@ def test_stop_conditions():
     assert max_tokens(100)(context) and not max_tokens(200)(context)
     assert executed_tool(["x"])(context) and not executed_tool(["x", "y"])(context)
     assert has_text(["DONE"])(context) and not has_text(["nope"])(context)
-
