@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,6 +92,7 @@ class ScriptedRequest:
     body: dict
     headers: dict = field(default_factory=dict)
     answered: threading.Event = field(default_factory=threading.Event)  # set once the answer is sent
+    received_at: float = field(default_factory=time.perf_counter)  # when it arrived (perf_counter seconds)
 
     @property
     def model(self) -> str:

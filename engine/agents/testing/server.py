@@ -21,6 +21,7 @@ The server runs on a thread, so a test can drive it from any event loop or proce
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -102,6 +103,12 @@ class ScriptedModelServer:
 def _handler_for(server: ScriptedModelServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # headers and body go out as separate writes: without this, Nagle's algorithm
+            # and the client's delayed ACK add 40 ms to every answer
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, *args) -> None:  # quiet: tests read ``requests`` instead
             pass
