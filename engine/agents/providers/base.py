@@ -32,7 +32,15 @@ class ModelRequest:
     max_output_tokens: int | None = None
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """As a dict, sharing its lists (``dataclasses.asdict`` deep-copies every message)."""
+        return {
+            "model": self.model,
+            "messages": self.messages,
+            "system": self.system,
+            "tools": self.tools,
+            "temperature": self.temperature,
+            "max_output_tokens": self.max_output_tokens,
+        }
 
 
 @dataclass(frozen=True)
