@@ -31,13 +31,13 @@ class JournalScans:
         return await self.partition(self.log.partition_for(routing_key), routing_key.encode(), stop, collect)
 
     async def elsewhere(self, execution_id: str, collect: bool = False):
-        """Fold the other partitions, one by one, until one holds the execution (a run of a session)."""
-        home = self.log.partition_for(execution_id)
+        """Fold every partition, one by one, until one holds the execution: a run of a
+        session is keyed by its session, on whichever partition that routes to, its id's
+        own partition included (there only the id's key was folded so far)."""
         for partition in range(self.log.num_partitions):
-            if partition != home:
-                state, records = await self.partition(partition, key=None, stop=None, collect=collect)
-                if state.get(execution_key(execution_id)) is not None:
-                    return state, records
+            state, records = await self.partition(partition, key=None, stop=None, collect=collect)
+            if state.get(execution_key(execution_id)) is not None:
+                return state, records
         return MemoryState(), []
 
     async def follow(self, partition: int, key: bytes) -> AsyncIterator[tuple[Entry, dict, list]]:

@@ -132,16 +132,20 @@ async def test_a_turn_lasts_until_the_last_run_of_its_tree_ends(harness):
 
 
 async def test_a_session_run_is_found_without_its_session_id(harness):
+    """On another partition than its id's, and on the same one (where the id's own key
+    holds nothing: the run's records are keyed by its session)."""
     await harness.worker()
     client = await harness.client()
-    log, run_id = await harness.log(), f"{harness.namespace}-run"
-    session = next(
-        f"{harness.namespace}-s{i}"
-        for i in range(100)
-        if log.partition_for(f"{harness.namespace}-s{i}") != log.partition_for(run_id)
-    )
-    handle = await t_turn.invoke(client, {"label": "x"}, session_id=session, execution_id=run_id)
-    await handle.result(timeout=60)
-    assert (await client.get_execution(handle.execution_id)).session_id == session
-    types = [r.type for r in await client.history(handle.execution_id, include_claims=False)]
-    assert types[0] == "InvocationRequested" and "SessionStateSet" in types and types[-1] == "ExecutionCompleted"
+    log = await harness.log()
+    for same in (False, True):
+        run_id = f"{harness.namespace}-run-{same}"
+        session = next(
+            f"{harness.namespace}-s{i}"
+            for i in range(100)
+            if (log.partition_for(f"{harness.namespace}-s{i}") == log.partition_for(run_id)) == same
+        )
+        handle = await t_turn.invoke(client, {"label": "x"}, session_id=session, execution_id=run_id)
+        await handle.result(timeout=60)
+        assert (await client.get_execution(handle.execution_id)).session_id == session
+        types = [r.type for r in await client.history(handle.execution_id, include_claims=False)]
+        assert types[0] == "InvocationRequested" and "SessionStateSet" in types and types[-1] == "ExecutionCompleted"
