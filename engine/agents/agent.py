@@ -192,7 +192,19 @@ class Agent:
         return AgentStream(client, handle, from_offset=from_offset, since_ms=since)
 
     def result_from(self, value: Any, execution_id: str | None = None) -> AgentResult:
-        return AgentResult.from_run(value, self.output_schema, execution_id)
+        """The run's result; ``result`` as the output schema of the agent that answered
+        (after handoffs, the last one)."""
+        answered = value.get("agent") if isinstance(value, dict) else None
+        return AgentResult.from_run(value, self._schema_of(answered, set()), execution_id)
+
+    def _schema_of(self, name: str | None, seen: set) -> type[BaseModel] | None:
+        if name in (None, self.name):
+            return self.output_schema
+        seen.add(self.name)
+        for target in self.handoffs:
+            if target.name not in seen and (found := target._schema_of(name, seen)) is not None:
+                return found
+        return None
 
 
 @dataclass(frozen=True)

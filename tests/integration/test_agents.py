@@ -427,3 +427,27 @@ async def test_streamed_tokens_reach_the_client_during_the_call_and_survive_a_re
     assert result.usage.model_calls == 2 and all(r.stream for r in model.requests)
     recorded = [r for r in await client.history(stream.execution_id) if r.type == "StepCompleted"]
     assert recorded[-1].payloads_decoded()["result"]["response"]["text"] == words  # only the final text
+
+
+async def test_a_handoff_target_streams_into_the_root_runs_stream(harness, model):
+    registry = Registry()
+    desk = openai_agent(model, registry, "desk")
+    front = openai_agent(model, registry, "front", handoffs=[desk])
+    model.add(reply("One moment.", [tool_call("transfer_to_desk", {})]), model="front")
+    model.add(reply("The desk speaking."), model="desk")
+    await harness.worker(registry=registry)
+    client = await harness.client()
+
+    stream = await front.stream(client, "hello")
+    events = [e async for e in stream.events]
+
+    by_run = {}
+    for e in events:
+        if e.kind == "text_delta":
+            by_run.setdefault(e.execution_id, []).append(e.data["text"])
+    child = f"{stream.execution_id}:handoff:1:desk"
+    assert {run: "".join(texts) for run, texts in by_run.items()} == {
+        stream.execution_id: "One moment.",
+        child: "The desk speaking.",
+    }
+    assert (await stream.result()).agent == "desk"

@@ -102,6 +102,29 @@ class ScriptedRequest:
     def stream(self) -> bool:
         return bool(self.body.get("stream"))
 
+    def tool_results(self) -> list[str]:
+        """The contents of the tool results in the conversation, in order (either format)."""
+        out = []
+        for message in self.body.get("messages", []):
+            if message.get("role") == "tool":
+                out.append(str(message.get("content")))
+            elif isinstance(message.get("content"), list):
+                out += [str(b.get("content")) for b in message["content"] if b.get("type") == "tool_result"]
+        return out
+
+    def user_texts(self) -> list[str]:
+        """The texts of the user's messages, in order (either format)."""
+        out = []
+        for message in self.body.get("messages", []):
+            if message.get("role") != "user":
+                continue
+            content = message.get("content")
+            if isinstance(content, str):
+                out.append(content)
+            else:
+                out += [b.get("text", "") for b in content or [] if b.get("type") == "text"]
+        return out
+
     def last_user_text(self) -> str:
         """The text of the last user message (either format), for callables that route on it."""
         for message in reversed(self.body.get("messages", [])):
