@@ -451,3 +451,80 @@ async def test_a_handoff_target_streams_into_the_root_runs_stream(harness, model
         child: "The desk speaking.",
     }
     assert (await stream.result()).agent == "desk"
+
+
+async def test_a_workflow_tool_runs_as_a_child_run(harness, model):
+    registry = Registry()
+
+    @registry.workflow
+    async def quote_shipping(ctx: WorkflowContext, city: str, weight_kg: float) -> dict:
+        """Quote shipping to a city."""
+        return {"city": city, "eur": round(4 + weight_kg * 2, 2)}
+
+    agent = openai_agent(model, registry, tools=[quote_shipping])
+    model.add(reply(tool_calls=[tool_call("quote_shipping", {"city": "Lyon", "weight_kg": 1.5})]), reply("7 EUR"))
+    await harness.worker(registry=registry)
+    client = await harness.client()
+
+    result = await agent.run(client, "ship to Lyon", timeout=60)
+
+    assert result.tool_results[0].result == {"city": "Lyon", "eur": 7.0}
+    offered = model.requests[0].body["tools"][0]["function"]
+    assert offered["name"] == "quote_shipping" and offered["parameters"]["required"] == ["city", "weight_kg"]
+    child = await client.get_execution(f"{result.execution_id}:tool:1.0:quote_shipping")
+    assert child.workflow == "quote_shipping" and child.parent_execution_id == result.execution_id
+
+
+async def test_anthropic_streams_through_its_sdk(harness, model):
+    registry = Registry()
+    agent = Agent(name="poet", model="anthropic/poet-model", registry=registry, **KEY)
+    agent.provider.base_url = model.anthropic_base_url
+    model.add(reply("Roses are red, logs are durable.", chunk_delay_s=0.01))
+    await harness.worker(registry=registry)
+    client = await harness.client()
+
+    stream = await agent.stream(client, "a poem")
+    chunks = [c async for c in stream.text_chunks]
+
+    assert len(chunks) > 3 and "".join(chunks) == "Roses are red, logs are durable."
+    assert (await stream.result()).result == "".join(chunks) and model.requests[0].stream
+
+
+async def test_a_provider_of_your_own(harness):
+    from engine.agents import ModelResponse, register_provider
+
+    class Echo:
+        name = "echo"
+
+        def check(self) -> None:
+            pass
+
+        async def complete(self, request, on_text=None) -> ModelResponse:
+            text = f"{request.system}: {request.messages[-1]['content']}"
+            return ModelResponse(text, [], "stop", input_tokens=1, output_tokens=2, model=request.model)
+
+    register_provider("echo", lambda base_url=None, api_key=None: Echo())
+    registry = Registry()
+    agent = Agent(name="parrot", model="echo/any", instructions="Parrot", registry=registry)
+    await harness.worker(registry=registry)
+    client = await harness.client()
+
+    result = await agent.run(client, "hello", timeout=60)
+
+    assert result.result == "Parrot: hello" and result.usage.output_tokens == 2
+
+
+async def test_a_session_conversation_over_the_state_limit_fails_the_run_naming_it(harness, model):
+    registry = Registry()
+    chat = openai_agent(model, registry, "bigchat", memory_budget_tokens=10**9)
+    model.add(reply("x" * (1024 * 1024)))
+    await harness.worker(registry=registry)
+    client = await harness.client()
+    session = f"{harness.namespace}-big"
+
+    with pytest.raises(WorkflowFailedError) as failed:
+        await chat.run(client, "say a lot", session_id=session, execution_id=f"{harness.namespace}-big-1", timeout=60)
+
+    error = failed.value.error
+    assert error["code"] == "STATE_TOO_LARGE" and f"execution {harness.namespace}-big-1" in error["message"]
+    assert "session.set:agent:bigchat:messages:1" in error["message"]
