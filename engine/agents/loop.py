@@ -398,7 +398,9 @@ def _without_call(messages: list[dict], call_id: str) -> list[dict]:
             calls = [c for c in message["tool_calls"] if c["id"] != call_id]
             if not calls and not message.get("content"):
                 continue
-            message = {**message, "tool_calls": calls}
+            message = {k: v for k, v in message.items() if k != "tool_calls"}
+            if calls:
+                message["tool_calls"] = calls
         out.append(message)
     return out
 
