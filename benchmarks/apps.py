@@ -9,7 +9,7 @@ import asyncio
 import os
 import time
 
-from engine import Agent, WorkflowContext, tool, workflow
+from engine import WorkflowContext, workflow
 
 
 async def inc(x: int) -> int:
@@ -93,25 +93,3 @@ async def bench_batch(ctx: WorkflowContext, n: int, max_concurrency: int) -> int
     """FANOUT: ctx.batch of n items, one durable step each."""
     batch = await ctx.batch(inc, list(range(n)), max_concurrency=max_concurrency)
     return sum(batch.results)
-
-
-# -- AGENT: a durable agent loop against the scripted model server ---------------------------
-
-BENCH_MODEL_URL = os.environ.get("LOGLOOM_BENCH_MODEL_URL", "http://127.0.0.1:9/v1")
-
-
-@tool
-async def bench_noop(i: int) -> int:
-    """Return i (the agent benchmark's tool: no work, so a turn is all engine)."""
-    return i
-
-
-bench_agent = Agent(
-    id="bench_agent",
-    provider="openai",
-    model="bench-agent",
-    provider_base_url=BENCH_MODEL_URL,
-    api_key="bench",
-    tools=[bench_noop],
-    max_iterations=100,
-)

@@ -58,15 +58,16 @@ class Session:
 
 
 @contextlib.asynccontextmanager
-async def session(env, prefix: str):
-    """Open a log on a fresh namespace, start a worker and a client; tear all down after."""
+async def session(env, prefix: str, app: Path = APPS):
+    """Open a log on a fresh namespace, start a worker (of ``app``, on Kafka) and a client;
+    tear all down after. The embedded worker runs what this process registered."""
     workdir = Path(tempfile.mkdtemp(prefix=f"logloom-bench-{prefix}-"))
     namespace = new_namespace(prefix)
     log = env.new_log(workdir, namespace, env.partitions)
     await log.start()
     worker = client = None
     try:
-        worker = await env.start_worker(log, namespace, workdir)
+        worker = await env.start_worker(log, namespace, workdir, app=app)
         client = Client(log)
         yield Session(env, log, worker, client, namespace, workdir)
     finally:
@@ -125,7 +126,7 @@ class EmbeddedEnv:
         return EmbeddedLog(data_dir, namespace, partitions=partitions)
 
     async def start_worker(
-        self, log: Log, namespace: str, data_dir: Path, worker_id: str | None = None
+        self, log: Log, namespace: str, data_dir: Path, worker_id: str | None = None, app: Path = APPS
     ) -> InProcessWorker:
         return InProcessWorker(await Worker(log, data_dir=data_dir, worker_id=worker_id).start())
 
@@ -193,7 +194,7 @@ class KafkaEnv:
         return open_log(EngineConfig.from_env(kafka=self.bootstrap, namespace=namespace, partitions=partitions))
 
     async def start_worker(
-        self, log: Log, namespace: str, data_dir: Path, worker_id: str | None = None
+        self, log: Log, namespace: str, data_dir: Path, worker_id: str | None = None, app: Path = APPS
     ) -> ProcessWorker:
         """A worker process with its store under ``data_dir/worker`` (a restart reuses it)."""
         log_path = Path(data_dir) / f"{worker_id or 'worker'}.log"
@@ -202,7 +203,7 @@ class KafkaEnv:
             "-m",
             "engine.cli",
             "worker",
-            str(APPS),
+            str(app),
             "--kafka",
             self.bootstrap,
             "--namespace",

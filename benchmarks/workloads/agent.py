@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from engine.agents.testing import ScriptedModelServer, ScriptedRequest, reply, tool_call
 
-from ..apps import bench_agent
 from ..envs import session
 from ..procstat import CpuMeter
 from ..stats import percentile
@@ -72,14 +72,19 @@ async def _bare(server: ScriptedModelServer, runs: int) -> list[float]:
     return _turns_ms(server.requests_for("bare"))
 
 
+AGENT_APP = Path(__file__).resolve().parents[1] / "agent_app.py"
+
+
 async def run(env, params: dict) -> dict[str, float]:
+    from ..agent_app import bench_agent  # imported here: other workloads' workers load no agent
+
     runs = params["runs"]
     with ScriptedModelServer(_script) as server:
         os.environ["LOGLOOM_BENCH_MODEL_URL"] = server.openai_base_url  # a Kafka worker process reads it
         bench_agent.provider.base_url = server.openai_base_url  # the embedded worker is this process
         bench_agent.provider._client = None
         bare = await _bare(server, runs)
-        async with session(env, "agent") as s:
+        async with session(env, "agent", app=AGENT_APP) as s:
             for warm in range(2):
                 await s.guard(bench_agent.run(s.client, f"warm {warm}", timeout=RESULT_TIMEOUT))
             measured_from = len(server.requests)

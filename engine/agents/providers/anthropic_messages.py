@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any
 
@@ -50,7 +51,8 @@ class AnthropicMessagesProvider:
         return self._api_key or os.environ.get(self.api_key_env)
 
     def check(self) -> None:
-        import_sdk()
+        if importlib.util.find_spec("anthropic") is None:  # imported at the first call, not here
+            import_sdk()
         if not self._key():
             raise ProviderConfigError(
                 f"provider {self.name!r} needs an API key: set {self.api_key_env} (or pass api_key=)"

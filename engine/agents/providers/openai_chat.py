@@ -5,6 +5,7 @@ Also any OpenAI-compatible server (Ollama, vLLM, Groq, Together) through ``base_
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from typing import Any
@@ -52,7 +53,8 @@ class OpenAIChatProvider:
         return os.environ.get(self.api_key_env) if self.api_key_env else "unused"
 
     def check(self) -> None:
-        import_sdk()
+        if importlib.util.find_spec("openai") is None:  # imported at the first call, not here
+            import_sdk()
         if not self._key():
             raise ProviderConfigError(
                 f"provider {self.name!r} needs an API key: set {self.api_key_env} (or pass api_key=)"
