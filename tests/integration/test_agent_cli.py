@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from helpers import ROOT, run_cli, spawn
+from helpers import ROOT, assert_eventually, run_cli, spawn
 
 from engine.agents.testing import ScriptedModelServer, reply, tool_call
 
@@ -28,6 +28,7 @@ async def test_agent_stream_prints_tokens_then_attach_reads_the_run_again(tmp_pa
         stores = ["--data-dir", str(tmp_path / "stores")] if worker_only else []
         worker = spawn("worker", AGENT_APP, *where, *worker_only, *stores, "-v", env=env, log_file=log_file)
         try:
+            await assert_eventually(lambda: log_file.exists() and "owns partitions" in log_file.read_text(), timeout=90)
             streamed = run_cli(
                 "agent", "stream", "support", "--input", "Where is my parcel?", "--execution-id", "st-1", *where,
                 env=env,
