@@ -1,11 +1,16 @@
 """The client's live view of the journal: the results of the executions it waits for.
 
-The first watch on a partition reads that partition from offset 0, and from then on one
-reader follows every watched partition. The view folds the records of the watched
-routing keys, together with the partition's claims, with the very same ``fold.apply``
-the workers use, so a record from a fenced worker is ignored here exactly as it is there.
-Waiting on an id the client did not create makes that partition's view fold every key
-from then on (one scan, then memory for every execution of the partition).
+A client holds memory for the runs it waits on now, and little else:
+
+1. ``watch`` a routing key: from before its first append (``fresh``: nothing to read),
+   or by folding that key's records so far, with one read of its partition;
+2. one reader follows every watched partition; a record of a watched key is folded into
+   that key's own state, with the very same ``fold.apply`` the workers use (each key's
+   state also folds the partition's claims, so a fenced record is ignored here exactly
+   as it is there); records of other keys are skipped without being decoded;
+3. a key nobody waits on any more is forgotten once its runs have ended; a key whose runs
+   go on is kept for a later ``result()``, up to ``max_idle_keys``, oldest forgotten
+   first. Forgetting is always safe: a later wait reads the key again (step 1).
 
 A command is judged the same way (``judge``): 1. watch its routing key, 2. expect a verdict
 for that key, so the pump keeps the effects of its records by offset, 3. append, 4. take
@@ -16,12 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 from .. import fold, names
 from ..errors import SchemaError
 from ..fold import EffectKind, MemoryState
-from ..fold.keys import execution_key
+from ..fold.keys import EXECUTION_PREFIX, execution_key
 from ..fold.rows import ENDED
 from ..log.base import Log
 from ..wire.codec import Codec
@@ -30,47 +36,71 @@ from .scans import JournalScans
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2
+MAX_IDLE_KEYS = 10_000  # keys of runs still going that nobody waits on, kept for a later result()
 _FINISHED = EffectKind.FINISHED  # a module name: read for every effect the pump folds (docs/architecture.md)
 
 
-class _View:
-    """The client's fold of one partition: of the watched routing keys and the claims, or
-    (``keys is None``) of every key, once the client watched an id it did not create."""
+class _Watched:
+    """One watched routing key: its own fold (its records and the partition's claims), the
+    results waited for, and the commands expecting a verdict."""
 
-    def __init__(self):
+    __slots__ = ("state", "waiters", "expecting", "verdicts", "verdict_waiters")
+
+    def __init__(self, claims: MemoryState):
         self.state = MemoryState()
-        self.position = 0
-        self.keys: set[bytes] | None = set()
+        self.state.data.update(claims.data)  # the current epoch: fencing works from the first record
         self.waiters: dict[str, list[asyncio.Future]] = {}
-        self.expecting: dict[bytes, int] = {}  # routing key -> commands waiting for their verdict
-        self.verdicts: dict[int, tuple[bytes, list]] = {}  # offset -> (key, effects), of expected keys
+        self.expecting = 0  # commands of this key waiting for their verdict
+        self.verdicts: dict[int, list] = {}  # offset -> effects, folded before the append's ack came back
         self.verdict_waiters: dict[int, asyncio.Future] = {}
 
-    def watches(self, key: bytes) -> bool:
-        return self.keys is None or key in self.keys or key == names.PARTITION_KEY
+    def idle(self) -> bool:
+        """Nobody waits on anything of this key."""
+        return not self.waiters and not self.expecting and not self.verdict_waiters
 
-    def folded(self, key: bytes, offset: int, effects: list) -> None:
-        """The pump folded a record: keep its effects if a command waits for them."""
-        if key in self.expecting:
+    def all_ended(self) -> bool:
+        rows = (row for key, row in self.state.data.items() if key.startswith(EXECUTION_PREFIX))
+        return all(row["status"] in ENDED for row in rows)
+
+    def folded(self, offset: int, effects: list) -> None:
+        """The pump folded a record of this key: keep its effects if a command waits for them."""
+        if self.expecting:
             waiter = self.verdict_waiters.pop(offset, None)
             if waiter is None:
-                self.verdicts[offset] = (key, effects)  # the append's acknowledgement is not back yet
+                self.verdicts[offset] = effects  # the append's acknowledgement is not back yet
             elif not waiter.done():
                 waiter.set_result(effects)
 
     async def verdict(self, offset: int) -> list:
         if offset in self.verdicts:
-            return self.verdicts.pop(offset)[1]
+            return self.verdicts.pop(offset)
         waiter = self.verdict_waiters[offset] = asyncio.get_running_loop().create_future()
-        return await waiter
+        try:
+            return await waiter
+        finally:
+            self.verdict_waiters.pop(offset, None)
+
+
+class _View:
+    """The client's reading of one partition: how far it read, the claims, and the keys
+    it watches now (``watched``); every other key's records are skipped undecoded."""
+
+    __slots__ = ("position", "claims", "watched")
+
+    def __init__(self):
+        self.position = 0
+        self.claims = MemoryState()  # the fold of the partition's claims alone
+        self.watched: dict[bytes, _Watched] = {}
 
 
 class LiveResults:
-    def __init__(self, log_: Log, codec: Codec, scans: JournalScans):
+    def __init__(self, log_: Log, codec: Codec, scans: JournalScans, max_idle_keys: int = MAX_IDLE_KEYS):
         self.log = log_
         self.codec = codec
         self.scans = scans
         self._views: dict[int, _View] = {}
+        self._idle: OrderedDict[tuple[int, bytes], None] = OrderedDict()  # idle keys of live runs, oldest first
+        self.max_idle_keys = max_idle_keys
         self._reader = None
         self._pump_task: asyncio.Task | None = None
         self._lock = asyncio.Lock()
@@ -88,13 +118,27 @@ class LiveResults:
             self._reader = None
 
     def watched_row(self, execution_id: str, routing_key: str) -> dict | None:
-        """The execution's row as the live view has it, if the view watches it."""
+        """The execution's row as the live view has it, if the view watches its key now."""
         view = self._views.get(self.log.partition_for(routing_key))
-        if view is not None and view.watches(routing_key.encode()):
-            return view.state.get(execution_key(execution_id))
-        return None
+        watched = None if view is None else view.watched.get(routing_key.encode())
+        return None if watched is None else watched.state.get(execution_key(execution_id))
 
-    async def watch(self, routing_key: str, fresh: bool) -> _View:
+    def sizes(self) -> dict[str, int]:
+        """What the live view holds now: every count is bounded by what is being waited on
+        (``max_idle_keys`` more keys at most), and drops to 0 when nothing is."""
+        keys = [w for view in self._views.values() for w in view.watched.values()]
+        return {
+            "watched_keys": len(keys),
+            "idle_keys": sum(1 for w in keys if w.idle()),
+            "state_entries": sum(len(w.state.data) for w in keys),
+            "waiters": sum(len(ws) for w in keys for ws in w.waiters.values()),
+            "verdicts": sum(len(w.verdicts) + len(w.verdict_waiters) for w in keys),
+        }
+
+    async def watch(self, routing_key: str, fresh: bool) -> _Watched:
+        """Watch a routing key: ``fresh`` when nothing of it is on the log yet (an id this
+        client is about to append); otherwise its records so far are folded first, with
+        one read of its partition up to where the view is."""
         partition = self.log.partition_for(routing_key)
         key = routing_key.encode()
         async with self._lock:  # the pump folds nothing while a watch is being added
@@ -104,19 +148,37 @@ class LiveResults:
                 if self._reader is None:
                     self._reader = self.log.reader()
                 self._reader.assign(partition, 0)
-            if not view.watches(key):
+            watched = view.watched.get(key)
+            if watched is None:
+                watched = view.watched[key] = _Watched(view.claims)
                 if not fresh and view.position > 0:
-                    # Records of ids this client did not create were skipped. Fold the whole
-                    # partition up to here once, and every key from now on: one scan, not
-                    # one per id (the view then holds every execution of the partition).
-                    view.state, _ = await self.scans.partition(partition, key=None, stop=view.position)
-                    view.keys = None
-                else:
-                    view.keys.add(key)
+                    watched.state, _ = await self.scans.partition(partition, key=key, stop=view.position)
+                self._track(partition, key)  # nobody waits on it yet
             if self._pump_task is None:
                 self._pump_task = asyncio.create_task(self._pump(), name="client-pump")
                 self._pump_task.add_done_callback(self._pump_ended)
-        return view
+        return watched
+
+    def _settle(self, partition: int, key: bytes, watched: _Watched) -> None:
+        """A key nobody waits on is forgotten once its runs have ended; until then it is kept
+        (a result may still be asked for without a read of the partition)."""
+        if not watched.idle():
+            return
+        if watched.all_ended():
+            self._views[partition].watched.pop(key, None)
+            self._idle.pop((partition, key), None)
+        else:
+            self._track(partition, key)
+
+    def _track(self, partition: int, key: bytes) -> None:
+        """Keep at most ``max_idle_keys`` keys that nobody waits on: the oldest are forgotten."""
+        self._idle[(partition, key)] = None
+        self._idle.move_to_end((partition, key))
+        while len(self._idle) > self.max_idle_keys:
+            (p, k), _ = self._idle.popitem(last=False)
+            watched = self._views[p].watched.get(k)
+            if watched is not None and watched.idle():
+                del self._views[p].watched[k]  # a later wait reads the key again
 
     def _pump_ended(self, task: asyncio.Task) -> None:
         """If reading the journal fails, fail every waiter now instead of at its timeout."""
@@ -125,11 +187,13 @@ class LiveResults:
         log.error("client: reading the journal failed: %s", task.exception())
         self._pump_task = None
         for view in self._views.values():
-            for waiter in [*(w for ws in view.waiters.values() for w in ws), *view.verdict_waiters.values()]:
-                if not waiter.done():
-                    waiter.set_exception(task.exception())
-            view.waiters.clear()
-            view.verdict_waiters.clear()
+            for watched in view.watched.values():
+                waiting = [*(w for ws in watched.waiters.values() for w in ws), *watched.verdict_waiters.values()]
+                for waiter in waiting:
+                    if not waiter.done():
+                        waiter.set_exception(task.exception())
+                watched.waiters.clear()
+                watched.verdict_waiters.clear()
 
     async def _pump(self) -> None:
         while True:
@@ -142,47 +206,63 @@ class LiveResults:
                     if entry.offset < view.position:
                         continue
                     view.position = entry.offset + 1
-                    if not view.watches(entry.key):
+                    key = entry.key
+                    if key == names.PARTITION_KEY:
+                        try:
+                            record = self.codec.decode(entry.value)
+                        except SchemaError:
+                            continue
+                        fold.apply(view.claims, record)
+                        for watched in view.watched.values():
+                            fold.apply(watched.state, record)
+                        continue
+                    watched = view.watched.get(key)
+                    if watched is None:
                         continue
                     try:
                         record = self.codec.decode(entry.value)
                     except SchemaError:
                         continue
-                    effects = fold.apply(view.state, record)
+                    effects = fold.apply(watched.state, record)
+                    finished = False
                     for effect in effects:
                         if effect.kind == _FINISHED:
-                            for waiter in view.waiters.pop(effect.execution_id, []):
+                            finished = True
+                            for waiter in watched.waiters.pop(effect.execution_id, []):
                                 if not waiter.done():
                                     waiter.set_result(effect.data)
-                    if view.expecting:
-                        view.folded(entry.key, entry.offset, effects)
+                    watched.folded(entry.offset, effects)
+                    if finished:
+                        self._settle(entry.partition, key, watched)
 
     async def judge(self, routing_key: str, append: Callable[[], Awaitable[int]]) -> tuple[list, MemoryState]:
         """Append a command and return what the fold made of it: its effects, and the state.
 
-        1. watch the routing key (its partition is folded up to now), 2. expect a verdict for
+        1. watch the routing key (its records so far are folded), 2. expect a verdict for
         the key, 3. append, 4. wait until the pump folds the acknowledged offset."""
-        view = await self.watch(routing_key, fresh=False)
-        key = routing_key.encode()
-        view.expecting[key] = view.expecting.get(key, 0) + 1
+        watched = await self.watch(routing_key, fresh=False)
+        watched.expecting += 1
         try:
             offset = await append()
-            return await view.verdict(offset), view.state
+            return await watched.verdict(offset), watched.state
         finally:
-            view.expecting[key] -= 1
-            if not view.expecting[key]:  # nobody waits for this key's verdicts any more
-                del view.expecting[key]
-                view.verdicts = {o: kept for o, kept in view.verdicts.items() if kept[0] != key}
+            watched.expecting -= 1
+            if not watched.expecting:  # nobody waits for this key's verdicts any more
+                watched.verdicts.clear()
+            self._settle(self.log.partition_for(routing_key), routing_key.encode(), watched)
 
     async def wait_finished(self, execution_id: str, routing_key: str, fresh: bool, timeout_s: float | None) -> dict:
-        """Wait until the execution ends; its ended row. ``TimeoutError`` after ``timeout_s``."""
-        view = await self.watch(routing_key, fresh)
-        row = view.state.get(execution_key(execution_id))
+        """Wait until the execution ends; its ended row. ``TimeoutError`` after ``timeout_s``.
+
+        (``fresh`` is kept for callers; a key this view has forgotten is read again.)"""
+        watched = await self.watch(routing_key, fresh=False)
+        row = watched.state.get(execution_key(execution_id))
         if row is not None and row["status"] in ENDED:
+            self._settle(self.log.partition_for(routing_key), routing_key.encode(), watched)
             return row
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
-        view.waiters.setdefault(execution_id, []).append(waiter)
+        watched.waiters.setdefault(execution_id, []).append(waiter)
         # A timer instead of asyncio.wait_for: the pump's set_result wakes this task
         # directly, not through wait_for's extra callback hops on a busy loop.
         timer = None if timeout_s is None else loop.call_later(timeout_s, _time_out, waiter, execution_id, timeout_s)
@@ -191,6 +271,18 @@ class LiveResults:
         finally:
             if timer is not None:
                 timer.cancel()
+            if not waiter.done() or waiter.cancelled() or waiter.exception() is not None:
+                _forget_waiter(watched, execution_id, waiter)
+                self._settle(self.log.partition_for(routing_key), routing_key.encode(), watched)
+
+
+def _forget_waiter(watched: _Watched, execution_id: str, waiter: asyncio.Future) -> None:
+    """A waiter that timed out or was cancelled leaves nothing behind."""
+    waiters = watched.waiters.get(execution_id)
+    if waiters is not None and waiter in waiters:
+        waiters.remove(waiter)
+        if not waiters:
+            del watched.waiters[execution_id]
 
 
 def _time_out(waiter: asyncio.Future, execution_id: str, timeout_s: float) -> None:
