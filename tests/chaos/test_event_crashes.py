@@ -10,10 +10,14 @@ pytestmark = pytest.mark.chaos
 ORDERS = 12
 
 
-def check_effects(fx: Effects, ids: list[str]) -> None:
+def check_effects(fx: Effects, ids: list[str], killed_pid: int | None = None) -> None:
+    """Every recorded step ran once. The one exception is a step the kill cut off between
+    its effect and its record: it runs again on the next worker, so at most twice, the
+    first time in the killed process."""
     for eid in ids:
         assert fx.count(eid, "before") == 1, eid
-        assert fx.count(eid, "after") == 1, eid
+        pids = fx.pids(eid, "after", "ran")
+        assert len(pids) == 1 or (len(pids) == 2 and pids[0] == killed_pid != pids[1]), (eid, pids)
 
 
 async def test_kafka_kill9_while_events_are_in_flight(tmp_path, kafka_bootstrap, namespace, kafka_client):
@@ -33,7 +37,7 @@ async def test_kafka_kill9_while_events_are_in_flight(tmp_path, kafka_bootstrap,
                 procs.append(kafka_worker(fx, kafka_bootstrap, namespace, tmp_path / "a", tmp_path / "b.log"))
         for i, handle in enumerate(handles):
             assert (await handle.result(timeout=120))["n"] == i
-        check_effects(fx, ids)
+        check_effects(fx, ids, killed_pid=a.pid)
     finally:
         for p in procs:
             stop(p)
@@ -86,7 +90,7 @@ async def test_embedded_kill9_while_events_are_in_flight(tmp_path):
             )
             assert result.returncode == 0, result.stderr
             assert json.loads(result.stdout)["n"] == i
-        check_effects(fx, ids)
+        check_effects(fx, ids, killed_pid=worker.pid)
     finally:
         for p in procs:
             stop(p)
