@@ -19,7 +19,7 @@ from ..wire.codec import Codec, default_codec
 from ..workflow.registry import Workflow
 from .cluster import Cluster
 from .commands import Commands, invocation
-from .live import MAX_IDLE_KEYS, LiveResults
+from .live import MAX_FINISHED_RESULTS, MAX_IDLE_KEYS, LiveResults
 from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord, PartitionInfo, WorkerInfo
 from .outcomes import CommandResult
 from .run_stream import StreamEvent, stream_events
@@ -28,14 +28,22 @@ from .views import Views
 
 
 class Client:
-    def __init__(self, log_: Log, codec: Codec | None = None, *, max_idle_keys: int = MAX_IDLE_KEYS):
-        """``max_idle_keys``: runs still going that nobody waits on, whose records the client
-        keeps following for a later ``result()`` (past it the oldest are dropped and read
-        again if asked for). A client holds memory only for what it waits on, plus these."""
+    def __init__(
+        self,
+        log_: Log,
+        codec: Codec | None = None,
+        *,
+        max_idle_keys: int = MAX_IDLE_KEYS,
+        max_finished_results: int = MAX_FINISHED_RESULTS,
+    ):
+        """A client holds memory only for what it waits on, plus two bounded sets, whose
+        oldest entries are dropped (and read again from the log if asked for):
+        ``max_idle_keys`` runs still going that nobody waits on, followed for a later
+        ``result()``; ``max_finished_results`` ended runs whose handles have not asked yet."""
         self.log = log_
         self.codec = codec or default_codec()
         scans = JournalScans(log_, self.codec)
-        self.live = LiveResults(log_, self.codec, scans, max_idle_keys)  # what handles wait on
+        self.live = LiveResults(log_, self.codec, scans, max_idle_keys, max_finished_results)  # what handles wait on
         self._commands = Commands(log_, self.codec, self.live)
         self._views = Views(scans, self.live)
         self._cluster = Cluster(scans)

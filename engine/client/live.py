@@ -10,7 +10,9 @@ A client holds memory for the runs it waits on now, and little else:
    as it is there); records of other keys are skipped without being decoded;
 3. a key nobody waits on any more is forgotten once its runs have ended; a key whose runs
    go on is kept for a later ``result()``, up to ``max_idle_keys``, oldest forgotten
-   first. Forgetting is always safe: a later wait reads the key again (step 1).
+   first. Forgetting is always safe: a later wait reads the key again (step 1);
+4. a run that ends while nobody waits on it (invoked, its handle not asked yet) leaves
+   only its ended row, up to ``max_finished_results``, until its handle takes it.
 
 A command is judged the same way (``judge``): 1. watch its routing key, 2. expect a verdict
 for that key, so the pump keeps the effects of its records by offset, 3. append, 4. take
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.2
 MAX_IDLE_KEYS = 10_000  # keys of runs still going that nobody waits on, kept for a later result()
+MAX_FINISHED_RESULTS = 10_000  # ended rows of runs nobody waited on yet, kept for their handles
 _FINISHED = EffectKind.FINISHED  # a module name: read for every effect the pump folds (docs/architecture.md)
 
 
@@ -94,13 +97,22 @@ class _View:
 
 
 class LiveResults:
-    def __init__(self, log_: Log, codec: Codec, scans: JournalScans, max_idle_keys: int = MAX_IDLE_KEYS):
+    def __init__(
+        self,
+        log_: Log,
+        codec: Codec,
+        scans: JournalScans,
+        max_idle_keys: int = MAX_IDLE_KEYS,
+        max_finished_results: int = MAX_FINISHED_RESULTS,
+    ):
         self.log = log_
         self.codec = codec
         self.scans = scans
         self._views: dict[int, _View] = {}
         self._idle: OrderedDict[tuple[int, bytes], None] = OrderedDict()  # idle keys of live runs, oldest first
         self.max_idle_keys = max_idle_keys
+        self._finished: OrderedDict[str, dict] = OrderedDict()  # ended rows not asked for yet
+        self.max_finished_results = max_finished_results
         self._reader = None
         self._pump_task: asyncio.Task | None = None
         self._lock = asyncio.Lock()
@@ -133,6 +145,7 @@ class LiveResults:
             "state_entries": sum(len(w.state.data) for w in keys),
             "waiters": sum(len(ws) for w in keys for ws in w.waiters.values()),
             "verdicts": sum(len(w.verdicts) + len(w.verdict_waiters) for w in keys),
+            "finished_results": len(self._finished),
         }
 
     async def watch(self, routing_key: str, fresh: bool) -> _Watched:
@@ -169,6 +182,14 @@ class LiveResults:
             self._idle.pop((partition, key), None)
         else:
             self._track(partition, key)
+
+    def _remember(self, execution_id: str, row: dict) -> None:
+        """Keep the ended row of a run nobody waited on, for its handle's ``result()``: the
+        ``max_finished_results`` most recent (older ones are read again if asked for)."""
+        self._finished[execution_id] = row
+        self._finished.move_to_end(execution_id)
+        while len(self._finished) > self.max_finished_results:
+            self._finished.popitem(last=False)
 
     def _track(self, partition: int, key: bytes) -> None:
         """Keep at most ``max_idle_keys`` keys that nobody waits on: the oldest are forgotten."""
@@ -228,7 +249,11 @@ class LiveResults:
                     for effect in effects:
                         if effect.kind == _FINISHED:
                             finished = True
-                            for waiter in watched.waiters.pop(effect.execution_id, []):
+                            waiters = watched.waiters.pop(effect.execution_id, None)
+                            if not waiters:  # nobody asked yet: keep the result for a handle
+                                self._remember(effect.execution_id, effect.data)
+                                continue
+                            for waiter in waiters:
                                 if not waiter.done():
                                     waiter.set_result(effect.data)
                     watched.folded(entry.offset, effects)
@@ -255,6 +280,9 @@ class LiveResults:
         """Wait until the execution ends; its ended row. ``TimeoutError`` after ``timeout_s``.
 
         (``fresh`` is kept for callers; a key this view has forgotten is read again.)"""
+        row = self._finished.pop(execution_id, None)
+        if row is not None:
+            return row
         watched = await self.watch(routing_key, fresh=False)
         row = watched.state.get(execution_key(execution_id))
         if row is not None and row["status"] in ENDED:

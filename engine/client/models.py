@@ -114,6 +114,7 @@ class ExecutionHandle:
         self.execution_id = execution_id
         self.routing_key = routing_key
         self._fresh = fresh
+        self._ended: dict | None = None
         self.convert: Callable[[Any, str], Any] | None = None  # e.g. an agent's result as an AgentResult
 
     def __repr__(self) -> str:
@@ -121,7 +122,10 @@ class ExecutionHandle:
 
     async def result(self, timeout: float | None = None) -> Any:
         """Wait for the execution to end; its result, or ``WorkflowFailedError``."""
-        row = await self.client.live.wait_finished(self.execution_id, self.routing_key, self._fresh, timeout)
+        row = self._ended
+        if row is None:
+            row = await self.client.live.wait_finished(self.execution_id, self.routing_key, self._fresh, timeout)
+            self._ended = row  # the handle keeps its answer; the client does not
         if row["status"] in _FAILED_OR_CANCELLED:
             raise WorkflowFailedError(self.execution_id, row["error"])
         value = from_json(row["result"])

@@ -10,7 +10,7 @@ from helpers import assert_eventually, in_status
 
 from engine import Client, WorkflowContext, workflow
 
-EMPTY = {"watched_keys": 0, "idle_keys": 0, "state_entries": 0, "waiters": 0, "verdicts": 0}
+EMPTY = {"watched_keys": 0, "idle_keys": 0, "state_entries": 0, "waiters": 0, "verdicts": 0, "finished_results": 0}
 
 
 async def bump(x: int) -> int:
@@ -39,16 +39,25 @@ async def test_nothing_is_left_once_the_waited_runs_have_finished(harness):
     assert client.live.sizes() == EMPTY
 
 
-async def test_runs_nobody_waits_on_are_forgotten_when_they_end(harness):
+async def test_runs_nobody_waits_on_leave_only_their_results_until_their_handles_ask(harness):
     await harness.worker()
-    client = await harness.client()
+    log = await harness.log()
+    client = Client(log, max_finished_results=5)
+    try:
+        handles = [await m_three_steps.invoke(client, {"x": i}) for i in range(20)]
+        assert client.live.sizes()["watched_keys"] > 0  # followed from before their first record
+        for h in handles:
+            await assert_eventually(lambda h=h: in_status(client, h.execution_id, "completed"), timeout=60)
 
-    ids = [(await m_three_steps.invoke(client, {"x": i})).execution_id for i in range(20)]
-    assert client.live.sizes()["watched_keys"] > 0  # followed from before their first record
-    for execution_id in ids:
-        await assert_eventually(lambda e=execution_id: in_status(client, e, "completed"), timeout=60)
+        def only_results_are_left():
+            return client.live.sizes() == {**EMPTY, "finished_results": 5}
 
-    await assert_eventually(lambda: client.live.sizes() == EMPTY, timeout=10, message="the view forgot them")
+        await assert_eventually(only_results_are_left, timeout=10, message="the view forgot the rest")
+        assert [await h.result(timeout=60) for h in handles] == [i + 3 for i in range(20)]  # 15 read again
+        assert client.live.sizes() == EMPTY
+        assert await handles[0].result() == 3  # a handle keeps its own answer
+    finally:
+        await client.close()
 
 
 async def test_commands_and_timed_out_waits_leave_nothing(harness):
