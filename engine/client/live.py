@@ -33,6 +33,7 @@ from ..fold.keys import EXECUTION_PREFIX, execution_key
 from ..fold.rows import ENDED
 from ..log.base import Log
 from ..wire.codec import Codec
+from ..wire.records import RecordType
 from .scans import JournalScans
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 POLL_S = 0.2
 MAX_IDLE_KEYS = 10_000  # keys of runs still going that nobody waits on, kept for a later result()
 MAX_FINISHED_RESULTS = 10_000  # ended rows of runs nobody waited on yet, kept for their handles
+_CLAIMED = RecordType.PARTITION_CLAIMED
 _FINISHED = EffectKind.FINISHED  # a module name: read for every effect the pump folds (docs/architecture.md)
 
 
@@ -233,10 +235,11 @@ class LiveResults:
                             record = self.codec.decode(entry.value)
                         except SchemaError:
                             continue
-                        fold.apply(view.claims, record)
-                        for watched in view.watched.values():
-                            fold.apply(watched.state, record)
-                        continue
+                        if record["type"] == _CLAIMED:  # the epoch every key's fold fences by
+                            fold.apply(view.claims, record)
+                            for watched in view.watched.values():
+                                fold.apply(watched.state, record)
+                        continue  # the partition's other records (delivery confirmations) touch no run
                     watched = view.watched.get(key)
                     if watched is None:
                         continue
