@@ -10,7 +10,6 @@ from engine import Client, EmbeddedLog, Worker
 
 from .apps import bench_w1
 
-
 BATCH = 5000
 BATCHES = 8
 IN_FLIGHT = 64
