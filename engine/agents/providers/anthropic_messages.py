@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from typing import Any
 
 from .base import (
     ModelRequest,
     ModelResponse,
-    ProviderConfigError,
+    SdkProvider,
     TextSink,
     emit,
+    error_message,
+    import_sdk,
     malformed,
     parsed,
     retry_after_s,
@@ -21,17 +21,9 @@ from .base import (
 DEFAULT_MAX_OUTPUT_TOKENS = 4096  # Anthropic requires max_tokens on every request
 
 
-def import_sdk():
-    try:
-        import anthropic
-    except ImportError:  # pragma: no cover - depends on the install
-        raise ProviderConfigError(
-            "the anthropic provider needs the anthropic SDK: pip install 'logloom[agents]'"
-        ) from None
-    return anthropic
+class AnthropicMessagesProvider(SdkProvider):
+    sdk = "anthropic"
 
-
-class AnthropicMessagesProvider:
     def __init__(
         self,
         name: str = "anthropic",
@@ -40,35 +32,15 @@ class AnthropicMessagesProvider:
         api_key_env: str = "ANTHROPIC_API_KEY",
         timeout_s: float = 120.0,
     ):
-        self.name = name
-        self.base_url = base_url
-        self._api_key = api_key
-        self.api_key_env = api_key_env
-        self.timeout_s = timeout_s
-        self._client = None
+        super().__init__(name, base_url, api_key, api_key_env, timeout_s)
 
-    def _key(self) -> str | None:
-        return self._api_key or os.environ.get(self.api_key_env)
-
-    def check(self) -> None:
-        if importlib.util.find_spec("anthropic") is None:  # imported at the first call, not here
-            import_sdk()
-        if not self._key():
-            raise ProviderConfigError(
-                f"provider {self.name!r} needs an API key: set {self.api_key_env} (or pass api_key=)"
-            )
-
-    def _sdk_client(self):
-        if self._client is None:
-            self.check()
-            anthropic = import_sdk()
-            self._client = anthropic.AsyncAnthropic(
-                api_key=self._key(), base_url=self.base_url, max_retries=0, timeout=self.timeout_s
-            )
-        return self._client
+    def _new_client(self, anthropic):
+        return anthropic.AsyncAnthropic(
+            api_key=self._key(), base_url=self.base_url, max_retries=0, timeout=self.timeout_s
+        )
 
     async def complete(self, request: ModelRequest, on_text: TextSink | None = None) -> ModelResponse:
-        anthropic = import_sdk()
+        anthropic = import_sdk("anthropic")
         client = self._sdk_client()
         params = _params(request)
         try:
@@ -89,20 +61,13 @@ class AnthropicMessagesProvider:
             except Exception as exc:
                 raise malformed(self.name, exc, message.model_dump_json()) from exc
         except anthropic.APIStatusError as exc:
-            raise status_error(self.name, exc.status_code, _message(exc), retry_after_s(exc.response.headers)) from exc
+            raise status_error(
+                self.name, exc.status_code, error_message(exc), retry_after_s(exc.response.headers)
+            ) from exc
         except (anthropic.APIConnectionError, anthropic.APITimeoutError) as exc:
             raise status_error(self.name, 503, f"no answer from {self.base_url or 'the API'}: {exc}") from exc
         except anthropic.APIResponseValidationError as exc:
             raise malformed(self.name, exc, exc.response.text) from exc
-
-
-def _message(exc: Any) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-    return str(exc.message)
 
 
 def _params(request: ModelRequest) -> dict:

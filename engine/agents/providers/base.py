@@ -12,7 +12,10 @@ The system prompt travels apart (``ModelRequest.system``), as Anthropic wants it
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import inspect
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -118,3 +121,61 @@ async def emit(sink: TextSink, text: str) -> None:
     result = sink(text)
     if result is not None:
         await result
+
+
+def import_sdk(module: str):
+    """A provider's SDK (extra ``agents``), imported when first used."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:  # pragma: no cover - depends on the install
+        raise ProviderConfigError(
+            f"the {module} provider needs the {module} SDK: pip install 'logloom[agents]'"
+        ) from None
+
+
+def error_message(exc: Any) -> str:
+    """The provider's own message in an SDK's ``APIStatusError``."""
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+    return str(exc.message)
+
+
+class SdkProvider:
+    """What the SDK-backed providers share: the key, the check, one SDK client (no retries)."""
+
+    sdk = ""  # the SDK's module name
+
+    def __init__(
+        self, name: str, base_url: str | None, api_key: str | None, api_key_env: str | None, timeout_s: float = 120.0
+    ):
+        self.name = name
+        self.base_url = base_url
+        self._api_key = api_key
+        self.api_key_env = api_key_env
+        self.timeout_s = timeout_s
+        self._client = None
+
+    def _key(self) -> str | None:
+        if self._api_key:
+            return self._api_key
+        return os.environ.get(self.api_key_env) if self.api_key_env else "unused"
+
+    def check(self) -> None:
+        if importlib.util.find_spec(self.sdk) is None:  # imported at the first call, not here
+            import_sdk(self.sdk)
+        if not self._key():
+            raise ProviderConfigError(
+                f"provider {self.name!r} needs an API key: set {self.api_key_env} (or pass api_key=)"
+            )
+
+    def _sdk_client(self):
+        if self._client is None:
+            self.check()
+            self._client = self._new_client(import_sdk(self.sdk))
+        return self._client
+
+    def _new_client(self, sdk):
+        raise NotImplementedError

@@ -5,17 +5,17 @@ Also any OpenAI-compatible server (Ollama, vLLM, Groq, Together) through ``base_
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 from typing import Any
 
 from .base import (
     ModelRequest,
     ModelResponse,
-    ProviderConfigError,
+    SdkProvider,
     TextSink,
     emit,
+    error_message,
+    import_sdk,
     malformed,
     parsed,
     retry_after_s,
@@ -23,15 +23,9 @@ from .base import (
 )
 
 
-def import_sdk():
-    try:
-        import openai
-    except ImportError:  # pragma: no cover - depends on the install
-        raise ProviderConfigError("the openai provider needs the openai SDK: pip install 'logloom[agents]'") from None
-    return openai
+class OpenAIChatProvider(SdkProvider):
+    sdk = "openai"
 
-
-class OpenAIChatProvider:
     def __init__(
         self,
         name: str = "openai",
@@ -40,37 +34,13 @@ class OpenAIChatProvider:
         api_key_env: str | None = "OPENAI_API_KEY",
         timeout_s: float = 120.0,
     ):
-        self.name = name
-        self.base_url = base_url
-        self._api_key = api_key
-        self.api_key_env = api_key_env
-        self.timeout_s = timeout_s
-        self._client = None
+        super().__init__(name, base_url, api_key, api_key_env, timeout_s)
 
-    def _key(self) -> str | None:
-        if self._api_key:
-            return self._api_key
-        return os.environ.get(self.api_key_env) if self.api_key_env else "unused"
-
-    def check(self) -> None:
-        if importlib.util.find_spec("openai") is None:  # imported at the first call, not here
-            import_sdk()
-        if not self._key():
-            raise ProviderConfigError(
-                f"provider {self.name!r} needs an API key: set {self.api_key_env} (or pass api_key=)"
-            )
-
-    def _sdk_client(self):
-        if self._client is None:
-            self.check()
-            openai = import_sdk()
-            self._client = openai.AsyncOpenAI(
-                api_key=self._key(), base_url=self.base_url, max_retries=0, timeout=self.timeout_s
-            )
-        return self._client
+    def _new_client(self, openai):
+        return openai.AsyncOpenAI(api_key=self._key(), base_url=self.base_url, max_retries=0, timeout=self.timeout_s)
 
     async def complete(self, request: ModelRequest, on_text: TextSink | None = None) -> ModelResponse:
-        openai = import_sdk()
+        openai = import_sdk("openai")
         client = self._sdk_client()
         params = _params(request)
         try:
@@ -91,20 +61,13 @@ class OpenAIChatProvider:
             except Exception as exc:
                 raise malformed(self.name, exc, completion.model_dump_json()) from exc
         except openai.APIStatusError as exc:
-            raise status_error(self.name, exc.status_code, _message(exc), retry_after_s(exc.response.headers)) from exc
+            raise status_error(
+                self.name, exc.status_code, error_message(exc), retry_after_s(exc.response.headers)
+            ) from exc
         except (openai.APIConnectionError, openai.APITimeoutError) as exc:
             raise status_error(self.name, 503, f"no answer from {self.base_url or 'the API'}: {exc}") from exc
         except openai.APIResponseValidationError as exc:
             raise malformed(self.name, exc, exc.response.text) from exc
-
-
-def _message(exc: Any) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-    return str(exc.message)
 
 
 def _params(request: ModelRequest) -> dict:
