@@ -36,12 +36,12 @@ class AnthropicMessagesProvider(SdkProvider):
 
     def _new_client(self, anthropic):
         return anthropic.AsyncAnthropic(
-            api_key=self._key(), base_url=self.base_url, max_retries=0, timeout=self.timeout_s
+            api_key=self.key(), base_url=self.base_url, max_retries=0, timeout=self.timeout_s
         )
 
     async def complete(self, request: ModelRequest, on_text: TextSink | None = None) -> ModelResponse:
         anthropic = import_sdk("anthropic")
-        client = self._sdk_client()
+        client = self.sdk_client()
         params = _params(request)
         try:
             if on_text is None:

@@ -158,7 +158,7 @@ class SdkProvider:
         self.timeout_s = timeout_s
         self._client = None
 
-    def _key(self) -> str | None:
+    def key(self) -> str | None:
         if self._api_key:
             return self._api_key
         return os.environ.get(self.api_key_env) if self.api_key_env else "unused"
@@ -166,12 +166,12 @@ class SdkProvider:
     def check(self) -> None:
         if importlib.util.find_spec(self.sdk) is None:  # imported at the first call, not here
             import_sdk(self.sdk)
-        if not self._key():
+        if not self.key():
             raise ProviderConfigError(
                 f"provider {self.name!r} needs an API key: set {self.api_key_env} (or pass api_key=)"
             )
 
-    def _sdk_client(self):
+    def sdk_client(self):
         if self._client is None:
             self.check()
             self._client = self._new_client(import_sdk(self.sdk))

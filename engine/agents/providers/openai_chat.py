@@ -37,11 +37,11 @@ class OpenAIChatProvider(SdkProvider):
         super().__init__(name, base_url, api_key, api_key_env, timeout_s)
 
     def _new_client(self, openai):
-        return openai.AsyncOpenAI(api_key=self._key(), base_url=self.base_url, max_retries=0, timeout=self.timeout_s)
+        return openai.AsyncOpenAI(api_key=self.key(), base_url=self.base_url, max_retries=0, timeout=self.timeout_s)
 
     async def complete(self, request: ModelRequest, on_text: TextSink | None = None) -> ModelResponse:
         openai = import_sdk("openai")
-        client = self._sdk_client()
+        client = self.sdk_client()
         params = _params(request)
         try:
             if on_text is None:
