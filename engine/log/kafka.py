@@ -319,10 +319,14 @@ class KafkaLog(Log):
         def lookup() -> int:
             with self._meta_lock:
                 consumer = self._metadata_consumer()
+                # The end is read first: a record appended between the two lookups is then
+                # read, not skipped (asked in the other order, "none at or after timestamp"
+                # followed by a later end would skip it).
+                end = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10, cached=False)[1]
                 found = consumer.offsets_for_times([TopicPartition(topic, partition, timestamp)], timeout=10)[0]
-                if found.offset >= 0:
-                    return found.offset
-                return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10, cached=False)[1]
+                if found.error is not None:
+                    raise KafkaException(found.error)
+                return found.offset if found.offset >= 0 else end
 
         return await asyncio.to_thread(lookup)
 
