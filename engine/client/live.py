@@ -49,7 +49,7 @@ class _Watched:
     """One watched routing key: its own fold (its records and the partition's claims), the
     results waited for, and the commands expecting a verdict."""
 
-    __slots__ = ("state", "waiters", "expecting", "verdicts", "verdict_waiters")
+    __slots__ = ("state", "waiters", "expecting", "verdicts", "verdict_waiters", "wanted")
 
     def __init__(self, claims: MemoryState):
         self.state = MemoryState()
@@ -58,10 +58,11 @@ class _Watched:
         self.expecting = 0  # commands of this key waiting for their verdict
         self.verdicts: dict[int, list] = {}  # offset -> effects, folded before the append's ack came back
         self.verdict_waiters: dict[int, asyncio.Future] = {}
+        self.wanted = 0  # callers of ``watch`` that the catch-up has not handed this key to yet
 
     def idle(self) -> bool:
         """Nobody waits on anything of this key."""
-        return not self.waiters and not self.expecting and not self.verdict_waiters
+        return not self.waiters and not self.expecting and not self.verdict_waiters and not self.wanted
 
     def all_ended(self) -> bool:
         rows = (row for key, row in self.state.data.items() if key.startswith(EXECUTION_PREFIX))
@@ -86,16 +87,28 @@ class _Watched:
             self.verdict_waiters.pop(offset, None)
 
 
+class _Arrival:
+    """A key to be watched once the next catch-up read has folded it, and how many callers wait for it."""
+
+    __slots__ = ("future", "wanted")
+
+    def __init__(self):
+        self.future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.wanted = 0
+
+
 class _View:
     """The client's reading of one partition: how far it read, the claims, and the keys
     it watches now (``watched``); every other key's records are skipped undecoded."""
 
-    __slots__ = ("position", "claims", "watched")
+    __slots__ = ("position", "claims", "watched", "catching_up", "catch_up")
 
     def __init__(self):
         self.position = 0
         self.claims = MemoryState()  # the fold of the partition's claims alone
         self.watched: dict[bytes, _Watched] = {}
+        self.catching_up: dict[bytes, _Arrival] = {}  # keys to watch once the next read folds them
+        self.catch_up: asyncio.Task | None = None
 
 
 class LiveResults:
@@ -120,6 +133,9 @@ class LiveResults:
         self._lock = asyncio.Lock()
 
     async def close(self) -> None:
+        for view in self._views.values():
+            if view.catch_up is not None:
+                view.catch_up.cancel()
         if self._pump_task is not None:
             self._pump_task.cancel()
             try:
@@ -148,31 +164,81 @@ class LiveResults:
             "waiters": sum(len(ws) for w in keys for ws in w.waiters.values()),
             "verdicts": sum(len(w.verdicts) + len(w.verdict_waiters) for w in keys),
             "finished_results": len(self._finished),
+            "catching_up": sum(len(view.catching_up) for view in self._views.values()),
         }
 
     async def watch(self, routing_key: str, fresh: bool) -> _Watched:
         """Watch a routing key: ``fresh`` when nothing of it is on the log yet (an id this
-        client is about to append); otherwise its records so far are folded first, with
-        one read of its partition up to where the view is."""
+        client is about to append); otherwise its records so far are folded first. Keys
+        that come to be watched at the same time share one read of their partition
+        (``_catch_up``): a thousand resumes of forgotten keys read it once, not a thousand
+        times."""
         partition = self.log.partition_for(routing_key)
         key = routing_key.encode()
-        async with self._lock:  # the pump folds nothing while a watch is being added
-            view = self._views.get(partition)
-            if view is None:
-                view = self._views[partition] = _View()
-                if self._reader is None:
-                    self._reader = self.log.reader()
-                self._reader.assign(partition, 0)
-            watched = view.watched.get(key)
-            if watched is None:
-                watched = view.watched[key] = _Watched(view.claims)
-                if not fresh and view.position > 0:
-                    watched.state, _ = await self.scans.partition(partition, key=key, stop=view.position)
-                self._track(partition, key)  # nobody waits on it yet
-            if self._pump_task is None:
-                self._pump_task = asyncio.create_task(self._pump(), name="client-pump")
-                self._pump_task.add_done_callback(self._pump_ended)
+        view = self._views.get(partition)
+        if view is None:
+            view = self._views[partition] = _View()
+            if self._reader is None:
+                self._reader = self.log.reader()
+            self._reader.assign(partition, 0)
+        if self._pump_task is None:
+            self._pump_task = asyncio.create_task(self._pump(), name="client-pump")
+            self._pump_task.add_done_callback(self._pump_ended)
+        watched = view.watched.get(key)
+        if watched is not None:
+            return watched
+        if fresh or view.position == 0:
+            return self._add(partition, view, key)  # the pump folds all of it from here on
+        arrival = view.catching_up.get(key)
+        if arrival is None:
+            arrival = view.catching_up[key] = _Arrival()
+            if view.catch_up is None:
+                view.catch_up = asyncio.create_task(
+                    self._catch_up(partition, view), name=f"client-catch-up-{partition}"
+                )
+        arrival.wanted += 1  # so the key is not forgotten before this caller has it
+        try:
+            watched = await asyncio.shield(arrival.future)
+        except asyncio.CancelledError:
+            if not arrival.future.done():
+                arrival.wanted -= 1
+            elif arrival.future.exception() is None:  # handed over as this caller was cancelled
+                watched = arrival.future.result()
+                watched.wanted -= 1
+                self._settle(partition, key, watched)
+            raise
+        watched.wanted -= 1  # the caller waits on it now (it says so before its next await)
         return watched
+
+    def _add(self, partition: int, view: _View, key: bytes) -> _Watched:
+        watched = view.watched[key] = _Watched(view.claims)
+        self._track(partition, key)  # nobody waits on it yet
+        return watched
+
+    async def _catch_up(self, partition: int, view: _View) -> None:
+        """Until no key waits to be watched on this partition: 1. pause the pump, 2. take
+        every waiting key, 3. fold them all with one read up to where the view is, 4. watch
+        them from there on (the pump goes on with them)."""
+        try:
+            while view.catching_up:
+                async with self._lock:
+                    arrivals, view.catching_up = view.catching_up, {}
+                    try:
+                        states = await self.scans.keys(partition, set(arrivals), stop=view.position)
+                    except Exception as exc:
+                        for arrival in arrivals.values():
+                            arrival.future.set_exception(exc)
+                        continue
+                    for key, arrival in arrivals.items():
+                        watched = view.watched.get(key)
+                        if watched is None:
+                            watched = view.watched[key] = _Watched(view.claims)
+                            watched.state = states[key]
+                        watched.wanted += arrival.wanted
+                        arrival.future.set_result(watched)
+                        self._settle(partition, key, watched)  # tracked as idle if every caller has gone
+        finally:
+            view.catch_up = None
 
     def _settle(self, partition: int, key: bytes, watched: _Watched) -> None:
         """A key nobody waits on is forgotten once its runs have ended; until then it is kept
@@ -289,6 +355,7 @@ class LiveResults:
         watched = await self.watch(routing_key, fresh=False)
         row = watched.state.get(execution_key(execution_id))
         if row is not None and row["status"] in ENDED:
+            self._finished.pop(execution_id, None)  # the pump may have folded its end while this waited
             self._settle(self.log.partition_for(routing_key), routing_key.encode(), watched)
             return row
         loop = asyncio.get_running_loop()

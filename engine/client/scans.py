@@ -17,8 +17,10 @@ from ..fold import MemoryState
 from ..fold.keys import execution_key
 from ..log.base import Entry, Log
 from ..wire.codec import Codec
+from ..wire.records import RecordType
 
 POLL_S = 1.0
+_CLAIMED = RecordType.PARTITION_CLAIMED
 
 
 class JournalScans:
@@ -58,6 +60,36 @@ class JournalScans:
                     yield entry, record, fold.apply(state, record)
         finally:
             await reader.close()
+
+    async def keys(self, partition: int, keys: set[bytes], stop: int) -> dict[bytes, MemoryState]:
+        """Fold several keys of a partition in one read from offset 0 up to ``stop``: each
+        key's records into its own state, with the partition's claims (the epoch that
+        fences) in every one of them."""
+        states = {key: MemoryState() for key in keys}
+        reader = self.log.reader()
+        try:
+            reader.assign(partition, 0)
+            position = 0
+            while position < stop:
+                for entry in await reader.poll(POLL_S):
+                    if entry.offset >= stop:
+                        break
+                    position = entry.offset + 1
+                    state = states.get(entry.key)
+                    if state is None and entry.key != names.PARTITION_KEY:
+                        continue
+                    try:
+                        record = self.codec.decode(entry.value)
+                    except SchemaError:
+                        continue
+                    if state is not None:
+                        fold.apply(state, record)
+                    elif record["type"] == _CLAIMED:
+                        for each in states.values():
+                            fold.apply(each, record)
+        finally:
+            await reader.close()
+        return states
 
     async def partition(self, partition: int, key: bytes | None, stop: int | None, collect: bool = False):
         """Fold a partition from offset 0 up to ``stop``: all of it, or one key and the claims.

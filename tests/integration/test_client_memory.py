@@ -10,7 +10,15 @@ from helpers import assert_eventually, in_status
 
 from engine import Client, WorkflowContext, workflow
 
-EMPTY = {"watched_keys": 0, "idle_keys": 0, "state_entries": 0, "waiters": 0, "verdicts": 0, "finished_results": 0}
+EMPTY = {
+    "watched_keys": 0,
+    "idle_keys": 0,
+    "state_entries": 0,
+    "waiters": 0,
+    "verdicts": 0,
+    "finished_results": 0,
+    "catching_up": 0,
+}
 
 
 async def bump(x: int) -> int:
@@ -92,6 +100,35 @@ async def test_idle_runs_that_go_on_are_kept_up_to_a_bound_and_read_again_when_a
         for i, h in enumerate(handles[1:]):
             await client.resume(h.execution_id, "park", i)
         assert await asyncio.gather(*(h.result(timeout=60) for h in handles[1:])) == list(range(19))
+        assert client.live.sizes() == EMPTY
+    finally:
+        await client.close()
+
+
+async def test_forgotten_keys_asked_for_together_share_one_read_of_their_partition(harness):
+    await harness.worker()
+    log = await harness.log()
+    client = Client(log, max_idle_keys=2)
+    reads = []
+    scan_keys = client.live.scans.keys
+
+    async def counted(partition, keys, stop):
+        reads.append((partition, len(keys)))
+        return await scan_keys(partition, keys, stop)
+
+    client.live.scans.keys = counted
+    try:
+        handles = [await m_park.invoke(client) for _ in range(30)]
+        for h in handles:
+            await assert_eventually(lambda h=h: in_status(client, h.execution_id, "waiting"), timeout=60)
+
+        verdicts = await asyncio.gather(*(client.resume(h.execution_id, "park", i) for i, h in enumerate(handles)))
+
+        assert all(v.applied for v in verdicts)
+        assert await asyncio.gather(*(h.result(timeout=60) for h in handles)) == list(range(30))
+        forgotten = sum(n for _, n in reads)
+        assert forgotten >= 28, f"only {forgotten} keys were read again: {reads}"
+        assert len(reads) <= 2 * log.num_partitions, f"one read per partition per round, not per key: {reads}"
         assert client.live.sizes() == EMPTY
     finally:
         await client.close()
