@@ -42,6 +42,8 @@ class EngineConfig(BaseModel):
     data_dir: Path = Field(default_factory=default_data_dir)
     partitions: int | None = Field(None, description="fixed when the journal is created; default 4 embedded, 8 Kafka")
     kafka: KafkaConfig | None = None
+    store_cache_mb: int = Field(64, gt=0, description="a worker's RocksDB block cache, shared by its stores")
+    store_write_buffer_mb: int = Field(32, gt=0, description="a worker's memtables, all stores, within the cache")
 
     @classmethod
     def from_env(cls, **overrides) -> EngineConfig:
@@ -49,10 +51,14 @@ class EngineConfig(BaseModel):
 
         LOGLOOM_NAMESPACE, LOGLOOM_DATA_DIR, LOGLOOM_PARTITIONS, LOGLOOM_KAFKA (bootstrap),
         LOGLOOM_KAFKA_SESSION_TIMEOUT_MS, LOGLOOM_KAFKA_REPLICATION_FACTOR, LOGLOOM_KAFKA_INSTANCE_ID,
-        LOGLOOM_KAFKA_CONNECT_TIMEOUT_S, and LOGLOOM_KAFKA_PRODUCER / LOGLOOM_KAFKA_CONSUMER: raw
-        librdkafka options as a JSON object, e.g. ``{"linger.ms": 1}``.
+        LOGLOOM_KAFKA_CONNECT_TIMEOUT_S, LOGLOOM_KAFKA_PRODUCER / LOGLOOM_KAFKA_CONSUMER: raw
+        librdkafka options as a JSON object, e.g. ``{"linger.ms": 1}``, and
+        LOGLOOM_STORE_CACHE_MB / LOGLOOM_STORE_WRITE_BUFFER_MB: a worker's RocksDB memory.
         """
         values: dict[str, Any] = {}
+        for name in ("store_cache_mb", "store_write_buffer_mb"):
+            if os.environ.get(f"LOGLOOM_{name.upper()}"):
+                values[name] = int(os.environ[f"LOGLOOM_{name.upper()}"])
         if "LOGLOOM_NAMESPACE" in os.environ:
             values["namespace"] = os.environ["LOGLOOM_NAMESPACE"]
         if "LOGLOOM_DATA_DIR" in os.environ:

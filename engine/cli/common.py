@@ -13,6 +13,7 @@ from ..client import Client
 from ..config import EngineConfig, connect_log, default_data_dir
 from ..errors import LogloomError
 from ..runtime.worker import Worker
+from ..store import StoreMemory
 from . import exits
 from .output import add_output_option
 
@@ -90,6 +91,8 @@ def config_from(args) -> EngineConfig:
         kafka=args.kafka,
         instance_id=getattr(args, "instance_id", None),
         connect_timeout_s=getattr(args, "connect_timeout", None),
+        store_cache_mb=getattr(args, "store_cache_mb", None),
+        store_write_buffer_mb=getattr(args, "store_write_buffer_mb", None),
     )
 
 
@@ -109,8 +112,14 @@ async def engine(args, *, worker: bool = False, read_only: bool = False, create:
                 for name in ("max_idle_runs", "evict_after_idle_s")
                 if getattr(args, name, None) is not None
             }
+            memory = StoreMemory(config.store_cache_mb, config.store_write_buffer_mb)
             running = await Worker(
-                log, data_dir=config.data_dir, worker_id=getattr(args, "worker_id", None), **cache
+                log,
+                data_dir=config.data_dir,
+                worker_id=getattr(args, "worker_id", None),
+                store_memory=memory,
+                status_file=getattr(args, "status_file", None),
+                **cache,
             ).start()
         async with Client(log) as client:
             yield client, running

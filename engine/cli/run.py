@@ -120,6 +120,25 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--evict-after-idle-s", type=float, metavar="SECONDS", help="evict a waiting run idle this long (default 60)"
     )
     worker.add_argument(
+        "--store-cache-mb",
+        type=int,
+        metavar="MB",
+        help="RocksDB block cache shared by all this worker's stores; caps their memtables too "
+        "(default 64, or $LOGLOOM_STORE_CACHE_MB)",
+    )
+    worker.add_argument(
+        "--store-write-buffer-mb",
+        type=int,
+        metavar="MB",
+        help="memtables of all this worker's stores, charged to the cache "
+        "(default 32, or $LOGLOOM_STORE_WRITE_BUFFER_MB)",
+    )
+    worker.add_argument(
+        "--status-file",
+        metavar="PATH",
+        help="write the worker's status (partitions, runs in memory, RocksDB memory) here as JSON every 2 s",
+    )
+    worker.add_argument(
         "--drain-timeout",
         type=float,
         default=DRAIN_TIMEOUT_S,

@@ -87,6 +87,10 @@ class PartitionProcessor:
         self._catchup_end = 0
         self._waiters: dict[tuple, asyncio.Future] = {}
 
+    def outcomes_awaited(self) -> int:
+        """Outcomes that runs of this partition wait for the fold to apply (``waiter``)."""
+        return len(self._waiters)
+
     @property
     def phase(self) -> Phase:
         return self._phase

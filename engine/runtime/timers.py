@@ -95,6 +95,10 @@ class Timers:
             if self._processor.active:
                 asyncio.get_running_loop().call_later(RETRY_AFTER_FAILED_APPEND_S, self.schedule)
 
+    def in_flight(self) -> int:
+        """Timers whose ``TimerFired`` is appended and not yet folded."""
+        return len(self._firing)
+
     def done(self, key: bytes) -> None:
         """The fold removed ``key`` from the index."""
         self._firing.discard(key)

@@ -17,7 +17,7 @@ from pathlib import Path
 from .. import names
 from ..clock import now_ms
 from ..log.base import Entry, Log, Subscription
-from ..store import StorePartition
+from ..store import StoreMemory, StorePartition
 from ..wire import records
 from ..wire.codec import Codec, default_codec
 from ..workflow.registry import Registry
@@ -27,6 +27,7 @@ from .invoker import Invoker
 from .messenger import Messenger
 from .processor import PartitionProcessor
 from .router import Router
+from .status import worker_status, write_status_file
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,21 @@ class Worker:
         codec: Codec | None = None,
         max_idle_runs: int = MAX_IDLE_RUNS,
         evict_after_idle_s: float = EVICT_AFTER_IDLE_S,
+        store_memory: StoreMemory | None = None,
+        status_file: str | os.PathLike | None = None,
     ):
         """``max_idle_runs`` and ``evict_after_idle_s`` bound the waiting runs kept in memory
-        (``idle_runs.IdleRuns``); ``max_idle_runs=0`` evicts every run as soon as it waits."""
+        (``idle_runs.IdleRuns``); ``max_idle_runs=0`` evicts every run as soon as it waits.
+        ``store_memory`` is the RocksDB budget that all the worker's stores share
+        (``store.memory``; 64 MB of cache, 32 MB of it for memtables, unless given).
+        ``status_file``: where to write ``status()`` every few seconds (``runtime.status``)."""
         self.log = log_
         self.registry = registry or default_registry
         self.data_dir = Path(data_dir)
         self.worker_id = worker_id or new_worker_id()
         self.codec = codec or default_codec()
+        self.store_memory = store_memory or StoreMemory()
+        self.status_file = None if status_file is None else Path(status_file)
         self.invoker = Invoker(
             self.registry, self.worker_id, max_idle_runs=max_idle_runs, evict_after_idle_s=evict_after_idle_s
         )
@@ -103,6 +111,15 @@ class Worker:
             if changed:
                 self._subscription.report_progress(changed)
                 reported.update(changed)
+            if self.status_file is not None:
+                try:
+                    write_status_file(self.status_file, self.status())
+                except OSError as exc:
+                    log.warning("cannot write the status file %s: %s", self.status_file, exc)
+
+    def status(self) -> dict:
+        """Partitions, runs and appends in memory, and the stores' RocksDB memory (``runtime.status``)."""
+        return worker_status(self)
 
     async def drain(self, timeout_s: float) -> int:
         """Before ``stop`` on a graceful shutdown: no run starts another step, and the steps in
@@ -141,7 +158,7 @@ class Worker:
         for partition, end in sorted(ends.items()):
             if partition in self.processors:  # assigned again without a revoke in between
                 await self.processors.pop(partition).close()
-            store = StorePartition(self.store_path(partition))
+            store = StorePartition(self.store_path(partition), self.store_memory)
             processor = PartitionProcessor(
                 partition,
                 self.log,

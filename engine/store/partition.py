@@ -19,24 +19,28 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-from rocksdict import Options, Rdict, WriteBatch
+from rocksdict import Rdict, WriteBatch
 
-from .fold.keys import APPLIED_KEY
+from ..fold.keys import APPLIED_KEY
+from .memory import StoreMemory
 
 _OFFSET = struct.Struct(">q")
-WRITE_BUFFER_BYTES = 8 * 1024 * 1024
 
 
 class StorePartition:
     """The RocksDB store of one partition at ``<data-dir>/<namespace>/<partition>``."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, memory: StoreMemory | None = None):
+        """``memory``: the block cache and memtable budget shared with the worker's other
+        stores (``store.memory``); a store of its own budget when not given."""
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        options = Options(raw_mode=True)
-        options.create_if_missing(True)
-        options.set_write_buffer_size(WRITE_BUFFER_BYTES)
-        self._db = Rdict(str(self.path), options)
+        self.memory = memory or StoreMemory()
+        self._db = Rdict(str(self.path), self.memory.options())
+
+    def memtable_bytes(self) -> int:
+        """RocksDB's ``cur-size-all-mem-tables`` of this store: written, not yet flushed."""
+        return self._db.property_int_value("rocksdb.cur-size-all-mem-tables") or 0
 
     def applied_offset(self) -> int:
         """The last offset folded into this store, or -1 for an empty store."""

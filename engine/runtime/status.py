@@ -1,0 +1,52 @@
+"""What a worker holds, in numbers: ``Worker.status()`` and the status file.
+
+Every in-memory collection a worker keeps has a bound and a figure here, beside the
+RocksDB memory its stores share (``store.memory``). With ``status_file`` set, the worker
+writes this JSON every ``PROGRESS_EVERY_S`` (written aside, then renamed: a reader never
+sees half of it), for probes, dashboards and the ``mem`` benchmark:
+
+    {"worker": ID, "at": MS, "partitions": {P: {"phase": ..., "applied": OFFSET}},
+     "runs": {"in_memory": N, "idle": N, "idle_limit": N},
+     "outcomes_awaited": N, "timers_in_flight": N,
+     "store": {"cache_capacity_bytes": ..., "cache_usage_bytes": ..., "cache_pinned_bytes": ...,
+               "memtable_budget_bytes": ..., "memtable_usage_bytes": ...}}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import orjson
+
+from ..clock import now_ms
+
+
+def worker_status(worker) -> dict:
+    processors = worker.processors
+    invoker = worker.invoker
+    return {
+        "worker": worker.worker_id,
+        "at": now_ms(),
+        "partitions": {
+            str(p): {"phase": proc.phase.name.lower(), "applied": proc.applied}
+            for p, proc in sorted(processors.items())
+        },
+        "runs": {
+            "in_memory": invoker.running(),
+            "idle": len(invoker.idle_runs),
+            "idle_limit": invoker.idle_runs.capacity,
+        },
+        "outcomes_awaited": sum(proc.outcomes_awaited() for proc in processors.values()),
+        "timers_in_flight": sum(proc.timers.in_flight() for proc in processors.values()),
+        "store": dataclasses.asdict(worker.store_memory.figures()),
+    }
+
+
+def write_status_file(path: Path, status: dict) -> None:
+    """Write ``status`` to ``path`` atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_name(f".{path.name}.{os.getpid()}")
+    aside.write_bytes(orjson.dumps(status, option=orjson.OPT_INDENT_2))
+    os.replace(aside, path)
