@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -88,15 +89,33 @@ class InProcessWorker:
     def check(self) -> None:
         pass
 
+    async def status(self) -> dict:
+        """The worker's ``status()``: runs in memory and its stores' RocksDB memory."""
+        return self.worker.status()
+
     async def stop(self) -> None:
         await self.worker.stop()
 
 
 class ProcessWorker:
-    def __init__(self, proc: subprocess.Popen, log_path: Path):
+    def __init__(self, proc: subprocess.Popen, log_path: Path, status_path: Path):
         self.proc = proc
         self.log_path = log_path
+        self.status_path = status_path
         self.pids = {"worker": proc.pid}
+
+    async def status(self) -> dict:
+        """The worker's status file (``--status-file``), once it is written after this call."""
+        import orjson
+
+        asked_ms = time.time() * 1000
+        while True:
+            self.check()
+            if self.status_path.exists():
+                status = orjson.loads(self.status_path.read_bytes())
+                if status["at"] >= asked_ms:
+                    return status
+            await asyncio.sleep(0.25)
 
     def check(self) -> None:
         """Raise, with the worker's last output, if the process has exited."""
@@ -198,6 +217,7 @@ class KafkaEnv:
     ) -> ProcessWorker:
         """A worker process with its store under ``data_dir/worker`` (a restart reuses it)."""
         log_path = Path(data_dir) / f"{worker_id or 'worker'}.log"
+        status_path = Path(data_dir) / f"{worker_id or 'worker'}-status.json"
         cmd = [
             sys.executable,
             "-m",
@@ -213,13 +233,15 @@ class KafkaEnv:
             "--partitions",
             str(log.num_partitions),
             *(["--worker-id", worker_id] if worker_id else []),
+            "--status-file",
+            str(status_path),
         ]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         with open(log_path, "wb") as out:
             proc = subprocess.Popen(
                 cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
             )
-        return ProcessWorker(proc, log_path)
+        return ProcessWorker(proc, log_path, status_path)
 
     async def drop_namespace(self, namespace: str) -> None:
         """Delete the namespace's topics: its journal, and the domain topics a workload made

@@ -13,6 +13,9 @@ One repetition, on a fresh namespace (``bench_park`` in ``benchmarks/apps.py``: 
    every result (each checked); **wake time** is from the first resume to the last result;
    then the RSS **after**.
 
+The worker's status (``Worker.status()``, on Kafka its ``--status-file``) gives the runs it
+holds in memory and its stores' RocksDB memory (``store.memory``) while all wait.
+
 The worker is the harness process on the embedded log (its RSS includes the client, which
 folds the 10,000 watched executions too) and the ``engine.cli worker`` process on Kafka.
 """
@@ -33,6 +36,7 @@ from . import Metric, Workload, register
 CHUNK = 1_000
 TIMEOUT = 900.0
 SETTLE_S = 2.0
+MB = 1024 * 1024
 
 
 async def _chunked(calls, n: int) -> list:
@@ -72,9 +76,11 @@ async def run(env, params: dict) -> dict[str, float]:
         finally:
             await counter.close()
         await asyncio.sleep(SETTLE_S)
-        if hasattr(worker, "worker"):  # embedded: executions that still hold a task
-            out["tasks_in_memory_while_waiting"] = float(worker.worker.invoker.running())
         waiting = memory_mb(pid)
+        status = await worker.status()
+        out["runs_in_memory_while_waiting"] = float(status["runs"]["in_memory"])
+        out["rocksdb_cache_mb"] = status["store"]["cache_usage_bytes"] / MB
+        out["rocksdb_memtables_mb"] = status["store"]["memtable_usage_bytes"] / MB
 
         meter = CpuMeter(s.pids)
         t0 = time.perf_counter()
@@ -125,7 +131,9 @@ register(
             Metric("park_s", "invoke to all suspended", "s", "lower"),
             Metric("wake_s", "wake all: first resume to last result", "s", "lower"),
             Metric("completed", "executions completed after resume", "wf"),
-            Metric("tasks_in_memory_while_waiting", "tasks in memory while waiting (embedded)", "tasks", "lower"),
+            Metric("runs_in_memory_while_waiting", "runs held in memory while all wait", "runs", "lower"),
+            Metric("rocksdb_cache_mb", "RocksDB block cache in use (memtables charged to it)", "MB", "lower"),
+            Metric("rocksdb_memtables_mb", "RocksDB memtables, all stores", "MB", "lower"),
         ),
         run=run,
         variants=variants,
