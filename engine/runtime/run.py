@@ -188,16 +188,20 @@ class ExecutionRun:
             self._move(_WORK)
         self.idle_runs.discard(self)
 
-    def maybe_evict(self, idle_token: int) -> None:
+    def maybe_evict(self, idle_token: int) -> bool | None:
+        """Evict the run if it is still idle as of ``idle_token``: True if it was; False if it
+        is kept because a timer of it is due within ``KEEP_IN_MEMORY_MS``; None if it is not
+        idle any more."""
         if idle_token != self.idle_token or self.state is not _IDLE or self.task is None:
-            return
+            return None
         soon_ms = now_ms() + KEEP_IN_MEMORY_MS
         if any(due is not None and due < soon_ms for due in self.parked.values()):
-            return
+            return False
         self._move(_EVICT)
         self.idle_runs.discard(self)
         log.debug("execution %s evicted while it waits for %s", self.execution_id, sorted(self.parked))
         self.task.cancel()
+        return True
 
     def woken(self) -> None:
         """The fold ended a wait of this run, or asked it to stop: if it is being evicted,
