@@ -16,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import report
+from . import charts, report
 from .envs import open_env
 from .procstat import jit_cpu_ms, reference_loop_ms
 from .stats import summarize
@@ -57,6 +57,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--w3-workflows", type=int, default=500, help="W3 workflows (default 500)")
     p.add_argument("--w4-workflows", type=int, default=200, help="W4 workflows (default 200)")
     p.add_argument("--mem-executions", default="10k", type=_count, help="MEM executions parked at once (default 10k)")
+    p.add_argument(
+        "--soak-runs", default="1M", type=_count, help="SOAK runs through one worker and client (default 1M)"
+    )
     p.add_argument("--partitions", type=int, help="journal partitions for every workload (default 4 embedded, 8 Kafka)")
     p.add_argument(
         "--broker-warmup-s",
@@ -212,9 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     report.print_table(rows)
     report.write_json(args.out, doc)
     print(f"results: {args.out}")
-    chart = report.chart_w1(rows, args.out.parent / "w1.png")
-    if chart:
-        print(f"chart:   {chart}")
+    for chart in (
+        report.chart_w1(rows, args.out.parent / "w1.png"),
+        charts.chart_memory(rows, args.out.with_name(args.out.stem + "-memory.png")),
+    ):
+        if chart:
+            print(f"chart:   {chart}")
     return 1 if any("error" in r for r in rows) else 0
 
 

@@ -46,10 +46,14 @@ async def _chunked(calls, n: int) -> list:
     return out
 
 
-async def _until_parked(counter: TypeCounter, n: int, worker) -> None:
+async def _until_parked(counter: TypeCounter, n: int, worker, pid: int, curve: dict[str, float]) -> None:
+    """Wait until ``n`` runs are suspended, sampling the worker's RSS at every tenth."""
     deadline = time.monotonic() + TIMEOUT
-    while (await counter.drain())["Suspended"] < n:
+    every = max(1, n // 10)
+    while (parked := (await counter.drain())["Suspended"]) < n:
         worker.check()
+        for mark in range(every, parked + 1, every):
+            curve.setdefault(f"curve.worker.{mark}", memory_mb(pid)["rss_mb"])
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {counter.counts['Suspended']} of {n} executions suspended")
         await asyncio.sleep(0.5)
@@ -70,13 +74,14 @@ async def run(env, params: dict) -> dict[str, float]:
             meter = CpuMeter(s.pids)
             t0 = time.perf_counter()
             handles = await _chunked(lambda i: bench_park.invoke(client, {"i": i}), n)
-            await _until_parked(counter, n, worker)
+            await _until_parked(counter, n, worker, pid, out)
             park_s = time.perf_counter() - t0
             cpu_park = meter.stop()
         finally:
             await counter.close()
         await asyncio.sleep(SETTLE_S)
         waiting = memory_mb(pid)
+        out[f"curve.worker.{n}"] = waiting["rss_mb"]
         status = await worker.status()
         out["runs_in_memory_while_waiting"] = float(status["runs"]["in_memory"])
         out["rocksdb_cache_mb"] = status["store"]["cache_usage_bytes"] / MB

@@ -1,0 +1,110 @@
+"""SOAK: the memory of a long-lived worker and client over many short runs.
+
+One repetition, on a fresh namespace: ``runs`` W1 workflows (3 sequential steps each,
+``bench_w1``) at 64 in flight, through one worker and one client that live for all of
+them. At every tenth of the runs completed (and after a 1,000-run warm-up) the RSS of:
+
+* the harness process: the client (on the embedded log also the worker, which shares it);
+* the worker process (Kafka only).
+
+Every result is checked. The memory must not grow with the runs: ``growth_pct`` is the
+RSS at the end against the RSS at the first tenth, for each process. The samples go to
+the JSON as ``curve.<process>.<runs>`` and are drawn in ``memory.png``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from ..apps import bench_w1
+from ..envs import session
+from ..procstat import memory_mb
+from . import Metric, Workload, register
+
+IN_FLIGHT = 64
+WARMUP_RUNS = 1_000
+SAMPLES = 10
+RESULT_TIMEOUT = 120.0
+
+
+async def run(env, params: dict) -> dict[str, float]:
+    n = params["runs"]
+    every = max(1, n // SAMPLES)
+    out: dict[str, float] = {}
+    async with session(env, "soak") as s:
+        client, worker = s.client, s.worker
+        processes = {"harness": os.getpid(), **({"worker": worker.pids["worker"]} if "worker" in worker.pids else {})}
+        limit = asyncio.Semaphore(IN_FLIGHT)
+        failures: list[BaseException] = []
+
+        async def one(x: int) -> None:
+            try:
+                handle = await bench_w1.invoke(client, {"x": x})
+                result = await handle.result(timeout=RESULT_TIMEOUT)
+                if result != x + 3:
+                    raise AssertionError(f"bench_w1({x}) returned {result!r}, expected {x + 3}")
+            except BaseException as exc:  # reported once the in-flight runs are done
+                failures.append(exc)
+            finally:
+                limit.release()
+
+        async def through(start: int, count: int) -> None:
+            tasks = set()
+            for x in range(start, start + count):
+                await limit.acquire()
+                task = asyncio.create_task(one(x))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                if failures:
+                    break
+            await s.guard(asyncio.gather(*tasks))
+            if failures:
+                raise failures[0]
+
+        await through(-WARMUP_RUNS, WARMUP_RUNS)
+        t0 = time.perf_counter()
+        for done in range(every, n + 1, every):
+            await through(done - every, every)
+            for process, pid in processes.items():
+                out[f"curve.{process}.{done}"] = memory_mb(pid)["rss_mb"]
+            worker.check()
+        elapsed = time.perf_counter() - t0
+
+    for process in processes:
+        first, last = out[f"curve.{process}.{every}"], out[f"curve.{process}.{every * SAMPLES}"]
+        out[f"rss_first_mb_{process}"] = first
+        out[f"rss_last_mb_{process}"] = last
+        out[f"growth_pct_{process}"] = (last - first) * 100 / first
+    out["wf_per_s"] = n / elapsed
+    return out
+
+
+def variants(args) -> list[dict]:
+    return [{"runs": args.soak_runs}]
+
+
+register(
+    Workload(
+        name="soak",
+        summary="many short 3-step runs through one worker and one client: RSS every tenth",
+        metrics=(
+            Metric(
+                "growth_pct_harness",
+                "client (+ embedded worker) RSS growth, 1st tenth to end",
+                "%",
+                "lower",
+                {"embedded": 10, "kafka": 10},
+            ),
+            Metric("growth_pct_worker", "worker RSS growth, 1st tenth to end", "%", "lower", {"kafka": 10}),
+            Metric("rss_first_mb_harness", "client (+ embedded worker) RSS at 1st tenth", "MB", "lower"),
+            Metric("rss_last_mb_harness", "client (+ embedded worker) RSS at the end", "MB", "lower"),
+            Metric("rss_first_mb_worker", "worker RSS at 1st tenth", "MB", "lower"),
+            Metric("rss_last_mb_worker", "worker RSS at the end", "MB", "lower"),
+            Metric("wf_per_s", "throughput over the soak", "wf/s"),
+        ),
+        run=run,
+        variants=variants,
+    )
+)
