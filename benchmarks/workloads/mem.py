@@ -84,6 +84,8 @@ async def run(env, params: dict) -> dict[str, float]:
         out[f"curve.worker.{n}"] = waiting["rss_mb"]
         status = await worker.status()
         out["runs_in_memory_while_waiting"] = float(status["runs"]["in_memory"])
+        out["idle_runs_while_waiting"] = float(status["runs"]["idle"])
+        out["outcomes_awaited_while_waiting"] = float(status["outcomes_awaited"])
         out["rocksdb_cache_mb"] = status["store"]["cache_usage_bytes"] / MB
         out["rocksdb_memtables_mb"] = status["store"]["memtable_usage_bytes"] / MB
 

@@ -120,6 +120,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--evict-after-idle-s", type=float, metavar="SECONDS", help="evict a waiting run idle this long (default 60)"
     )
     worker.add_argument(
+        "--max-runs-in-memory",
+        type=int,
+        metavar="N",
+        help="runs in memory at once, idle or not; more wait their turn to start (default 5000)",
+    )
+    worker.add_argument(
         "--store-cache-mb",
         type=int,
         metavar="MB",

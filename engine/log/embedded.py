@@ -31,7 +31,7 @@ import logging
 import os
 import struct
 
-from rocksdict import AccessType, Options, Rdict, WriteBatch, WriteOptions
+from rocksdict import AccessType, BlockBasedOptions, Cache, Options, Rdict, WriteBatch, WriteOptions
 
 from .. import names
 from ..clock import now_ms
@@ -42,6 +42,26 @@ log = logging.getLogger(__name__)
 
 _HEAD = struct.Struct(">qH")
 _META_PARTITIONS = b"m/partitions"
+
+
+MB = 1024 * 1024
+LOG_CACHE_MB = 16  # the log's block cache: recent records are read from memtables and this
+LOG_WRITE_BUFFER_MB = 16  # one memtable; RocksDB's default, 64 MB, held 128 MB of records in memory
+
+
+def _bounded_options() -> Options:
+    """The log's RocksDB, in a fixed memory budget (a worker's stores have their own,
+    ``store.memory``): a 16 MB block cache holding index and filter blocks too, and at most
+    two 16 MB memtables."""
+    table = BlockBasedOptions()
+    table.set_block_cache(Cache(LOG_CACHE_MB * MB))
+    table.set_cache_index_and_filter_blocks(True)
+    table.set_pin_top_level_index_and_filter(True)
+    options = Options(raw_mode=True)
+    options.set_block_based_table_factory(table)
+    options.set_write_buffer_size(LOG_WRITE_BUFFER_MB * MB)
+    options.set_max_write_buffer_number(2)
+    return options
 
 
 JOURNAL = ""  # the stream name of the journal; named topics use their own
@@ -89,7 +109,7 @@ class EmbeddedLog(Log):
     # -- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        options = Options(raw_mode=True)
+        options = _bounded_options()
         if not self.path.exists() and (self.read_only or not self.create):
             raise LogNotFoundError(
                 f"no embedded log at {self.path}: is --data-dir right? (a worker creates it: "

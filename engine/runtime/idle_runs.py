@@ -9,6 +9,8 @@ import asyncio
 # the longest idle goes first. Evicted, a run costs no memory; a wake replays it.
 EVICT_AFTER_IDLE_S = 60.0
 MAX_IDLE_RUNS = 1000
+# Runs in memory at once, idle or not; more wait their turn to start (``Invoker.start``).
+MAX_RUNS_IN_MEMORY = 5000
 
 
 class IdleRuns:
@@ -46,6 +48,13 @@ class IdleRuns:
 
     def discard(self, run) -> None:
         self._runs.pop(run, None)
+
+    def shed(self) -> None:
+        """Offer the longest idle run for eviction now (room is needed in memory)."""
+        if self._runs:
+            oldest, (_, token) = next(iter(self._runs.items()))
+            del self._runs[oldest]
+            oldest.maybe_evict(token)
 
     def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
         since, _ = next(iter(self._runs.values()))

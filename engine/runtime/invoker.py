@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 
 from pydantic import ValidationError
 
@@ -23,7 +24,7 @@ from ..wire.serde import from_json, to_json
 from ..workflow.context import WorkflowContext
 from ..workflow.journal import Journal
 from ..workflow.registry import Registry
-from .idle_runs import EVICT_AFTER_IDLE_S, MAX_IDLE_RUNS, IdleRuns
+from .idle_runs import EVICT_AFTER_IDLE_S, MAX_IDLE_RUNS, MAX_RUNS_IN_MEMORY, IdleRuns
 from .processor import PartitionProcessor
 from .run import ExecutionRun, Shutdown, log_failure
 from .run_state import RunState
@@ -45,12 +46,17 @@ class Invoker:
         *,
         max_idle_runs: int = MAX_IDLE_RUNS,
         evict_after_idle_s: float = EVICT_AFTER_IDLE_S,
+        max_runs_in_memory: int = MAX_RUNS_IN_MEMORY,
     ):
         self.registry = registry
         self.worker_id = worker_id
         self._runs: dict[int, dict[str, ExecutionRun]] = {}
         self.idle_runs = IdleRuns(max_idle_runs, evict_after_idle_s)
         self.shutdown = Shutdown()
+        self.max_runs_in_memory = max_runs_in_memory
+        # Runs to start once there is room: (partition, id) -> processor, oldest first. An id
+        # is all it holds; the row is read from the store when the run starts.
+        self._deferred: OrderedDict[tuple[int, str], PartitionProcessor] = OrderedDict()
 
     async def drain(self, timeout_s: float) -> int:
         """For a graceful shutdown: 1. start no new step, 2. wait up to ``timeout_s`` until no
@@ -76,13 +82,23 @@ class Invoker:
             if row is not None:
                 self.start(processor, row)
 
+    def deferred(self) -> int:
+        """Runs waiting for room in memory to start (``max_runs_in_memory``)."""
+        return len(self._deferred)
+
     def start(self, processor: PartitionProcessor, row: dict) -> None:
+        """Start a task for the run; past ``max_runs_in_memory`` it waits its turn, and the
+        longest idle run in memory is offered for eviction to make room."""
         runs = self._runs.setdefault(processor.partition, {})
         if row["id"] in runs:
             return
         execution_id = row["id"]
         if row.get("cancel"):  # asked to stop before it ran again: no replay needed
             ExecutionRun(processor, row, Journal(execution_id)).record_cancelled()
+            return
+        if self.running() >= self.max_runs_in_memory:
+            self._deferred[(processor.partition, execution_id)] = processor
+            self.idle_runs.shed()
             return
         entries = {parse_journal_seq(key): entry for key, entry in processor.store.scan(journal_prefix(execution_id))}
         run = ExecutionRun(processor, row, Journal(execution_id, entries), self.registry, self.idle_runs, self.shutdown)
@@ -122,10 +138,23 @@ class Invoker:
             row = processor.store.get(execution_key(run.execution_id))
             if row is not None and row["status"] in ACTIVE:
                 self.start(processor, row)
+        self._start_deferred()
+
+    def _start_deferred(self) -> None:
+        """Start the runs that waited for room, oldest first, while there is room."""
+        while self._deferred and self.running() < self.max_runs_in_memory:
+            (partition, execution_id), processor = self._deferred.popitem(last=False)
+            if not processor.active or execution_id in self._runs.get(partition, {}):
+                continue  # the partition went elsewhere (its new owner starts it), or it runs
+            row = processor.store.get(execution_key(execution_id))
+            if row is not None and row["status"] in ACTIVE:
+                self.start(processor, row)
 
     def stop_partition(self, partition: int) -> asyncio.Future:
         """Cancel the partition's tasks; the returned future resolves when they are gone."""
         runs = list(self._runs.pop(partition, {}).values())
+        for key in [key for key in self._deferred if key[0] == partition]:
+            del self._deferred[key]
         for run in runs:
             self.idle_runs.discard(run)
         tasks = [run.task for run in runs]

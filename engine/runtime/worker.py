@@ -22,7 +22,7 @@ from ..wire import records
 from ..wire.codec import Codec, default_codec
 from ..workflow.registry import Registry
 from ..workflow.registry import registry as default_registry
-from .idle_runs import EVICT_AFTER_IDLE_S, MAX_IDLE_RUNS
+from .idle_runs import EVICT_AFTER_IDLE_S, MAX_IDLE_RUNS, MAX_RUNS_IN_MEMORY
 from .invoker import Invoker
 from .messenger import Messenger
 from .processor import PartitionProcessor
@@ -50,11 +50,14 @@ class Worker:
         codec: Codec | None = None,
         max_idle_runs: int = MAX_IDLE_RUNS,
         evict_after_idle_s: float = EVICT_AFTER_IDLE_S,
+        max_runs_in_memory: int = MAX_RUNS_IN_MEMORY,
         store_memory: StoreMemory | None = None,
         status_file: str | os.PathLike | None = None,
     ):
         """``max_idle_runs`` and ``evict_after_idle_s`` bound the waiting runs kept in memory
         (``idle_runs.IdleRuns``); ``max_idle_runs=0`` evicts every run as soon as it waits.
+        ``max_runs_in_memory`` bounds the runs in memory at once, idle or not: more wait
+        their turn to start (only their ids are held).
         ``store_memory`` is the RocksDB budget that all the worker's stores share
         (``store.memory``; 64 MB of cache, 32 MB of it for memtables, unless given).
         ``status_file``: where to write ``status()`` every few seconds (``runtime.status``)."""
@@ -66,7 +69,11 @@ class Worker:
         self.store_memory = store_memory or StoreMemory()
         self.status_file = None if status_file is None else Path(status_file)
         self.invoker = Invoker(
-            self.registry, self.worker_id, max_idle_runs=max_idle_runs, evict_after_idle_s=evict_after_idle_s
+            self.registry,
+            self.worker_id,
+            max_idle_runs=max_idle_runs,
+            evict_after_idle_s=evict_after_idle_s,
+            max_runs_in_memory=max_runs_in_memory,
         )
         self.processors: dict[int, PartitionProcessor] = {}
         self.router = Router(log_, self.registry, self.codec)
