@@ -18,7 +18,8 @@ class IdleRuns:
     count and by idle time).
 
     1. ``add`` puts a run last, with the time it went idle and its ``idle_token``;
-    2. past ``capacity``, the longest idle are offered for eviction at once;
+    2. past ``capacity``, or while runs wait for room in memory (``room_wanted``), the
+       longest idle are offered for eviction at once;
     3. one loop timer, armed for the longest idle run's expiry, offers every run idle for
        ``evict_after_s`` for eviction, then is armed again for the next. (One timer for all
        of them: a timer per run would hold memory for every run that ever went idle.)
@@ -31,6 +32,7 @@ class IdleRuns:
         self.evict_after_s = evict_after_s
         self._runs: dict = {}  # ExecutionRun -> (idle since, loop time; its idle_token), longest idle first
         self._sweep: asyncio.TimerHandle | None = None
+        self.room_wanted = lambda: False  # the invoker's: whether runs wait for room to start
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -43,6 +45,8 @@ class IdleRuns:
             oldest, (_, token) = next(iter(self._runs.items()))
             del self._runs[oldest]
             oldest.maybe_evict(token)
+        if self.room_wanted():  # runs wait for room in memory: the longest idle makes it
+            self.shed()
         if self._sweep is None and self._runs:
             self._arm(loop)
 

@@ -57,6 +57,7 @@ class Invoker:
         # Runs to start once there is room: (partition, id) -> processor, oldest first. An id
         # is all it holds; the row is read from the store when the run starts.
         self._deferred: OrderedDict[tuple[int, str], PartitionProcessor] = OrderedDict()
+        self.idle_runs.room_wanted = self._deferred.__len__
 
     async def drain(self, timeout_s: float) -> int:
         """For a graceful shutdown: 1. start no new step, 2. wait up to ``timeout_s`` until no

@@ -63,3 +63,17 @@ async def test_past_the_capacity_the_longest_idle_go_at_once():
 
     assert [run.evicted_at is not None for run in runs] == [True, True, True, False, False]
     assert len(idle) == 2
+
+
+async def test_while_runs_wait_for_room_a_run_that_goes_idle_makes_room():
+    idle = IdleRuns(capacity=100, evict_after_s=60)
+    waiting_for_room = [1]
+    idle.room_wanted = waiting_for_room.__len__
+    first, second = FakeRun("first"), FakeRun("second")
+
+    idle.add(first)
+    waiting_for_room.clear()
+    idle.add(second)
+
+    assert first.evicted_at is not None and second.evicted_at is None
+    assert len(idle) == 1
