@@ -9,7 +9,7 @@ read of a partition: fine for the CLI and for clients that submit and wait.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from .. import fold, names
 from ..errors import SchemaError
@@ -66,29 +66,13 @@ class JournalScans:
         key's records into its own state, with the partition's claims (the epoch that
         fences) in every one of them."""
         states = {key: MemoryState() for key in keys}
-        reader = self.log.reader()
-        try:
-            reader.assign(partition, 0)
-            position = 0
-            while position < stop:
-                for entry in await reader.poll(POLL_S):
-                    if entry.offset >= stop:
-                        break
-                    position = entry.offset + 1
-                    state = states.get(entry.key)
-                    if state is None and entry.key != names.PARTITION_KEY:
-                        continue
-                    try:
-                        record = self.codec.decode(entry.value)
-                    except SchemaError:
-                        continue
-                    if state is not None:
-                        fold.apply(state, record)
-                    elif record["type"] == _CLAIMED:
-                        for each in states.values():
-                            fold.apply(each, record)
-        finally:
-            await reader.close()
+        async for entry, record in self._read(partition, stop, states.__contains__):
+            state = states.get(entry.key)
+            if state is not None:
+                fold.apply(state, record)
+            elif record["type"] == _CLAIMED:
+                for each in states.values():
+                    fold.apply(each, record)
         return states
 
     async def partition(self, partition: int, key: bytes | None, stop: int | None, collect: bool = False):
@@ -99,6 +83,18 @@ class JournalScans:
             stop = await self.log.end_offset(partition)
         state = MemoryState()
         records: list[tuple[Entry, dict, list]] = []
+        async for entry, record in self._read(partition, stop, None if key is None else key.__eq__):
+            effects = fold.apply(state, record)
+            if collect:
+                records.append((entry, record, effects))
+        return state, records
+
+    async def _read(
+        self, partition: int, stop: int, wanted: Callable[[bytes], bool] | None
+    ) -> AsyncIterator[tuple[Entry, dict]]:
+        """A partition's records from offset 0 up to ``stop``, decoded: every one, or (with
+        ``wanted``) those of the keys it accepts and the partition's own. Other keys' records
+        are skipped before they are decoded."""
         reader = self.log.reader()
         try:
             reader.assign(partition, 0)
@@ -108,15 +104,12 @@ class JournalScans:
                     if entry.offset >= stop:
                         break
                     position = entry.offset + 1
-                    if key is not None and entry.key != key and entry.key != names.PARTITION_KEY:
+                    if wanted is not None and entry.key != names.PARTITION_KEY and not wanted(entry.key):
                         continue
                     try:
                         record = self.codec.decode(entry.value)
                     except SchemaError:
                         continue
-                    effects = fold.apply(state, record)
-                    if collect:
-                        records.append((entry, record, effects))
+                    yield entry, record
         finally:
             await reader.close()
-        return state, records
