@@ -158,9 +158,27 @@ class KafkaLog(Log):
                 and described.partitions
                 and all(p.leader >= 0 for p in described.partitions.values())
             ):
+                self._wait_writable(topic, len(described.partitions))
                 return len(described.partitions)  # fixed at creation
             threading.Event().wait(0.1)
         raise LogloomError(f"topic {topic} has no leaders after 30 s")
+
+    def _wait_writable(self, topic: str, partitions: int) -> None:
+        """Wait until each partition's leader answers for it, not only the metadata.
+
+        Metadata names a new partition's leader before that broker has taken the
+        partition on. A first batch sent then fails with "not leader"; if a second batch
+        is already in flight and lands once the broker is ready, the broker accepts it (a
+        producer id new to a partition may start at any sequence) and librdkafka counts
+        the first as "implicitly acked by subsequent batch success". The first batch is
+        lost, its delivery reported as a success without an offset. A ``ListOffsets``
+        answer from the leader (``watermark``, which retries "not leader") means the
+        broker leads the partition, so produce requests will not meet that error.
+        """
+        with self._meta_lock:
+            consumer = self._metadata_consumer()
+            for partition in range(partitions):
+                watermark(consumer, topic, partition)
 
     async def close(self) -> None:
         if self._producer is not None:
