@@ -58,6 +58,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--w4-workflows", type=int, default=200, help="W4 workflows (default 200)")
     p.add_argument("--mem-executions", default="10k", type=_count, help="MEM executions parked at once (default 10k)")
     p.add_argument(
+        "--mem-client",
+        default="store",
+        help="MEM's client: store (its own RocksDB stores), live (in-memory live view), or both as store,live",
+    )
+    p.add_argument(
         "--soak-runs", default="1M", type=_count, help="SOAK runs through one worker and client (default 1M)"
     )
     p.add_argument("--partitions", type=int, help="journal partitions for every workload (default 4 embedded, 8 Kafka)")

@@ -59,9 +59,10 @@ class Session:
 
 
 @contextlib.asynccontextmanager
-async def session(env, prefix: str, app: Path = APPS):
+async def session(env, prefix: str, app: Path = APPS, client_store: bool = False):
     """Open a log on a fresh namespace, start a worker (of ``app``, on Kafka) and a client;
-    tear all down after. The embedded worker runs what this process registered."""
+    tear all down after. The embedded worker runs what this process registered. With
+    ``client_store`` the client folds the journal into stores of its own (``store_dir``)."""
     workdir = Path(tempfile.mkdtemp(prefix=f"logloom-bench-{prefix}-"))
     namespace = new_namespace(prefix)
     log = env.new_log(workdir, namespace, env.partitions)
@@ -69,7 +70,7 @@ async def session(env, prefix: str, app: Path = APPS):
     worker = client = None
     try:
         worker = await env.start_worker(log, namespace, workdir, app=app)
-        client = Client(log)
+        client = Client(log, store_dir=workdir / "client-store" if client_store else None)
         yield Session(env, log, worker, client, namespace, workdir)
     finally:
         if client is not None:

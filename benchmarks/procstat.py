@@ -45,6 +45,13 @@ def memory_mb(pid: int) -> dict[str, float]:
     return out
 
 
+def reset_peak(pid: int) -> None:
+    """Reset the process's peak RSS (VmHWM) to its RSS now: Linux's ``clear_refs`` value 5,
+    so a later ``memory_mb(pid)["hwm_mb"]`` is the peak of what ran in between."""
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+
+
 def reference_loop_ms(n: int = 300_000) -> float:
     """Wall milliseconds of a fixed pure-Python loop (about 9 ms on an idle machine here).
 

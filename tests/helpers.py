@@ -91,8 +91,9 @@ class EngineHarness:
             )
         return worker
 
-    async def client(self) -> Client:
-        client = Client(await self.log())
+    async def client(self, **options) -> Client:
+        """A client of the harness's log; ``options`` go to ``Client`` (e.g. ``store_dir``)."""
+        client = Client(await self.log(), **options)
         self.clients.append(client)
         return client
 

@@ -16,8 +16,11 @@ One repetition, on a fresh namespace (``bench_park`` in ``benchmarks/apps.py``: 
 The worker's status (``Worker.status()``, on Kafka its ``--status-file``) gives the runs it
 holds in memory and its stores' RocksDB memory (``store.memory``) while all wait.
 
-The worker is the harness process on the embedded log (its RSS includes the client, which
-folds the 10,000 watched executions too) and the ``engine.cli worker`` process on Kafka.
+The worker is the harness process on the embedded log (its RSS includes the client) and
+the ``engine.cli worker`` process on Kafka. ``--mem-client`` picks the client: ``store``
+(default), a long-lived client with its own stores (``Client(store_dir=...)``), as a service
+that resumes runs would run; or ``live``, the in-memory live view, which forgets keys past
+``max_idle_keys`` and reads a partition again to resume or wait on one.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ async def _until_parked(counter: TypeCounter, n: int, worker, pid: int, curve: d
 async def run(env, params: dict) -> dict[str, float]:
     n = params["executions"]
     out: dict[str, float] = {}
-    async with session(env, "mem") as s:
+    async with session(env, "mem", client_store=params.get("client") == "store") as s:
         client, worker = s.client, s.worker
         await s.guard(asyncio.gather(*(bench_w1.run(client, {"x": i}, timeout=120) for i in range(5))))
         pid = worker.pids.get("worker", os.getpid())
@@ -122,7 +125,7 @@ async def run(env, params: dict) -> dict[str, float]:
 
 
 def variants(args) -> list[dict]:
-    return [{"executions": args.mem_executions}]
+    return [{"executions": args.mem_executions, "client": client} for client in args.mem_client.split(",")]
 
 
 register(

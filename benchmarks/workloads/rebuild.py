@@ -2,8 +2,11 @@
 
 One repetition, on a fresh namespace with one partition:
 
-1. append N records (default 100k) to partition 0, in chunks of concurrent appends;
-2. time ``engine.replay.rebuild_partition(log, 0, store_dir)`` from an empty store;
+1. append N records (default 100k) to partition 0, in chunks of concurrent appends; the
+   records are made a chunk at a time, so the harness holds one chunk, not the journal;
+2. time ``engine.replay.rebuild_partition(log, 0, store_dir)`` from an empty store, and
+   take the harness's peak RSS over it (``VmHWM``, reset just before): the rebuild must
+   not hold more memory for a longer log;
 3. append 1,000 more records and time ``rebuild_partition`` again on the same store:
    a restart must cost the tail, not the history.
 
@@ -16,10 +19,13 @@ groups of 8 as concurrent executions are. Encoded with ``engine.wire.codec.defau
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import shutil
 import tempfile
 import time
-from functools import lru_cache
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 
 from engine.fold import Status
@@ -31,7 +37,7 @@ from engine.wire import records as rec
 from engine.wire.codec import default_codec
 
 from ..envs import new_namespace
-from ..procstat import CpuMeter
+from ..procstat import CpuMeter, memory_mb, reset_peak
 from . import Metric, Workload, register
 
 TAIL = 1_000
@@ -65,28 +71,42 @@ def _records_of(codec, eid: str, x: int, at: int) -> list[list[tuple[bytes, byte
     return phases
 
 
-@lru_cache(maxsize=2)
-def journal(count: int) -> list[tuple[bytes, bytes]]:
-    """The first ``count`` records of the benchmark journal, as (key, value) pairs."""
+def journal(start: int, count: int) -> Iterator[tuple[bytes, bytes]]:
+    """Records ``start`` to ``start + count`` of the benchmark journal, as (key, value) pairs,
+    made as they are taken: a leading claim, then groups of ``INTERLEAVE`` executions of
+    six records each (whole groups before ``start`` are skipped without being made)."""
     codec = default_codec()
-    out = [(PARTITION_KEY, codec.encode(rec.partition_claimed(1, AT, owner=OWNER)))]
-    i = 0
-    while len(out) < count:
-        group = [_records_of(codec, execution_id(i + j), i + j, AT + i) for j in range(INTERLEAVE)]
+    end = start + count
+    if start == 0 and count:
+        yield (PARTITION_KEY, codec.encode(rec.partition_claimed(1, AT, owner=OWNER)))
+    per_group = 6 * INTERLEAVE
+    group = max(0, start - 1) // per_group
+    position = 1 + group * per_group
+    while position < end:
+        i = group * INTERLEAVE
+        executions = [_records_of(codec, execution_id(i + j), i + j, AT + i) for j in range(INTERLEAVE)]
         for phase in range(6):
-            for execution in group:
-                out.extend(execution[phase])
-        i += INTERLEAVE
-    return out[:count]
+            for execution in executions:
+                for record in execution[phase]:
+                    if start <= position < end:
+                        yield record
+                    position += 1
+        group += 1
 
 
-async def append_all(log, records: list[tuple[bytes, bytes]]) -> None:
-    for start in range(0, len(records), CHUNK):
-        await asyncio.gather(*(log.append(0, key, value) for key, value in records[start : start + CHUNK]))
+async def append_all(log, records: Iterable[tuple[bytes, bytes]]) -> None:
+    records = iter(records)
+    while chunk := list(islice(records, CHUNK)):
+        await asyncio.gather(*(log.append(0, key, value) for key, value in chunk))
 
 
-async def _timed_rebuild(env, log, store_dir: Path, expected: int, what: str) -> tuple[float, dict]:
-    """Rebuild partition 0's store from where it stands; seconds and CPU, checking the record count."""
+async def _timed_rebuild(env, log, store_dir: Path, expected: int, what: str) -> tuple[float, dict, dict]:
+    """Rebuild partition 0's store from where it stands; seconds, CPU and the harness's
+    memory (RSS before, peak during), checking the record count."""
+    gc.collect()
+    pid = os.getpid()
+    reset_peak(pid)
+    before = memory_mb(pid)["rss_mb"]
     meter = CpuMeter(env.pids)
     t0 = time.perf_counter()
     read = await rebuild_partition(log, 0, store_dir)
@@ -94,12 +114,11 @@ async def _timed_rebuild(env, log, store_dir: Path, expected: int, what: str) ->
     cpu = meter.stop()
     if read != expected:
         raise AssertionError(f"{what} read {read} records, expected {expected}")
-    return seconds, cpu
+    return seconds, cpu, {"rss_before_mb": before, "peak_rss_mb": memory_mb(pid)["hwm_mb"]}
 
 
 async def run(env, params: dict) -> dict[str, float]:
     n, tail = params["records"], params["tail"]
-    records = journal(n + tail)
     workdir = Path(tempfile.mkdtemp(prefix="logloom-bench-rebuild-"))
     store_dir = workdir / "store"
     namespace = new_namespace("rebuild")
@@ -107,12 +126,12 @@ async def run(env, params: dict) -> dict[str, float]:
     await log.start()
     try:
         t0 = time.perf_counter()
-        await append_all(log, records[:n])
+        await append_all(log, journal(0, n))
         write_s = time.perf_counter() - t0
 
-        full_s, cpu_full = await _timed_rebuild(env, log, store_dir, n, "rebuild from empty")
-        await append_all(log, records[n:])
-        tail_s, cpu_tail = await _timed_rebuild(env, log, store_dir, tail, "tail rebuild")
+        full_s, cpu_full, memory = await _timed_rebuild(env, log, store_dir, n, "rebuild from empty")
+        await append_all(log, journal(n, tail))
+        tail_s, cpu_tail, _ = await _timed_rebuild(env, log, store_dir, tail, "tail rebuild")
         _check_store(store_dir, n + tail)
     finally:
         await log.close()
@@ -126,6 +145,8 @@ async def run(env, params: dict) -> dict[str, float]:
         "cpu_s_full": sum(cpu_full.values()),
         "cpu_s_tail": sum(cpu_tail.values()),
         "write_records_per_s": n / write_s,
+        "peak_rss_mb": memory["peak_rss_mb"],
+        "rss_before_mb": memory["rss_before_mb"],
         **{f"cpu_s_full_{role}": s for role, s in cpu_full.items()},
     }
 
@@ -157,6 +178,8 @@ register(
             Metric("tail_s", "tail restart (1k records)", "s", "lower"),
             Metric("cpu_s_full", "CPU, rebuild from empty", "s", "lower"),
             Metric("write_records_per_s", "writing the journal", "records/s"),
+            Metric("peak_rss_mb", "harness peak RSS during the rebuild from empty", "MB", "lower"),
+            Metric("rss_before_mb", "harness RSS before it", "MB"),
         ),
         run=run,
         variants=variants,

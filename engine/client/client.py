@@ -10,6 +10,7 @@ folding a partition from offset 0 (``views.py``, ``scans.py``), with the workers
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord, Parti
 from .outcomes import CommandResult
 from .run_stream import StreamEvent, stream_events
 from .scans import JournalScans
+from .stored import StoredResults
 from .views import Views
 
 
@@ -35,15 +37,24 @@ class Client:
         *,
         max_idle_keys: int = MAX_IDLE_KEYS,
         max_finished_results: int = MAX_FINISHED_RESULTS,
+        store_dir: str | os.PathLike | None = None,
     ):
         """A client holds memory only for what it waits on, plus two bounded sets, whose
         oldest entries are dropped (and read again from the log if asked for):
         ``max_idle_keys`` runs still going that nobody waits on, followed for a later
-        ``result()``; ``max_finished_results`` ended runs whose handles have not asked yet."""
+        ``result()``; ``max_finished_results`` ended runs whose handles have not asked yet.
+
+        With ``store_dir``, the client folds the whole journal into RocksDB stores of its
+        own there (``stored.py``), for a long-lived client: results, command verdicts,
+        ``get_execution`` and ``list_executions`` are then lookups, whatever the log's
+        length and however many runs it waits on; the two sets above are not used."""
         self.log = log_
         self.codec = codec or default_codec()
         scans = JournalScans(log_, self.codec)
-        self.live = LiveResults(log_, self.codec, scans, max_idle_keys, max_finished_results)  # what handles wait on
+        if store_dir is None:  # what handles wait on
+            self.live = LiveResults(log_, self.codec, scans, max_idle_keys, max_finished_results)
+        else:
+            self.live = StoredResults(log_, self.codec, store_dir)
         self._commands = Commands(log_, self.codec, self.live)
         self._views = Views(scans, self.live)
         self._cluster = Cluster(scans)

@@ -30,6 +30,7 @@ from ..workflow.registry import Workflow
 from ..workflow.state import dump_state
 from .live import LiveResults
 from .outcomes import judge
+from .stored import StoredResults
 
 
 def invocation(
@@ -61,7 +62,7 @@ def invocation(
 
 
 class Commands:
-    def __init__(self, log: Log, codec: Codec, live: LiveResults):
+    def __init__(self, log: Log, codec: Codec, live: LiveResults | StoredResults):
         self.log = log
         self.codec = codec
         self.live = live

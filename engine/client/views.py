@@ -17,6 +17,7 @@ from ..wire.serde import from_json
 from .live import LiveResults
 from .models import DeadLetter, Execution, HistoryRecord
 from .scans import JournalScans
+from .stored import StoredResults
 
 
 def _belongs(record: dict, execution_id: str, include_claims: bool) -> bool:
@@ -61,7 +62,7 @@ def _dead_letter(entry) -> DeadLetter:
 
 
 class Views:
-    def __init__(self, scans: JournalScans, live: LiveResults):
+    def __init__(self, scans: JournalScans, live: LiveResults | StoredResults):
         self.scans = scans
         self.live = live
         self.log = scans.log
@@ -71,6 +72,13 @@ class Views:
 
     async def get_execution(self, execution_id: str, session_id: str | None) -> Execution:
         routing_key = names.routing_key(execution_id, session_id)
+        if isinstance(self.live, StoredResults):  # a lookup in the client's own stores
+            row = await self.live.row(execution_id, routing_key)
+            if row is None and session_id is None:
+                row = await self.live.row(execution_id, None)
+            if row is None:
+                raise self._not_found(execution_id)
+            return Execution.from_row(row)
         row = self.live.watched_row(execution_id, routing_key)
         if row is None:
             state, _ = await self.scans.routing_key(routing_key)
@@ -115,14 +123,24 @@ class Views:
     ) -> list[Execution]:
         """Every execution of the namespace (of one status; for which ``where`` holds), oldest first."""
         out = []
+        async for row in self._rows():
+            if status is None or row["status"] == status:
+                execution = Execution.from_row(row)
+                if where is None or where(execution):
+                    out.append(execution)
+        return sorted(out, key=lambda e: (e.created_at or datetime.min.replace(tzinfo=UTC), e.execution_id))
+
+    async def _rows(self) -> AsyncIterator[dict]:
+        """Every execution row: from the client's stores if it has them, else by folding
+        each partition in turn (one partition's state in memory at a time)."""
+        if isinstance(self.live, StoredResults):
+            for row in await self.live.rows():
+                yield row
+            return
         for partition in range(self.log.num_partitions):
             state, _ = await self.scans.partition(partition, key=None, stop=None)
             for _, row in state.scan(EXECUTION_PREFIX):
-                if status is None or row["status"] == status:
-                    execution = Execution.from_row(row)
-                    if where is None or where(execution):
-                        out.append(execution)
-        return sorted(out, key=lambda e: (e.created_at or datetime.min.replace(tzinfo=UTC), e.execution_id))
+                yield row
 
     async def dead_letters(self) -> list[DeadLetter]:
         """Every event on the namespace's dead-letter topic, in topic order."""

@@ -131,6 +131,10 @@ class Log(ABC):
     @abstractmethod
     async def commit(self, group: str, topic: str, offsets: dict[int, int]) -> None: ...
 
+    def appends_in_flight(self) -> int:
+        """Appends handed to the log and not acknowledged yet (a figure for status)."""
+        return 0
+
     async def members(self) -> list[str] | None:
         """The workers that serve this log now (the worker group's members), if known."""
         return None

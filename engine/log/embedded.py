@@ -204,6 +204,11 @@ class EmbeddedLog(Log):
         self._wake.set()
         return future
 
+    def appends_in_flight(self) -> int:
+        """Appends waiting for the next write batch (bounded by the callers: runs in memory,
+        the router's batches in flight, a client's gathered invocations)."""
+        return len(self._pending)
+
     async def _commit_loop(self) -> None:
         while True:
             await self._wake.wait()

@@ -46,6 +46,9 @@ PRODUCER_DEFAULTS = {
     "compression.type": "lz4",
     "partitioner": "consistent",
     "message.max.bytes": names.MAX_RECORD_BYTES,
+    # librdkafka's buffer of records not yet acknowledged: 64 MB, not its default of 1 GB.
+    # When it is full, appends wait for acknowledgements (``_produce_queued``).
+    "queue.buffering.max.kbytes": 65_536,
 }
 # What makes an acknowledged append durable and never duplicated: not open to overrides.
 PRODUCER_FIXED = {
@@ -251,6 +254,11 @@ class KafkaLog(Log):
                 if retry:  # librdkafka's queue is full: let deliveries drain, then the rest
                     self._producer.poll(0.01)
                 messages, futures = retry, retry_futures
+
+    def appends_in_flight(self) -> int:
+        """Records queued for this loop turn, plus those librdkafka holds unacknowledged."""
+        queued = sum(len(messages) for messages, _ in self._queued.values())
+        return queued + (0 if self._producer is None else len(self._producer))
 
     def _delivered(self, future: asyncio.Future, with_partition: bool, err, msg) -> None:
         """From the producer's poll thread: an offset, (partition, offset), or the error."""

@@ -1,7 +1,7 @@
 """Replaying the log outside a worker: rebuild a store, for audit, debugging and benchmarks.
 
 ``rebuild_partition`` folds a partition into a store with exactly the code a worker
-uses (``runtime.folding.fold_batch``), but never claims the partition and never runs user
+uses (``store.folding.fold_batch``), but never claims the partition and never runs user
 code. Started on an existing store it replays only the tail after its applied offset.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 
 from ..log.base import Log
-from ..runtime.folding import fold_batch
 from ..store import StorePartition
+from ..store.folding import fold_batch
 from ..wire.codec import Codec, default_codec
 
 POLL_S = 1.0

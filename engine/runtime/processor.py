@@ -35,10 +35,10 @@ from ..fold import Effect, EffectKind
 from ..log.base import Entry, Log
 from ..names import PARTITION_KEY
 from ..store import StorePartition
+from ..store.folding import fold_batch
 from ..wire import records
 from ..wire.codec import Codec
 from ..wire.records import Record
-from .folding import fold_batch
 from .timers import Timers
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ sees half of it), for probes, dashboards and the ``mem`` benchmark:
 
     {"worker": ID, "at": MS, "partitions": {P: {"phase": ..., "applied": OFFSET}},
      "runs": {"in_memory": N, "idle": N, "idle_limit": N, "limit": N, "deferred": N},
-     "outcomes_awaited": N, "timers_in_flight": N,
+     "outcomes_awaited": N, "timers_in_flight": N, "appends_in_flight": N,
      "store": {"cache_capacity_bytes": ..., "cache_usage_bytes": ..., "cache_pinned_bytes": ...,
                "memtable_budget_bytes": ..., "memtable_usage_bytes": ...}}
 """
@@ -42,6 +42,7 @@ def worker_status(worker) -> dict:
         },
         "outcomes_awaited": sum(proc.outcomes_awaited() for proc in processors.values()),
         "timers_in_flight": sum(proc.timers.in_flight() for proc in processors.values()),
+        "appends_in_flight": worker.log.appends_in_flight(),
         "store": dataclasses.asdict(worker.store_memory.figures()),
     }
 

@@ -9,7 +9,8 @@ pattern (``BoundedMemoryRocksDBConfig``) instead:
 1. one block cache (LRU) of ``cache_mb`` is shared by every store the worker opens;
 2. one write-buffer manager of ``write_buffer_mb`` bounds the memtables of all of them
    together, and charges them to that cache, so ``cache_mb`` caps both;
-3. index and filter blocks live in the cache too (the top level pinned), not beside it.
+3. index and filter blocks live in the cache too, partitioned (the top level, and level
+   0's, pinned), not beside it.
 
 Past the budget RocksDB flushes memtables to disk and evicts cached blocks: a store's data
 costs disk, not memory. ``figures()`` reports what is in use.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rocksdict import BlockBasedOptions, Cache, Options, WriteBufferManager
+from rocksdict import BlockBasedIndexType, BlockBasedOptions, Cache, Options, WriteBufferManager
 
 from ..errors import LogloomError
 
@@ -64,7 +65,15 @@ class StoreMemory:
         table = BlockBasedOptions()
         table.set_block_cache(self.cache)
         table.set_cache_index_and_filter_blocks(True)
+        # Partitioned index and filters, as Kafka Streams sets them: a lookup loads one
+        # small partition of a file's index and filter into the cache, not the whole
+        # block (whole blocks were loaded and evicted over and over once the store
+        # outgrew the cache: a 1M-record rebuild took twice as long, a 1k tail 10x).
+        table.set_index_type(BlockBasedIndexType.two_level_index_search())
+        table.set_partition_filters(True)
+        table.set_format_version(5)
         table.set_pin_top_level_index_and_filter(True)
+        table.set_pin_l0_filter_and_index_blocks_in_cache(True)
         table.set_bloom_filter(BLOOM_BITS_PER_KEY, False)
         options = Options(raw_mode=True)
         options.create_if_missing(True)

@@ -97,7 +97,7 @@ async def test_redelivered_records_are_skipped_by_offset(harness, tmp_path):
     await rebuild_partition(log, p, path, stop=end)
     once = snapshot(path)
     # deliver the whole partition again to the same store: everything is below applied
-    from engine.runtime.folding import fold_batch
+    from engine.store.folding import fold_batch
     from engine.wire.codec import default_codec
 
     reader = log.reader()

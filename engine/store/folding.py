@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from .. import fold
 from ..errors import SchemaError
 from ..fold.keys import dead_record_key
 from ..log.base import Entry
-from ..store import StorePartition
 from ..wire.codec import Codec
+from .partition import PartitionTransaction, StorePartition
 
 log = logging.getLogger(__name__)
 
 
-def fold_batch(store: StorePartition, codec: Codec, entries: list[Entry], applied: int) -> tuple[int, list]:
+def fold_batch(
+    store: StorePartition,
+    codec: Codec,
+    entries: list[Entry],
+    applied: int,
+    observe: Callable[[Entry, dict, list, PartitionTransaction], None] | None = None,
+) -> tuple[int, list]:
     """Fold records past ``applied`` into one transaction; commit it with the last offset.
 
     1. skip entries at or below ``applied`` (delivered again after a reassignment),
     2. decode each; one that cannot be decoded is kept with its reason under
        ``d/<offset>``, so one poison record never stops the partition,
-    3. apply it to the transaction,
+    3. apply it to the transaction (and hand ``observe`` the entry, the record, its
+       effects and the transaction, to read the rows it left),
     4. commit the transaction together with the last offset.
 
     Returns (last offset, the fold's effects).
@@ -46,7 +54,10 @@ def fold_batch(store: StorePartition, codec: Codec, entries: list[Entry], applie
                 {"offset": entry.offset, "reason": str(exc), "key": entry.key.decode(errors="replace")},
             )
             continue
-        effects.extend(fold.apply(tx, record))
+        made = fold.apply(tx, record)
+        if observe is not None:
+            observe(entry, record, made, tx)
+        effects.extend(made)
     if last != applied:
         tx.commit(last)
     return last, effects
