@@ -136,16 +136,8 @@ class LiveResults:
         for view in self._views.values():
             if view.catch_up is not None:
                 view.catch_up.cancel()
-        if self._pump_task is not None:
-            self._pump_task.cancel()
-            try:
-                await self._pump_task
-            except asyncio.CancelledError:
-                pass
-            self._pump_task = None
-        if self._reader is not None:
-            await self._reader.close()
-            self._reader = None
+        await stop_reading(self._pump_task, self._reader)
+        self._pump_task = self._reader = None
 
     def watched_row(self, execution_id: str, routing_key: str) -> dict | None:
         """The execution's row as the live view has it, if the view watches its key now."""
@@ -358,31 +350,47 @@ class LiveResults:
             self._finished.pop(execution_id, None)  # the pump may have folded its end while this waited
             self._settle(self.log.partition_for(routing_key), routing_key.encode(), watched)
             return row
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
-        watched.waiters.setdefault(execution_id, []).append(waiter)
-        # A timer instead of asyncio.wait_for: the pump's set_result wakes this task
-        # directly, not through wait_for's extra callback hops on a busy loop.
-        timer = None if timeout_s is None else loop.call_later(timeout_s, _time_out, waiter, execution_id, timeout_s)
         try:
-            return await waiter
-        finally:
-            if timer is not None:
-                timer.cancel()
-            if not waiter.done() or waiter.cancelled() or waiter.exception() is not None:
-                _forget_waiter(watched, execution_id, waiter)
-                self._settle(self.log.partition_for(routing_key), routing_key.encode(), watched)
+            return await await_end(watched.waiters, execution_id, timeout_s)
+        except BaseException:  # timed out or cancelled: the key may be idle now
+            self._settle(self.log.partition_for(routing_key), routing_key.encode(), watched)
+            raise
 
 
-def _forget_waiter(watched: _Watched, execution_id: str, waiter: asyncio.Future) -> None:
-    """A waiter that timed out or was cancelled leaves nothing behind."""
-    waiters = watched.waiters.get(execution_id)
-    if waiters is not None and waiter in waiters:
-        waiters.remove(waiter)
-        if not waiters:
-            del watched.waiters[execution_id]
+async def await_end(waiters: dict[str, list[asyncio.Future]], execution_id: str, timeout_s: float | None) -> dict:
+    """Wait on a waiter listed in ``waiters`` under the execution (the pump sets it to the
+    ended row); ``TimeoutError`` after ``timeout_s``. A waiter that timed out or was
+    cancelled leaves nothing behind."""
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+    waiters.setdefault(execution_id, []).append(waiter)
+    # A timer instead of asyncio.wait_for: the pump's set_result wakes this task
+    # directly, not through wait_for's extra callback hops on a busy loop.
+    timer = None if timeout_s is None else loop.call_later(timeout_s, time_out, waiter, execution_id, timeout_s)
+    try:
+        return await waiter
+    finally:
+        if timer is not None:
+            timer.cancel()
+        listed = waiters.get(execution_id)
+        if listed is not None and waiter in listed:
+            listed.remove(waiter)
+            if not listed:
+                del waiters[execution_id]
 
 
-def _time_out(waiter: asyncio.Future, execution_id: str, timeout_s: float) -> None:
+async def stop_reading(pump: asyncio.Task | None, reader) -> None:
+    """Cancel a pump task and wait for it to end, then close its reader."""
+    if pump is not None:
+        pump.cancel()
+        try:
+            await pump
+        except asyncio.CancelledError:
+            pass
+    if reader is not None:
+        await reader.close()
+
+
+def time_out(waiter: asyncio.Future, execution_id: str, timeout_s: float) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError(f"execution {execution_id} did not finish within {timeout_s} s"))

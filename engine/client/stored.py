@@ -39,6 +39,7 @@ from ..log.base import Entry, Log
 from ..store import PartitionTransaction, StoreMemory, StorePartition
 from ..store.folding import fold_batch
 from ..wire.codec import Codec
+from .live import await_end, stop_reading
 
 log = logging.getLogger(__name__)
 
@@ -137,16 +138,8 @@ class StoredResults:
                 waiter.set_exception(task.exception())
 
     async def close(self) -> None:
-        if self._pump_task is not None:
-            self._pump_task.cancel()
-            try:
-                await self._pump_task
-            except asyncio.CancelledError:
-                pass
-            self._pump_task = None
-        if self._reader is not None:
-            await self._reader.close()
-            self._reader = None
+        await stop_reading(self._pump_task, self._reader)
+        self._pump_task = self._reader = None
         for store in self._stores.values():
             store.close()
         self._stores = {}
@@ -192,20 +185,7 @@ class StoredResults:
         row = self._stores[self.log.partition_for(routing_key)].get(execution_key(execution_id))
         if row is not None and row["status"] in ENDED:
             return row
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
-        self._waiters.setdefault(execution_id, []).append(waiter)
-        timer = None if timeout_s is None else loop.call_later(timeout_s, _time_out, waiter, execution_id, timeout_s)
-        try:
-            return await waiter
-        finally:
-            if timer is not None:
-                timer.cancel()
-            waiters = self._waiters.get(execution_id)
-            if waiters is not None and waiter in waiters:
-                waiters.remove(waiter)
-                if not waiters:
-                    del self._waiters[execution_id]
+        return await await_end(self._waiters, execution_id, timeout_s)
 
     def watched_row(self, execution_id: str, routing_key: str) -> dict | None:
         """The row as the stores have it now (``row`` waits until they are current)."""
@@ -250,8 +230,3 @@ class StoredResults:
             "verdicts": len(self._verdicts) + len(self._verdict_waiters),
             "catching_up": sum(len(ws) for ws in self._caught_up.values()),
         }
-
-
-def _time_out(waiter: asyncio.Future, execution_id: str, timeout_s: float) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError(f"execution {execution_id} did not finish within {timeout_s} s"))
