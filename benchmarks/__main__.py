@@ -65,6 +65,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--soak-runs", default="1M", type=_count, help="SOAK runs through one worker and client (default 1M)"
     )
+    p.add_argument(
+        "--soak-client", default="live", help="SOAK's client: live (default), store (its own stores), or store,live"
+    )
     p.add_argument("--partitions", type=int, help="journal partitions for every workload (default 4 embedded, 8 Kafka)")
     p.add_argument(
         "--broker-warmup-s",

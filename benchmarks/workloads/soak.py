@@ -33,7 +33,7 @@ async def run(env, params: dict) -> dict[str, float]:
     n = params["runs"]
     every = max(1, n // SAMPLES)
     out: dict[str, float] = {}
-    async with session(env, "soak") as s:
+    async with session(env, "soak", client_store=params.get("client") == "store") as s:
         client, worker = s.client, s.worker
         processes = {"harness": os.getpid(), **({"worker": worker.pids["worker"]} if "worker" in worker.pids else {})}
         limit = asyncio.Semaphore(IN_FLIGHT)
@@ -82,7 +82,7 @@ async def run(env, params: dict) -> dict[str, float]:
 
 
 def variants(args) -> list[dict]:
-    return [{"runs": args.soak_runs}]
+    return [{"runs": args.soak_runs, "client": client} for client in args.soak_client.split(",")]
 
 
 register(
