@@ -281,13 +281,19 @@ class EmbeddedLog(Log):
         return self._topics.get(topic, 0)
 
     async def offset_for_time(self, topic: str, partition: int, timestamp: int) -> int:
-        offset = 0
-        while entries := self.read(partition, offset, 1000, topic):
-            for entry in entries:
-                if entry.timestamp >= timestamp:
-                    return entry.offset
-            offset = entries[-1].offset + 1
-        return offset
+        """The first offset written at or after ``timestamp`` (ms), else the partition's end.
+
+        A binary search: each write batch is stamped with the time it is written, so the
+        stamps of a partition only grow (unless the machine's clock is set back; then, as
+        with Kafka's ``CreateTime``, the answer can be off by the records of that step)."""
+        low, high = 0, self._visible.get((topic, partition), 0)
+        while low < high:
+            middle = (low + high) // 2
+            if _HEAD.unpack_from(self._db.get(_key(partition, middle, topic)))[0] >= timestamp:
+                high = middle
+            else:
+                low = middle + 1
+        return low
 
     async def committed(self, group: str, topic: str) -> dict[int, int]:
         prefix = b"c/" + group.encode() + b"\x00" + topic.encode() + b"\x00"

@@ -4,6 +4,7 @@ import asyncio
 
 from helpers import assert_eventually
 
+from engine.clock import now_ms
 from engine.log.base import partition_for
 
 
@@ -129,3 +130,18 @@ async def test_records_survive_reopening_the_log(harness, tmp_path):
         await reader.close()
     finally:
         await again.close()
+
+
+async def test_offset_for_time_is_the_first_record_at_or_after_that_time(harness):
+    log = await harness.log()
+    topic = f"{log.namespace}.times"
+    await log.ensure_topic(topic, 1)
+    earlier = [await log.publish(topic, b"k", b"a%d" % i) for i in range(5)]
+    await asyncio.sleep(0.05)
+    between = now_ms()
+    await asyncio.sleep(0.05)
+    later = [await log.publish(topic, b"k", b"b%d" % i) for i in range(5)]
+
+    assert await log.offset_for_time(topic, 0, 0) == earlier[0][1] == 0
+    assert await log.offset_for_time(topic, 0, between) == later[0][1] == 5
+    assert await log.offset_for_time(topic, 0, 2**62) == later[-1][1] + 1  # none so late: the end
