@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 from .. import names
+from ..errors import LogloomError
 from ..fold import EffectKind, MemoryState
 from ..fold.keys import EXECUTION_PREFIX, execution_key
 from ..fold.rows import ENDED
@@ -73,12 +74,21 @@ class StoredResults:
         """Open the stores and start folding (once; nothing here yields)."""
         if self._pump_task is not None:
             return
-        self._reader = self.log.reader()
         for partition in range(self.log.num_partitions):
-            store = StorePartition(names.store_path(self.store_dir, self.log.namespace, partition), self.memory)
+            if partition in self._stores:  # opened by an earlier attempt that failed further on
+                continue
+            path = names.store_path(self.store_dir, self.log.namespace, partition)
+            try:
+                store = StorePartition(path, self.memory)
+            except Exception as exc:  # RocksDB's lock: another client (or process) has it open
+                raise LogloomError(
+                    f"cannot open the client's store at {path}: {exc}; each client needs a store_dir of its own"
+                ) from None
             self._stores[partition] = store
             self._applied[partition] = store.applied_offset()
-            self._reader.assign(partition, self._applied[partition] + 1)
+        self._reader = self.log.reader()
+        for partition, applied in self._applied.items():
+            self._reader.assign(partition, applied + 1)
         self._pump_task = asyncio.create_task(self._pump(), name="client-store-pump")
         self._pump_task.add_done_callback(self._pump_ended)
 

@@ -93,3 +93,14 @@ async def test_a_restarted_client_folds_only_the_tail_of_the_journal(harness, tm
     assert again.live._applied != applied_before
     assert all(again.live._stores[p].applied_offset() >= offset for p, offset in applied_before.items())
     assert (await again.get_execution(done.execution_id)).result == 8  # folded before the restart
+
+
+async def test_two_clients_on_one_store_dir_is_a_clear_error(harness, tmp_path):
+    from engine import LogloomError
+
+    first = await harness.client(store_dir=tmp_path / "client-store")
+    await first.list_executions()
+    second = await harness.client(store_dir=tmp_path / "client-store")
+
+    with pytest.raises(LogloomError, match="each client needs a store_dir of its own"):
+        await second.list_executions()
