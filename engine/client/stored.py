@@ -40,7 +40,7 @@ from ..log.base import Entry, Log
 from ..store import PartitionTransaction, StoreMemory, StorePartition
 from ..store.folding import fold_batch
 from ..wire.codec import Codec
-from .live import await_end, stop_reading
+from .waiters import await_end, stop_reading
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +102,8 @@ class StoredResults:
                 self._fold(partition, batch)
 
     def _fold(self, partition: int, batch: list[Entry]) -> None:
-        judging = any(p == partition for p, _ in self._judging)
-        applied, effects = fold_batch(
-            self._stores[partition], self.codec, batch, self._applied[partition], self._observe if judging else None
-        )
+        observe = self._observe if self._judging else None  # it keeps only the keys being judged
+        applied, effects = fold_batch(self._stores[partition], self.codec, batch, self._applied[partition], observe)
         self._applied[partition] = applied
         for effect in effects:
             if effect.kind is _FINISHED:
@@ -196,11 +194,6 @@ class StoredResults:
         if row is not None and row["status"] in ENDED:
             return row
         return await await_end(self._waiters, execution_id, timeout_s)
-
-    def watched_row(self, execution_id: str, routing_key: str) -> dict | None:
-        """The row as the stores have it now (``row`` waits until they are current)."""
-        self._start()
-        return self._stores[self.log.partition_for(routing_key)].get(execution_key(execution_id))
 
     async def current(self) -> None:
         """Wait until every partition is folded up to its end as of this call."""
