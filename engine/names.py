@@ -115,6 +115,11 @@ def store_path(data_dir: str | os.PathLike, namespace: str, partition: int) -> P
     return Path(data_dir) / namespace / str(partition)
 
 
+def start_queue_path(data_dir: str | os.PathLike, namespace: str) -> Path:
+    """Where workers keep the ids of runs waiting to start, past what memory holds."""
+    return Path(data_dir) / namespace / "start-queue"
+
+
 def embedded_log_path(data_dir: str | os.PathLike, namespace: str) -> Path:
     """The embedded log's RocksDB."""
     return Path(data_dir) / namespace / "log"

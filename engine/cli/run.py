@@ -126,6 +126,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="runs in memory at once, idle or not; more wait their turn to start (default 5000)",
     )
     worker.add_argument(
+        "--max-deferred-in-memory",
+        type=int,
+        metavar="N",
+        help="ids of runs waiting their turn kept in memory; more wait on disk (default 10000)",
+    )
+    worker.add_argument(
         "--store-cache-mb",
         type=int,
         metavar="MB",

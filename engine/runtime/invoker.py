@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 
 from pydantic import ValidationError
 
@@ -28,6 +27,7 @@ from .idle_runs import EVICT_AFTER_IDLE_S, MAX_IDLE_RUNS, MAX_RUNS_IN_MEMORY, Id
 from .processor import PartitionProcessor
 from .run import ExecutionRun, Shutdown, log_failure
 from .run_state import RunState
+from .start_queue import MAX_DEFERRED_IN_MEMORY, StartQueue
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,9 @@ class Invoker:
         max_idle_runs: int = MAX_IDLE_RUNS,
         evict_after_idle_s: float = EVICT_AFTER_IDLE_S,
         max_runs_in_memory: int = MAX_RUNS_IN_MEMORY,
+        max_deferred_in_memory: int = MAX_DEFERRED_IN_MEMORY,
+        spill_dir=None,
+        store_memory=None,
     ):
         self.registry = registry
         self.worker_id = worker_id
@@ -54,10 +57,10 @@ class Invoker:
         self.idle_runs = IdleRuns(max_idle_runs, evict_after_idle_s)
         self.shutdown = Shutdown()
         self.max_runs_in_memory = max_runs_in_memory
-        # Runs to start once there is room: (partition, id) -> processor, oldest first. An id
-        # is all it holds; the row is read from the store when the run starts.
-        self._deferred: OrderedDict[tuple[int, str], PartitionProcessor] = OrderedDict()
-        self.idle_runs.room_wanted = self._deferred.__len__
+        # Runs to start once there is room, oldest first: an id is all it holds (the row is
+        # read from the store when the run starts), and past max_deferred_in_memory ids wait on disk.
+        self.start_queue = StartQueue(max_deferred_in_memory, spill_dir, store_memory)
+        self.idle_runs.room_wanted = self.start_queue.__len__
 
     async def drain(self, timeout_s: float) -> int:
         """For a graceful shutdown: 1. start no new step, 2. wait up to ``timeout_s`` until no
@@ -76,16 +79,25 @@ class Invoker:
         return sum(len(runs) for runs in self._runs.values())
 
     def resume(self, processor: PartitionProcessor) -> None:
-        """Start a task for every execution the store says is pending or running."""
+        """Start a task for every execution the store says is active; past the room in
+        memory, only its id waits its turn (the row is read when it starts)."""
         store = processor.store
         for key, _ in store.scan(ACTIVE_PREFIX):
-            row = store.get(execution_key(parse_active_key(key)))
+            execution_id = parse_active_key(key)
+            if self.running() >= self.max_runs_in_memory:
+                self.start_queue.push(processor, execution_id)
+                continue
+            row = store.get(execution_key(execution_id))
             if row is not None:
                 self.start(processor, row)
 
     def deferred(self) -> int:
         """Runs waiting for room in memory to start (``max_runs_in_memory``)."""
-        return len(self._deferred)
+        return len(self.start_queue)
+
+    def close(self) -> None:
+        """The worker stopped: forget the runs that waited to start (the stores keep them)."""
+        self.start_queue.close()
 
     def start(self, processor: PartitionProcessor, row: dict) -> None:
         """Start a task for the run; past ``max_runs_in_memory`` it waits its turn, and the
@@ -98,7 +110,7 @@ class Invoker:
             ExecutionRun(processor, row, Journal(execution_id)).record_cancelled()
             return
         if self.running() >= self.max_runs_in_memory:
-            self._deferred[(processor.partition, execution_id)] = processor
+            self.start_queue.push(processor, execution_id)
             self.idle_runs.shed()
             return
         entries = {parse_journal_seq(key): entry for key, entry in processor.store.scan(journal_prefix(execution_id))}
@@ -143,9 +155,12 @@ class Invoker:
 
     def _start_deferred(self) -> None:
         """Start the runs that waited for room, oldest first, while there is room."""
-        while self._deferred and self.running() < self.max_runs_in_memory:
-            (partition, execution_id), processor = self._deferred.popitem(last=False)
-            if not processor.active or execution_id in self._runs.get(partition, {}):
+        while self.running() < self.max_runs_in_memory:
+            popped = self.start_queue.pop()
+            if popped is None:
+                return
+            processor, execution_id = popped
+            if not processor.active or execution_id in self._runs.get(processor.partition, {}):
                 continue  # the partition went elsewhere (its new owner starts it), or it runs
             row = processor.store.get(execution_key(execution_id))
             if row is not None and row["status"] in ACTIVE:
@@ -154,8 +169,7 @@ class Invoker:
     def stop_partition(self, partition: int) -> asyncio.Future:
         """Cancel the partition's tasks; the returned future resolves when they are gone."""
         runs = list(self._runs.pop(partition, {}).values())
-        for key in [key for key in self._deferred if key[0] == partition]:
-            del self._deferred[key]
+        self.start_queue.drop_partition(partition)
         for run in runs:
             self.idle_runs.discard(run)
         tasks = [run.task for run in runs]

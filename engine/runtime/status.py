@@ -6,7 +6,8 @@ writes this JSON every ``PROGRESS_EVERY_S`` (written aside, then renamed: a read
 sees half of it), for probes, dashboards and the ``mem`` benchmark:
 
     {"worker": ID, "at": MS, "partitions": {P: {"phase": ..., "applied": OFFSET}},
-     "runs": {"in_memory": N, "idle": N, "idle_limit": N, "limit": N, "deferred": N},
+     "runs": {"in_memory": N, "idle": N, "idle_limit": N, "limit": N, "deferred": N,
+              "deferred_on_disk": N, "deferred_memory_limit": N},
      "outcomes_awaited": N, "timers_in_flight": N, "appends_in_flight": N,
      "store": {"cache_capacity_bytes": ..., "cache_usage_bytes": ..., "cache_pinned_bytes": ...,
                "memtable_budget_bytes": ..., "memtable_usage_bytes": ...}}
@@ -39,6 +40,8 @@ def worker_status(worker) -> dict:
             "idle_limit": invoker.idle_runs.capacity,
             "limit": invoker.max_runs_in_memory,
             "deferred": invoker.deferred(),
+            "deferred_on_disk": invoker.start_queue.on_disk(),
+            "deferred_memory_limit": invoker.start_queue.max_in_memory,
         },
         "outcomes_awaited": sum(proc.outcomes_awaited() for proc in processors.values()),
         "timers_in_flight": sum(proc.timers.in_flight() for proc in processors.values()),

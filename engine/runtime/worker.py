@@ -27,6 +27,7 @@ from .invoker import Invoker
 from .messenger import Messenger
 from .processor import PartitionProcessor
 from .router import Router
+from .start_queue import MAX_DEFERRED_IN_MEMORY
 from .status import worker_status, write_status_file
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,15 @@ class Worker:
         max_idle_runs: int = MAX_IDLE_RUNS,
         evict_after_idle_s: float = EVICT_AFTER_IDLE_S,
         max_runs_in_memory: int = MAX_RUNS_IN_MEMORY,
+        max_deferred_in_memory: int = MAX_DEFERRED_IN_MEMORY,
         store_memory: StoreMemory | None = None,
         status_file: str | os.PathLike | None = None,
     ):
         """``max_idle_runs`` and ``evict_after_idle_s`` bound the waiting runs kept in memory
         (``idle_runs.IdleRuns``); ``max_idle_runs=0`` evicts every run as soon as it waits.
         ``max_runs_in_memory`` bounds the runs in memory at once, idle or not: more wait
-        their turn to start (only their ids are held).
+        their turn to start (only their ids are held, at most ``max_deferred_in_memory`` of
+        them in memory, the rest on disk: ``runtime.start_queue``).
         ``store_memory`` is the RocksDB budget that all the worker's stores share
         (``store.memory``; 64 MB of cache, 32 MB of it for memtables, unless given).
         ``status_file``: where to write ``status()`` every few seconds (``runtime.status``)."""
@@ -74,6 +77,9 @@ class Worker:
             max_idle_runs=max_idle_runs,
             evict_after_idle_s=evict_after_idle_s,
             max_runs_in_memory=max_runs_in_memory,
+            max_deferred_in_memory=max_deferred_in_memory,
+            spill_dir=names.start_queue_path(self.data_dir, log_.namespace),
+            store_memory=self.store_memory,
         )
         self.processors: dict[int, PartitionProcessor] = {}
         self.router = Router(log_, self.registry, self.codec)
@@ -146,6 +152,7 @@ class Worker:
         for partition in list(self.processors):
             await self.processors.pop(partition).close()
         await self.router.stop()
+        self.invoker.close()
         self._stopped.set()
 
     async def run_forever(self) -> None:
