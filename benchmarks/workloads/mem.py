@@ -7,7 +7,8 @@ One repetition, on a fresh namespace (``bench_park`` in ``benchmarks/apps.py``: 
    then the worker's RSS (``VmRSS`` of ``/proc/<pid>/status``) **before**;
 2. invoke 10,000 ``bench_park`` (appends gathered 1,000 at a time); wait until the
    journal holds 10,000 ``Suspended`` records (a reader tails every partition and counts
-   records by type from the header, polled every 0.5 s), then 2 s more to settle; the
+   records by type from the header, polled every 0.5 s from the first invocation on, and
+   samples the RSS at each tenth: ``curve.worker.<runs>``), then 2 s more to settle; the
    RSS then is **waiting**. ``VmHWM`` (the peak so far) is reported too;
 3. ``client.resume(id, "park", {"i": i})`` for all 10,000 (1,000 at a time) and wait for
    every result (each checked); **wake time** is from the first resume to the last result;
@@ -38,6 +39,7 @@ from . import Metric, Workload, register
 
 CHUNK = 1_000
 TIMEOUT = 900.0
+PER_RUN_S = 0.002  # added to TIMEOUT for parking: a million runs take longer than 15 min on one worker
 SETTLE_S = 2.0
 MB = 1024 * 1024
 
@@ -51,12 +53,15 @@ async def _chunked(calls, n: int) -> list:
 
 async def _until_parked(counter: TypeCounter, n: int, worker, pid: int, curve: dict[str, float]) -> None:
     """Wait until ``n`` runs are suspended, sampling the worker's RSS at every tenth."""
-    deadline = time.monotonic() + TIMEOUT
+    deadline = time.monotonic() + TIMEOUT + n * PER_RUN_S
     every = max(1, n // 10)
-    while (parked := (await counter.drain())["Suspended"]) < n:
+    while True:
+        parked = (await counter.drain())["Suspended"]
         worker.check()
-        for mark in range(every, parked + 1, every):
+        for mark in range(every, min(parked, n - 1) + 1, every):  # n itself: once settled
             curve.setdefault(f"curve.worker.{mark}", memory_mb(pid)["rss_mb"])
+        if parked >= n:
+            return
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {counter.counts['Suspended']} of {n} executions suspended")
         await asyncio.sleep(0.5)
@@ -76,8 +81,15 @@ async def run(env, params: dict) -> dict[str, float]:
         try:
             meter = CpuMeter(s.pids)
             t0 = time.perf_counter()
-            handles = await _chunked(lambda i: bench_park.invoke(client, {"i": i}), n)
-            await _until_parked(counter, n, worker, pid, out)
+            # Counted while the invocations go out, so each tenth's sample is taken when it
+            # is reached (counted only afterwards, the samples of a 1M run all came late).
+            parked = asyncio.create_task(_until_parked(counter, n, worker, pid, out))
+            try:
+                handles = await _chunked(lambda i: bench_park.invoke(client, {"i": i}), n)
+            except BaseException:
+                parked.cancel()
+                raise
+            await parked
             park_s = time.perf_counter() - t0
             cpu_park = meter.stop()
         finally:
