@@ -20,7 +20,7 @@ from .agents import (
     max_tokens,
     tool,
 )
-from .client import Client, CommandResult, Execution, ExecutionHandle, HistoryRecord, Outcome
+from .client import Client, CommandResult, Execution, ExecutionHandle, HistoryRecord, Outcome, Schedule, schedules
 from .config import EngineConfig, KafkaConfig, open_log
 from .errors import (
     DuplicateStepKeyError,
@@ -32,6 +32,8 @@ from .errors import (
     LogUnavailableError,
     NondeterminismError,
     RetryableError,
+    ScheduleError,
+    ScheduleNotFoundError,
     SerializationError,
     StateTooLargeError,
     StepExecutionError,
@@ -54,6 +56,8 @@ from .workflow import (
     FunctionContext,
     Resumed,
     RetryPolicy,
+    SchedulePayload,
+    ScheduleSpec,
     StepInfo,
     Workflow,
     WorkflowContext,
@@ -102,6 +106,11 @@ __all__ = [
     "Resumed",
     "RetryPolicy",
     "RetryableError",
+    "Schedule",
+    "ScheduleError",
+    "ScheduleNotFoundError",
+    "SchedulePayload",
+    "ScheduleSpec",
     "SerializationError",
     "StateTooLargeError",
     "StepExecutionError",
@@ -126,6 +135,7 @@ __all__ = [
     "open_log",
     "register_event_schema",
     "registry",
+    "schedules",
     "tool",
     "workflow",
 ]

@@ -91,6 +91,13 @@ class InputValidationError(LogloomError):
     code = "INVALID_INPUT"
 
 
+class ScheduleError(InputValidationError, ValueError):
+    """A cron expression, time zone or schedule policy that cannot be a schedule. Nothing
+    was scheduled."""
+
+    code = "INVALID_SCHEDULE"
+
+
 class SerializationError(LogloomError):
     """A value cannot be serialised to JSON."""
 
@@ -131,6 +138,10 @@ class NotFoundError(LogloomError):
 
 
 class ExecutionNotFoundError(NotFoundError):
+    code = "NOT_FOUND"
+
+
+class ScheduleNotFoundError(NotFoundError):
     code = "NOT_FOUND"
 
 

@@ -2,13 +2,15 @@
 
 Nothing else formats a topic name, a group id or a routing key. A run's records are
 keyed by its *routing key*, which picks its journal partition: the session id when the
-run belongs to a session (so a session's runs and its state share one partition), else
-the execution id.
+run belongs to a session (so a session's runs and its state share one partition), its
+schedule's for a run a schedule started, else the execution id.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 # -- topics and their configs ------------------------------------------------------------
@@ -80,13 +82,51 @@ WORKERS_KEY = "\x00workers"
 
 
 def routing_key(execution_id: str, session_id: str | None = None) -> str:
-    """A run's routing key: its session id if it has one, else its own id."""
-    return session_id or execution_id
+    """A run's routing key: its session id if it has one; a scheduled run's, its
+    schedule's (so the schedule sees its runs end); else its own id."""
+    if session_id:
+        return session_id
+    if _SCHEDULED_MARK in execution_id:
+        schedule_id = scheduled_run_schedule(execution_id)
+        if schedule_id is not None:
+            return schedule_routing_key(schedule_id)
+    return execution_id
 
 
 def row_routing_key(row: dict) -> str:
     """The routing key of an execution row, as the fold stores it."""
-    return row.get("session_id") or row["id"]
+    return routing_key(row["id"], row.get("session_id"))
+
+
+def schedule_id(workflow: str, key: str) -> str:
+    """A schedule's id: one per (workflow, key)."""
+    return f"{workflow}/{key}"
+
+
+def schedule_routing_key(schedule_id_: str) -> str:
+    """Where a schedule and its runs live: one partition sees its ticks and its runs end."""
+    return f"\x00sched/{schedule_id_}"
+
+
+_SCHEDULED_MARK = "@"
+_SCHEDULED_RUN = re.compile(r"^(?P<schedule>.+)@(?:tick-\d{8}T\d{6}Z|trigger-[0-9a-f]{1,32})$")
+
+
+def tick_execution_id(schedule_id_: str, tick_ms: int) -> str:
+    """The one run of a schedule's tick: ``<schedule>@tick-<UTC time of the tick>``."""
+    stamp = datetime.fromtimestamp(tick_ms / 1000, UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{schedule_id_}@tick-{stamp}"
+
+
+def trigger_execution_id_of_schedule(schedule_id_: str, trigger_id: str) -> str:
+    """The run a manual trigger of a schedule starts (``trigger_id``: lowercase hex)."""
+    return f"{schedule_id_}@trigger-{trigger_id}"
+
+
+def scheduled_run_schedule(execution_id: str) -> str | None:
+    """The schedule a run's id says started it, or None."""
+    match = _SCHEDULED_RUN.match(execution_id)
+    return match.group("schedule") if match else None
 
 
 def event_routing_key(topic: str, event_key: str | None) -> str:

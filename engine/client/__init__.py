@@ -1,7 +1,8 @@
 """Clients: append commands to the journal, and read results, statuses and histories from it."""
 
+from . import schedules
 from .client import Client
-from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord, PartitionInfo, WorkerInfo
+from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord, PartitionInfo, Schedule, WorkerInfo
 from .outcomes import CommandResult, Outcome
 from .run_stream import StreamEvent
 
@@ -14,6 +15,8 @@ __all__ = [
     "HistoryRecord",
     "Outcome",
     "PartitionInfo",
+    "Schedule",
     "StreamEvent",
     "WorkerInfo",
+    "schedules",
 ]

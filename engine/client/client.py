@@ -14,6 +14,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from .. import names
 from ..errors import ExecutionNotFoundError
 from ..log.base import Log
 from ..wire.codec import Codec, default_codec
@@ -21,7 +22,7 @@ from ..workflow.registry import Workflow
 from .cluster import Cluster
 from .commands import Commands, invocation
 from .live import MAX_FINISHED_RESULTS, MAX_IDLE_KEYS, LiveResults
-from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord, PartitionInfo, WorkerInfo
+from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord, PartitionInfo, Schedule, WorkerInfo
 from .outcomes import CommandResult
 from .run_stream import StreamEvent, stream_events
 from .scans import JournalScans
@@ -124,7 +125,7 @@ class Client:
     async def handle(self, execution_id: str, *, session_id: str | None = None) -> ExecutionHandle:
         """A handle on an existing execution (``ExecutionNotFoundError`` if there is none)."""
         execution = await self.get_execution(execution_id, session_id=session_id)
-        return ExecutionHandle(self, execution_id, execution.session_id or execution_id, False)
+        return ExecutionHandle(self, execution_id, names.routing_key(execution_id, execution.session_id), False)
 
     def stream(
         self,
@@ -225,6 +226,15 @@ class Client:
         Reads every partition from offset 0: meant for the CLI and for tests.
         """
         return await self._views.list_executions(status, where)
+
+    async def get_schedule(self, schedule_id: str) -> Schedule:
+        """The cron schedule ``<workflow>/<key>`` (``ScheduleNotFoundError`` if none); the
+        verbs that change schedules are in ``engine.schedules``."""
+        return await self._views.schedule(schedule_id)
+
+    async def list_schedules(self) -> list[Schedule]:
+        """Every cron schedule of the namespace, by id."""
+        return await self._views.schedules()
 
     async def dead_letters(self) -> list[DeadLetter]:
         """The events the router could not use (malformed, or unfit for a workflow), with why."""

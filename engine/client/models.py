@@ -12,6 +12,7 @@ from ..clock import to_datetime
 from ..errors import WorkflowFailedError
 from ..fold.rows import ENDED, Status
 from ..wire.serde import from_json
+from ..workflow.cron import CronSpec
 
 _FAILED_OR_CANCELLED = frozenset({Status.FAILED, Status.CANCELLED})
 
@@ -73,6 +74,55 @@ class Execution(BaseModel):
     @property
     def done(self) -> bool:
         return self.status in ENDED
+
+
+class Schedule(BaseModel):
+    """A cron schedule, as folded from the journal (``docs/flow-control.md``)."""
+
+    schedule_id: str
+    workflow: str
+    key: str
+    cron: str
+    timezone: str
+    overlap: str
+    catch_up_s: int
+    source: str  # "decorator" (``@workflow(schedule=...)``) or "api" (``schedules.create``)
+    paused: bool
+    next_tick: datetime | None = None
+    last_tick: datetime | None = None  # the latest tick that came due, run or not
+    last_run_tick: datetime | None = None  # the latest tick that started a run
+    open_runs: list[str] = []  # its runs still active
+    buffered_tick: datetime | None = None  # buffer_one: starts when the open runs end
+    runs: int = 0
+    skipped: int = 0  # ticks skipped because a run was open (overlap "skip")
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def cron_spec(self) -> CronSpec:
+        return CronSpec(self.cron, self.timezone)
+
+    @classmethod
+    def from_row(cls, row: dict) -> Schedule:
+        return cls(
+            schedule_id=row["id"],
+            workflow=row["workflow"],
+            key=row["key"],
+            cron=row["cron"],
+            timezone=row["timezone"],
+            overlap=row["overlap"],
+            catch_up_s=row["catch_up_s"],
+            source=row["source"],
+            paused=row["paused"],
+            next_tick=to_datetime(row["next_tick"]),
+            last_tick=to_datetime(row["last_tick"]),
+            last_run_tick=to_datetime(row["last_run_tick"]),
+            open_runs=list(row["open"]),
+            buffered_tick=to_datetime(row["buffered"]),
+            runs=row["runs"],
+            skipped=row["skipped"],
+            created_at=to_datetime(row["created_at"]),
+            updated_at=to_datetime(row.get("updated_at")),
+        )
 
 
 _PAYLOADS = frozenset({"input", "result", "data", "state", "initial_state", "value"})

@@ -220,6 +220,16 @@ class StoredResults:
                 return row
         return None
 
+    async def lookup(self, routing_key: str, key: bytes) -> dict | None:
+        """Any store key of the routing key's partition, once the stores are current."""
+        await self.current()
+        return self._stores[self.log.partition_for(routing_key)].get(key)
+
+    async def scan(self, prefix: bytes) -> list[dict]:
+        """Every value under ``prefix``, partition by partition, once the stores are current."""
+        await self.current()
+        return [value for store in list(self._stores.values()) for _, value in store.scan(prefix)]
+
     async def rows(self) -> Iterator[dict]:
         """Every execution row, partition by partition, once the stores are current."""
         await self.current()

@@ -9,13 +9,13 @@ import orjson
 
 from .. import names
 from ..clock import to_datetime
-from ..errors import ExecutionNotFoundError
+from ..errors import ExecutionNotFoundError, ScheduleNotFoundError
 from ..fold import NOT_APPLIED, EffectKind
-from ..fold.keys import EXECUTION_PREFIX, execution_key, session_state_key
+from ..fold.keys import EXECUTION_PREFIX, SCHEDULE_PREFIX, execution_key, schedule_key, session_state_key
 from ..wire.records import RecordType
 from ..wire.serde import from_json
 from .live import LiveResults
-from .models import DeadLetter, Execution, HistoryRecord
+from .models import DeadLetter, Execution, HistoryRecord, Schedule
 from .scans import JournalScans
 from .stored import StoredResults
 
@@ -141,6 +141,28 @@ class Views:
             state, _ = await self.scans.partition(partition, key=None, stop=None)
             for _, row in state.scan(EXECUTION_PREFIX):
                 yield row
+
+    async def schedule(self, schedule_id: str) -> Schedule:
+        routing_key = names.schedule_routing_key(schedule_id)
+        if isinstance(self.live, StoredResults):
+            row = await self.live.lookup(routing_key, schedule_key(schedule_id))
+        else:
+            state, _ = await self.scans.routing_key(routing_key)
+            row = state.get(schedule_key(schedule_id))
+        if row is None:
+            raise ScheduleNotFoundError(f"no schedule {schedule_id!r} in namespace {self.log.namespace!r}")
+        return Schedule.from_row(row)
+
+    async def schedules(self) -> list[Schedule]:
+        """Every schedule, by id: from the client's stores, or by folding each partition."""
+        if isinstance(self.live, StoredResults):
+            rows = await self.live.scan(SCHEDULE_PREFIX)
+        else:
+            rows = []
+            for partition in range(self.log.num_partitions):
+                state, _ = await self.scans.partition(partition, key=None, stop=None)
+                rows.extend(row for _, row in state.scan(SCHEDULE_PREFIX))
+        return sorted((Schedule.from_row(row) for row in rows), key=lambda s: s.schedule_id)
 
     async def dead_letters(self) -> list[DeadLetter]:
         """Every event on the namespace's dead-letter topic, in topic order."""

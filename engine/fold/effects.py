@@ -41,6 +41,8 @@ class EffectKind(StrEnum):
     REPORT = "report"  # the ended child's report to send to its parent
     CANCEL_CHILD = "cancel_child"  # the outbox entry of a child to cancel
     CHILD_ACK = "child_ack"  # {routing}: tell the child's partition its report arrived
+    # cron schedules (rule 14)
+    SCHEDULE = "schedule"  # the schedule's row after the change (None once deleted)
     # nothing changed
     DUPLICATE = "duplicate"  # why
     IGNORED = "ignored"  # why

@@ -17,12 +17,11 @@
 
 from __future__ import annotations
 
-from .. import names
 from ..wire.records import RecordType
-from . import children, sessions
+from . import children, schedules, sessions
 from .effects import Effect, EffectKind, duplicate, step
-from .keys import active_key, execution_key, journal_key, timer_key
-from .rows import DEADLINE_SEQ, EntryStatus, Status, active_row
+from .keys import active_key, execution_key, journal_key
+from .rows import EntryStatus, Status, active_row, new_execution
 from .state import State
 
 # Members read once per record, as module names (docs/architecture.md: enum members on hot paths).
@@ -35,37 +34,7 @@ def invocation_requested(state: State, r: dict) -> list[Effect]:
     execution_id = r["execution_id"]
     if state.get(execution_key(execution_id)) is not None:
         return [duplicate(execution_id, "execution already exists"), *children.report_again(state, execution_id)]
-    row = {
-        "id": execution_id,
-        "workflow": r["workflow"],
-        "status": _PENDING,
-        "input": r["input"],
-        "user_id": r.get("user_id"),
-        "session_id": r.get("session_id"),
-        "parent_id": r.get("parent_execution_id"),
-        "root_id": r.get("root_execution_id") or execution_id,
-        "created_at": r["at"],
-        "started_at": None,
-        "completed_at": None,
-        "result": None,
-        "error": None,
-        "waits": {},
-        "initial_state": r.get("initial_state"),
-        "state": r.get("initial_state"),
-    }
-    if r.get("parent_execution_id") and r.get("reply_key"):  # a child: it reports its end there
-        row["parent"] = {"seq": r.get("parent_seq"), "reply_key": r["reply_key"]}
-    effects = [Effect(_INVOKED, execution_id, row)]
-    if r.get("run_timeout_ms"):
-        row["deadline"] = r["at"] + r["run_timeout_ms"]
-        state.put(
-            timer_key(row["deadline"], execution_id, DEADLINE_SEQ),
-            {"key": "run timeout", "routing": names.row_routing_key(row)},
-        )
-        effects.append(Effect(EffectKind.TIMER, execution_id, row["deadline"]))
-    state.put(execution_key(execution_id), row)
-    state.put(active_key(execution_id), {})
-    return effects
+    return new_execution(state, r)
 
 
 def execution_started(state: State, r: dict) -> list[Effect]:
@@ -139,8 +108,12 @@ def _end(state: State, r: dict, outcome: dict) -> list[Effect]:
         row["state"] = r["state"]
     state.put(execution_key(row["id"]), row)
     state.delete(active_key(row["id"]))
-    # What else an end does: report to its parent, cancel its children, free its session.
-    return [Effect(_FINISHED, row["id"], row), *children.on_ended(state, row), *sessions.on_ended(state, row)]
+    # What else an end does: report to its parent, cancel its children, free its session,
+    # give its schedule's next tick its turn.
+    effects = [Effect(_FINISHED, row["id"], row), *children.on_ended(state, row), *sessions.on_ended(state, row)]
+    if "@" in row["id"]:  # perhaps a run of a schedule (names.scheduled_run_schedule)
+        effects += schedules.on_run_ended(state, row, r["at"])
+    return effects
 
 
 def request_cancel(state: State, row: dict, reason: str, at_ms: int, terminate: bool = False) -> list[Effect]:

@@ -36,6 +36,7 @@ LAYOUT = (
     KeyKind(b"cr/", "cr/<child>", "an ended child's report, until its parent has it"),
     KeyKind(b"sl/", "sl/<session>", "the session's turn: the runs holding it and the queue"),
     KeyKind(b"ss/", "ss/<session>", "the session's state: key -> JSON of its value"),
+    KeyKind(b"sc/", "sc/<schedule>", "a cron schedule: its spec, policies, last and next tick, open runs"),
     KeyKind(b"w/", "w/<worker>", "what a worker announced it runs (partition 0)"),
     KeyKind(b"d/", "d/<offset>", "a record that could not be decoded, with the reason"),
 )
@@ -221,3 +222,26 @@ def layout_table() -> str:
     """``LAYOUT`` as the block ``docs/architecture.md`` shows."""
     width = max(len(kind.pattern) for kind in LAYOUT) + 2
     return "\n".join(f"{kind.pattern:<{width}}{kind.holds}" for kind in LAYOUT)
+
+
+# -- cron schedules ----------------------------------------------------------------------------
+
+SCHEDULE_PREFIX = b"sc/"
+SCHEDULE_TIMER_SEQ = 0  # a schedule's timer: t/<next tick>/\0sched/<schedule>/0
+
+
+def schedule_key(schedule_id: str) -> bytes:
+    return SCHEDULE_PREFIX + schedule_id.encode()
+
+
+def parse_schedule_key(key: bytes) -> str:
+    return key[len(SCHEDULE_PREFIX) :].decode()
+
+
+def schedule_timer_id(schedule_id: str) -> str:
+    """The id part of a schedule's timer key (no execution id starts with NUL)."""
+    return "\x00sched/" + schedule_id
+
+
+def schedule_timer_key(due_at_ms: int, schedule_id: str) -> bytes:
+    return timer_key(due_at_ms, schedule_timer_id(schedule_id), SCHEDULE_TIMER_SEQ)

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from .. import names
 from .effects import Effect, EffectKind, duplicate, ignored, step
-from .keys import awaiting_key, execution_key, journal_key, suspension_key, timer_key
+from .keys import active_key, awaiting_key, execution_key, journal_key, suspension_key, timer_key
 from .state import State
 
 
@@ -55,15 +55,53 @@ class EntryKind(StrEnum):
 RECORDED = frozenset({EntryStatus.COMPLETED, EntryStatus.FAILED})
 
 # Members the wait helpers read per record, as module names (docs/architecture.md).
-_WAITING_ROW, _RUNNING_ROW = Status.WAITING, Status.RUNNING
+_WAITING_ROW, _RUNNING_ROW, _PENDING_ROW = Status.WAITING, Status.RUNNING, Status.PENDING
 _TIMER, _SUSPEND, _EVENT = EntryKind.TIMER, EntryKind.SUSPEND, EntryKind.EVENT
 _COMPLETED, _FAILED = EntryStatus.COMPLETED, EntryStatus.FAILED
 _TIMER_DONE, _CLOSE_WAIT, _WOKEN = EffectKind.TIMER_DONE, EffectKind.CLOSE_WAIT, EffectKind.WOKEN
+_INVOKED = EffectKind.INVOKED
 
 DEADLINE_SEQ = 0  # timer index position of an execution's run timeout (steps start at 1)
 
 # What a row keeps of each open wait (``Execution.waiting_for``).
 _WAIT_FIELDS = ("kind", "key", "due_at", "data", "topic", "event_key", "timeout_at", "child")
+
+
+def new_execution(state: State, r: dict) -> list[Effect]:
+    """Create the execution ``r`` (an ``InvocationRequested``, or what a schedule's tick
+    starts) as ``pending``; the caller made sure its id is new."""
+    execution_id = r["execution_id"]
+    row = {
+        "id": execution_id,
+        "workflow": r["workflow"],
+        "status": _PENDING_ROW,
+        "input": r["input"],
+        "user_id": r.get("user_id"),
+        "session_id": r.get("session_id"),
+        "parent_id": r.get("parent_execution_id"),
+        "root_id": r.get("root_execution_id") or execution_id,
+        "created_at": r["at"],
+        "started_at": None,
+        "completed_at": None,
+        "result": None,
+        "error": None,
+        "waits": {},
+        "initial_state": r.get("initial_state"),
+        "state": r.get("initial_state"),
+    }
+    if r.get("parent_execution_id") and r.get("reply_key"):  # a child: it reports its end there
+        row["parent"] = {"seq": r.get("parent_seq"), "reply_key": r["reply_key"]}
+    effects = [Effect(_INVOKED, execution_id, row)]
+    if r.get("run_timeout_ms"):
+        row["deadline"] = r["at"] + r["run_timeout_ms"]
+        state.put(
+            timer_key(row["deadline"], execution_id, DEADLINE_SEQ),
+            {"key": "run timeout", "routing": names.row_routing_key(row)},
+        )
+        effects.append(Effect(EffectKind.TIMER, execution_id, row["deadline"]))
+    state.put(execution_key(execution_id), row)
+    state.put(active_key(execution_id), {})
+    return effects
 
 
 def active_row(state: State, r: dict) -> tuple[dict | None, list[Effect]]:

@@ -1,126 +1,207 @@
-"""Cron schedules: which instants are ticks, and which ticks are due (issue #18).
+"""The fold's rules for cron schedules (rule 14).
 
-Pure: no clock. Every function takes the times it reasons about, in ms since the epoch.
+A schedule lives on the partition of its routing key (``names.schedule_routing_key``),
+and so do the runs it starts: their ids say which schedule and which tick
+(``names.tick_execution_id``), and ``names.routing_key`` routes them there. So this fold
+sees a schedule's ticks and its runs end, in log order. It reads no clock and no time
+zone data: the writer of each record computed the ticks (``workflow/cron.py``).
 
-A tick is computed in the schedule's IANA time zone, then fixed as an instant:
-
-1. the cron expression is walked over *local wall-clock* times, as a calendar would
-   (croniter on naive datetimes: no time zone arithmetic inside cron's rules);
-2. each local time becomes an instant with the zone's rules (``zoneinfo``, ``fold=0``):
-   - a local time that happens twice (the hour repeated when clocks go back) is its
-     **first** occurrence, so ``30 1 * * *`` runs once on that night, not twice;
-   - a local time that does not happen (the hour skipped when clocks go forward) is
-     shifted **forward by the gap**: ``30 2 * * *`` runs at 03:30 that day, once;
-3. two local times that become one instant (a skipped 02:30 and a real 03:30) are one
-   tick.
-
-Missed ticks (every worker down past one or more ticks) follow ``due_ticks``: by default
-only the latest missed tick runs; ``catch_up_s`` lets every missed tick within that many
-seconds of now run, oldest first.
+14. Schedules.
+    - ``ScheduleSet`` creates a schedule, or changes its spec (cron, time zone, policies);
+      the same spec again changes nothing. Unless paused, its timer is set at the
+      record's ``next_tick_ms``. A paused schedule stays paused.
+    - ``ScheduleTicked`` (the owner: the timer went off) starts a run for each tick it
+      carries, oldest first, unless a run of that tick exists (**exactly one run per
+      tick**, whoever fired it and however often), and sets the timer at the next tick.
+      A tick while an earlier run of the schedule is open follows the overlap policy:
+      ``skip`` drops the tick; ``buffer_one`` keeps the latest such tick and starts it
+      when the open runs have ended; ``allow_all`` starts it.
+    - ``ScheduleCommand``: ``pause`` (removes the timer), ``resume`` (sets it at the
+      record's ``next_tick_ms``: ticks missed while paused never run), ``delete`` (open
+      runs go on), ``trigger`` (one run now, whatever the overlap policy or pause) and
+      ``backfill`` (a run for each tick given that has none yet).
+    - A run of the schedule ends: it is no longer open; a buffered tick starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+import orjson
 
-MAX_CATCH_UP_TICKS = 1_000  # a catch-up never starts more runs than this at once
+from .. import names
+from ..wire.records import RecordType
+from .effects import Effect, EffectKind, duplicate, ignored
+from .keys import execution_key, schedule_key, schedule_timer_key
+from .rows import new_execution
+from .state import State
 
-
-class ScheduleError(ValueError):
-    """A cron expression or time zone that cannot be a schedule."""
-
-
-@dataclass(frozen=True)
-class CronSpec:
-    """A validated cron expression (5 fields, or 6 with seconds first) in an IANA zone."""
-
-    cron: str
-    timezone: str = "UTC"
-
-    def __post_init__(self):
-        if not isinstance(self.cron, str) or not croniter.is_valid(self.cron, second_at_beginning=True):
-            raise ScheduleError(f"invalid cron expression {self.cron!r}: expected 5 fields, or 6 with seconds first")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise ScheduleError(
-                f"unknown time zone {self.timezone!r}: expected an IANA name, e.g. 'Europe/Paris'"
-            ) from None
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    def ticks_after(self, after_ms: int) -> Iterator[int]:
-        """Every tick strictly after ``after_ms``, in order, as ms instants."""
-        zone = self.zone
-        # Start the walk a little before ``after_ms`` in local time: around a skipped hour a
-        # local time maps forward, so a tick instant just after ``after_ms`` can come from a
-        # local time before it.
-        local = datetime.fromtimestamp(after_ms / 1000, zone).replace(tzinfo=None)
-        walk = croniter(self.cron, _minus_hours(local, 3), second_at_beginning=True)
-        last = after_ms
-        while True:
-            tick = _instant_ms(walk.get_next(datetime), zone)
-            if tick > last:  # a skipped local time can map onto, or past, the next real one
-                yield tick
-                last = tick
-
-    def next_tick(self, after_ms: int) -> int:
-        return next(self.ticks_after(after_ms))
-
-    def ticks_between(self, after_ms: int, until_ms: int) -> list[int]:
-        """The ticks in (``after_ms``, ``until_ms``], oldest first."""
-        out = []
-        for tick in self.ticks_after(after_ms):
-            if tick > until_ms:
-                return out
-            out.append(tick)
-
-    def latest_tick(self, at_ms: int) -> int:
-        """The last tick at or before ``at_ms``."""
-        zone = self.zone
-        local = datetime.fromtimestamp(at_ms / 1000, zone).replace(tzinfo=None)
-        walk = croniter(self.cron, _minus_hours(local, -3), second_at_beginning=True)
-        floor = _minus_hours(local, 3)
-        best = None
-        while True:  # walk back past where a skipped local time could still map after a real one
-            local_tick = walk.get_prev(datetime)
-            tick = _instant_ms(local_tick, zone)
-            if tick <= at_ms and (best is None or tick > best):
-                best = tick
-            if best is not None and local_tick < floor:
-                return best
+SKIP, BUFFER_ONE, ALLOW_ALL = "skip", "buffer_one", "allow_all"
+OVERLAP_POLICIES = (SKIP, BUFFER_ONE, ALLOW_ALL)
+_SPEC = ("workflow", "key", "cron", "timezone", "overlap", "catch_up_s")
 
 
-def due_ticks(spec: CronSpec, last_tick_ms: int, now_ms: int, catch_up_s: float = 0) -> list[int]:
-    """The ticks to run now, oldest first, when the last tick that ran was ``last_tick_ms``.
+def schedule_set(state: State, r: dict) -> list[Effect]:
+    schedule_id = r["schedule_id"]
+    row = state.get(schedule_key(schedule_id))
+    spec = {field: r[field] for field in _SPEC}
+    if row is not None and all(row[field] == spec[field] for field in _SPEC):
+        return [duplicate("", f"schedule {schedule_id} is unchanged")]
+    effects: list[Effect] = []
+    if row is None:
+        row = {
+            "id": schedule_id,
+            **spec,
+            "source": r["source"],
+            "paused": False,
+            "next_tick": None,
+            "last_tick": None,  # the latest tick that came due, run or not
+            "last_run_tick": None,  # the latest tick that started a run
+            "open": [],  # its runs still active
+            "buffered": None,  # buffer_one: the tick to start once the open runs end
+            "runs": 0,
+            "skipped": 0,
+            "created_at": r["at"],
+        }
+    else:
+        row.update(spec, source=r["source"])
+        effects += _clear_timer(state, row)
+    row["updated_at"] = r["at"]
+    if not row["paused"]:
+        effects += _set_timer(state, row, r.get("next_tick_ms"))
+    state.put(schedule_key(schedule_id), row)
+    return [*effects, Effect(EffectKind.SCHEDULE, "", row)]
 
-    Default: the latest tick in (``last_tick_ms``, ``now_ms``] alone. With ``catch_up_s``,
-    every tick of that interval within ``catch_up_s`` of now, the latest
-    ``MAX_CATCH_UP_TICKS`` at most, so a laptop that slept a week does not start a week of
-    runs.
-    """
-    latest = spec.latest_tick(now_ms)
-    if latest <= last_tick_ms:
+
+def schedule_ticked(state: State, r: dict) -> list[Effect]:
+    schedule_id = r["schedule_id"]
+    timer = schedule_timer_key(r["due_at"], schedule_id)
+    state.delete(timer)  # always: a timer fires once
+    done = Effect(EffectKind.TIMER_DONE, "", timer)
+    row = state.get(schedule_key(schedule_id))
+    if row is None:
+        return [done, ignored("", f"no schedule {schedule_id}")]
+    if row["paused"] or row["next_tick"] != r["due_at"]:
+        return [done, ignored("", f"schedule {schedule_id}: its timer moved (paused or changed)")]
+    effects = [done]
+    upcoming = r.get("next_tick_ms")
+    for tick in r["ticks"]:
+        if row["last_tick"] is not None and tick <= row["last_tick"]:
+            continue
+        row["last_tick"] = tick
+        effects += _tick(state, row, tick, r["at"], upcoming)
+    row["next_tick"] = None
+    effects += _set_timer(state, row, upcoming)
+    state.put(schedule_key(schedule_id), row)
+    return [*effects, Effect(EffectKind.SCHEDULE, "", row)]
+
+
+def schedule_command(state: State, r: dict) -> list[Effect]:
+    schedule_id, action = r["schedule_id"], r["action"]
+    row = state.get(schedule_key(schedule_id))
+    if row is None:
+        return [ignored("", f"no schedule {schedule_id}")]
+    effects: list[Effect] = []
+    if action == "pause":
+        if row["paused"]:
+            return [duplicate("", f"schedule {schedule_id} is already paused")]
+        row["paused"] = True
+        effects += _clear_timer(state, row)
+    elif action == "resume":
+        if not row["paused"]:
+            return [duplicate("", f"schedule {schedule_id} is not paused")]
+        row["paused"] = False
+        effects += _set_timer(state, row, r.get("next_tick_ms"))
+    elif action == "delete":
+        effects += _clear_timer(state, row)
+        state.delete(schedule_key(schedule_id))
+        return [*effects, Effect(EffectKind.SCHEDULE, "", None)]
+    elif action == "trigger":
+        run_id = names.trigger_execution_id_of_schedule(schedule_id, r["trigger_id"] or "0")
+        effects += _start(state, row, run_id, r["at"], r["at"], row["next_tick"])
+    elif action == "backfill":
+        for tick in sorted(set(r["ticks"])):
+            effects += _start(state, row, names.tick_execution_id(schedule_id, tick), tick, r["at"], row["next_tick"])
+    else:
+        return [ignored("", f"unknown schedule action {action!r}")]
+    row["updated_at"] = r["at"]
+    state.put(schedule_key(schedule_id), row)
+    return [*effects, Effect(EffectKind.SCHEDULE, "", row)]
+
+
+def on_run_ended(state: State, run: dict, at_ms: int) -> list[Effect]:
+    """A run ended: if a schedule started it, it is no longer open; a buffered tick starts."""
+    schedule_id = names.scheduled_run_schedule(run["id"])
+    row = state.get(schedule_key(schedule_id)) if schedule_id is not None else None
+    if row is None or run["id"] not in row["open"]:
         return []
-    if catch_up_s <= 0:
-        return [latest]
-    ticks = spec.ticks_between(max(last_tick_ms, now_ms - int(catch_up_s * 1000) - 1), now_ms)
-    return ticks[-MAX_CATCH_UP_TICKS:]
+    row["open"].remove(run["id"])
+    effects: list[Effect] = []
+    if row["buffered"] is not None and not row["open"] and not row["paused"]:
+        tick, row["buffered"] = row["buffered"], None
+        effects += _start(state, row, names.tick_execution_id(schedule_id, tick), tick, at_ms, row["next_tick"])
+    state.put(schedule_key(schedule_id), row)
+    return effects
 
 
-def _instant_ms(local: datetime, zone: ZoneInfo) -> int:
-    """A naive local time as an instant: its first occurrence; a skipped one moves forward by the gap."""
-    aware = local.replace(tzinfo=zone, fold=0)
-    # Round trip through UTC: a local time in a gap comes back as another wall time.
-    return int(aware.astimezone(UTC).timestamp() * 1000)
+def _tick(state: State, row: dict, tick: int, at_ms: int, upcoming: int | None) -> list[Effect]:
+    """One due tick, after the overlap policy."""
+    if row["open"] and row["overlap"] != ALLOW_ALL:
+        if row["overlap"] == BUFFER_ONE:
+            row["buffered"] = tick
+        else:
+            row["skipped"] += 1
+        return []
+    return _start(state, row, names.tick_execution_id(row["id"], tick), tick, at_ms, upcoming)
 
 
-def _minus_hours(local: datetime, hours: int) -> datetime:
-    return datetime.fromtimestamp(local.replace(tzinfo=UTC).timestamp() - hours * 3600, UTC).replace(tzinfo=None)
+def _start(state: State, row: dict, run_id: str, tick: int, at_ms: int, upcoming: int | None) -> list[Effect]:
+    """Start the run ``run_id`` for ``tick``, unless it exists: one run per tick."""
+    if state.get(execution_key(run_id)) is not None:
+        return [duplicate(run_id, "this tick already has its run")]
+    payload = {
+        "timestamp": _iso(tick),
+        "last_timestamp": _iso(row["last_run_tick"]),
+        "timezone": row["timezone"],
+        "schedule_id": row["id"],
+        "key": row["key"],
+        "upcoming": _iso(upcoming),
+    }
+    effects = new_execution(
+        state,
+        {"execution_id": run_id, "workflow": row["workflow"], "input": orjson.dumps(payload).decode(), "at": at_ms},
+    )
+    if row["last_run_tick"] is None or tick > row["last_run_tick"]:
+        row["last_run_tick"] = tick
+    row["open"].append(run_id)
+    row["runs"] += 1
+    return effects
+
+
+def _set_timer(state: State, row: dict, due_at_ms: int | None) -> list[Effect]:
+    if due_at_ms is None:
+        return []
+    row["next_tick"] = due_at_ms
+    index = {"key": "tick", "routing": names.schedule_routing_key(row["id"]), "schedule": row["id"]}
+    state.put(schedule_timer_key(due_at_ms, row["id"]), index)
+    return [Effect(EffectKind.TIMER, "", due_at_ms)]
+
+
+def _clear_timer(state: State, row: dict) -> list[Effect]:
+    due_at_ms, row["next_tick"] = row["next_tick"], None
+    if due_at_ms is None:
+        return []
+    timer = schedule_timer_key(due_at_ms, row["id"])
+    state.delete(timer)
+    return [Effect(EffectKind.TIMER_DONE, "", timer)]
+
+
+def _iso(ms: int | None) -> str | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+RULES = {
+    RecordType.SCHEDULE_SET: schedule_set,
+    RecordType.SCHEDULE_TICKED: schedule_ticked,
+    RecordType.SCHEDULE_COMMAND: schedule_command,
+}

@@ -14,6 +14,7 @@ import time
 
 from pydantic import ValidationError
 
+from .. import names
 from ..clock import now_ms
 from ..errors import CancelledByRequest, Draining, EngineSignal, Fenced, LogloomError, NondeterminismError, to_record
 from ..fold.keys import ACTIVE_PREFIX, execution_key, journal_prefix, parse_active_key, parse_journal_seq
@@ -199,7 +200,10 @@ class Invoker:
         execution_id = run.execution_id
         try:
             wf = self.registry.get(row["workflow"])
-            kwargs = wf.binder.bind(from_json(row["input"]))
+            if "@" in execution_id and names.scheduled_run_schedule(execution_id) is not None:
+                kwargs = wf.binder.bind_scheduled(from_json(row["input"]))
+            else:
+                kwargs = wf.binder.bind(from_json(row["input"]))
         except LogloomError as exc:
             log.error("execution %s cannot start: %s", execution_id, exc)
             await run.finish(records.execution_failed, error=to_record(exc))

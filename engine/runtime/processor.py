@@ -293,6 +293,7 @@ ACTIONS: dict[EffectKind, _Action] = {
             EffectKind.REGISTERED,
             EffectKind.DUPLICATE,
             EffectKind.IGNORED,
+            EffectKind.SCHEDULE,
         )
     },
 }

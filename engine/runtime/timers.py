@@ -7,6 +7,9 @@ firing time; when it goes off:
 1. append ``TimerFired`` for every timer due to fire and not already in flight,
 2. arm the loop timer again for the next one.
 
+A cron schedule's timer appends ``ScheduleTicked`` instead, with the ticks that are due
+(``schedule_ticks.py``).
+
 A timer whose ``TimerFired`` fails to append is fired again. The fold removes a timer
 from the index when its ``TimerFired`` (or the end of its wait) is applied
 (``EffectKind.TIMER_DONE``).
@@ -26,6 +29,7 @@ from functools import partial
 from ..clock import now_ms, seconds_until
 from ..fold.keys import TIMER_PREFIX, parse_timer_key
 from ..wire import records
+from .schedule_ticks import tick_record
 
 # A sleep's TimerFired is written this much before it is due.
 SLEEP_LEAD_MS = 250
@@ -82,9 +86,12 @@ class Timers:
             if key in self._firing or _fires_at_ms(due_at_ms, index) > now:
                 continue
             self._firing.add(key)
-            record = records.timer_fired(
-                execution_id, processor.epoch, now_ms(), seq=seq, key=index["key"], due_at=due_at_ms
-            )
+            if "schedule" in index:  # a cron schedule's next tick
+                record = tick_record(processor.store, processor.epoch, index["schedule"], due_at_ms, now_ms())
+            else:
+                record = records.timer_fired(
+                    execution_id, processor.epoch, now_ms(), seq=seq, key=index["key"], due_at=due_at_ms
+                )
             ack = processor.append(index["routing"].encode(), record)
             ack.add_done_callback(partial(self._fire_appended, key))
         self.schedule()

@@ -97,6 +97,7 @@ class Worker:
             if wf.preflight is not None:
                 wf.preflight()  # e.g. an agent's provider has no API key: fail before running anything
         await self._announce()
+        await self._register_schedules()
         self._subscription = self.log.subscribe(self, member=self.worker_id)
         self._progress = asyncio.ensure_future(self._report_progress())
         return self
@@ -109,6 +110,18 @@ class Worker:
         ]
         record = records.worker_announced(now_ms(), worker=self.worker_id, workflows=workflows)
         await self.log.append(names.ROUTER_PARTITION, names.WORKERS_KEY.encode(), self.codec.encode(record))
+
+    async def _register_schedules(self) -> None:
+        """Create or update the schedule of each workflow declared with one (``schedule=``
+        or ``cron=``): the code is its truth. Unchanged, it changes nothing; paused, it
+        stays paused."""
+        appends = []
+        for wf in self.registry.workflows.values():
+            if wf.schedule is not None:
+                routing_key, record = wf.schedule.set_record(wf.name, "decorator", now_ms())
+                partition = self.log.partition_for(routing_key)
+                appends.append(self.log.append(partition, routing_key.encode(), self.codec.encode(record)))
+        await asyncio.gather(*appends)
 
     async def _report_progress(self) -> None:
         """Every ``PROGRESS_EVERY_S``, hand the log how far each owned partition is folded:

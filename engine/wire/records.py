@@ -58,6 +58,10 @@ class RecordType(StrEnum):
     # sessions
     SESSION_LOCK_REQUESTED = "SessionLockRequested"
     SESSION_STATE_SET = "SessionStateSet"
+    # cron schedules
+    SCHEDULE_SET = "ScheduleSet"
+    SCHEDULE_COMMAND = "ScheduleCommand"
+    SCHEDULE_TICKED = "ScheduleTicked"
     # workers
     WORKER_ANNOUNCED = "WorkerAnnounced"
 
@@ -386,3 +390,74 @@ def worker_announced(at_ms: int, *, worker: str, workflows: list[dict]) -> Recor
 def child_acknowledged(execution_id: str, at_ms: int) -> Record:
     """The parent's partition has the child's report: the child's partition may forget it."""
     return _record(RecordType.CHILD_ACKNOWLEDGED, execution_id, COMMAND_EPOCH, at_ms)
+
+
+# -- cron schedules ---------------------------------------------------------------------------
+
+
+def schedule_set(
+    at_ms: int,
+    *,
+    schedule_id: str,
+    workflow: str,
+    key: str,
+    cron: str,
+    timezone: str,
+    overlap: str,
+    catch_up_s: int,
+    source: str,
+    next_tick_ms: int | None,
+) -> Record:
+    return _record(
+        RecordType.SCHEDULE_SET,
+        "",
+        COMMAND_EPOCH,
+        at_ms,
+        schedule_id=schedule_id,
+        workflow=workflow,
+        key=key,
+        cron=cron,
+        timezone=timezone,
+        overlap=overlap,
+        catch_up_s=catch_up_s,
+        source=source,
+        next_tick_ms=next_tick_ms,
+    )
+
+
+def schedule_command(
+    at_ms: int,
+    *,
+    schedule_id: str,
+    action: str,
+    ticks: list[int] | None = None,
+    next_tick_ms: int | None = None,
+    trigger_id: str | None = None,
+) -> Record:
+    return _record(
+        RecordType.SCHEDULE_COMMAND,
+        "",
+        COMMAND_EPOCH,
+        at_ms,
+        schedule_id=schedule_id,
+        action=action,
+        ticks=ticks or [],
+        next_tick_ms=next_tick_ms,
+        trigger_id=trigger_id,
+    )
+
+
+def schedule_ticked(
+    epoch: int, at_ms: int, *, schedule_id: str, due_at: int, ticks: list[int], next_tick_ms: int | None
+) -> Record:
+    """Owner: the schedule's timer at ``due_at`` went off; ``ticks`` are due."""
+    return _record(
+        RecordType.SCHEDULE_TICKED,
+        "",
+        epoch,
+        at_ms,
+        schedule_id=schedule_id,
+        due_at=due_at,
+        ticks=ticks,
+        next_tick_ms=next_tick_ms,
+    )

@@ -22,6 +22,7 @@ from .registry import (
     registry,
     workflow,
 )
+from .schedule_spec import SchedulePayload, ScheduleSpec
 from .state import WorkflowState
 from .step_context import FunctionContext, StepInfo, current_step
 from .steps import Resumed
@@ -42,6 +43,8 @@ __all__ = [
     "Resumed",
     "RetryPolicy",
     "RunPort",
+    "SchedulePayload",
+    "ScheduleSpec",
     "StepInfo",
     "Workflow",
     "WorkflowContext",

@@ -72,6 +72,17 @@ class Binder:
         except pydantic.ValidationError as exc:
             raise InputValidationError(f"invalid input for {self.name}: {exc}") from exc
 
+    def bind_scheduled(self, payload: dict) -> dict[str, Any]:
+        """Arguments for a run a schedule started (``payload``: a ``SchedulePayload`` as a
+        dict): the model parameter gets all of it; one other parameter gets all of it too,
+        unless it names one of its fields; parameters named after its fields get those;
+        a workflow that takes no input gets nothing."""
+        if self._model_param is not None or self._fields_model is None:
+            return self.bind(payload if self._model_param is not None else None)
+        if len(self._param_names) == 1 and self._param_names[0] not in payload:
+            return self.bind({self._param_names[0]: payload})
+        return self.bind({name: value for name, value in payload.items() if name in self._param_names})
+
 
 def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel)

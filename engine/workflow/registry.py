@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import InputValidationError, LogloomError, UnknownWorkflowError
 from ..wire.events import register_event_schema
 from .binding import Binder
+from .schedule_spec import ScheduleSpec, schedule_from
 from .state import WorkflowState
 
 
@@ -72,6 +73,7 @@ class Workflow:
         name: str | None = None,
         triggers: list[EventTrigger] | None = None,
         state_schema: type | None = None,
+        schedule: ScheduleSpec | None = None,
     ):
         if not inspect.iscoroutinefunction(fn):
             raise LogloomError(f"@workflow needs an async def, got {fn!r}")
@@ -83,6 +85,7 @@ class Workflow:
         self.name = name or fn.__name__
         self.binder = Binder(fn, skip=1)
         self.triggers = list(triggers or [])
+        self.schedule = schedule  # its own cron schedule (key "global"); more with schedules.create
         self.state_schema = state_schema or WorkflowState
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
@@ -174,12 +177,15 @@ class Registry:
         trigger_on_event: str | None = None,
         triggers: list[EventTrigger] | None = None,
         state_schema: type | None = None,
+        schedule: Any = None,
+        cron: str | None = None,
     ):
         """``@workflow`` into this registry (a worker given this registry runs only these)."""
         all_triggers = list(triggers or []) + ([event(trigger_on_event)] if trigger_on_event else [])
+        spec = schedule_from(schedule, cron)
 
         def wrap(f: Callable) -> Workflow:
-            return self.add(Workflow(f, name, all_triggers, state_schema))
+            return self.add(Workflow(f, name, all_triggers, state_schema, spec))
 
         return wrap(fn) if fn is not None else wrap
 
@@ -210,14 +216,24 @@ def workflow(
     trigger_on_event: str | None = None,
     triggers: list[EventTrigger] | None = None,
     state_schema: type | None = None,
+    schedule: Any = None,
+    cron: str | None = None,
 ):
     """Register an ``async def wf(ctx: WorkflowContext, ...)`` as a durable workflow.
 
     ``trigger_on_event="topic"`` (Polos style) or ``triggers=[event("topic")]`` (AGNT5 style)
     start one execution per event published on that topic.
+    ``schedule="0 9 * * *"`` (or a dict with ``cron`` and ``timezone``; Polos style) or
+    ``cron="*/5 * * * *"`` (AGNT5 style) start one run per tick (``docs/flow-control.md``).
     """
     return registry.workflow(
-        fn, name=name, trigger_on_event=trigger_on_event, triggers=triggers, state_schema=state_schema
+        fn,
+        name=name,
+        trigger_on_event=trigger_on_event,
+        triggers=triggers,
+        state_schema=state_schema,
+        schedule=schedule,
+        cron=cron,
     )
 
 

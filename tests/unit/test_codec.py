@@ -85,6 +85,30 @@ SAMPLES = {
     "SessionLockRequested": {"seq": 8, "key": "session.lock"},
     "SessionStateSet": {"seq": 9, "key": "session.set:count:1", "name": "count", "value": "3"},
     "WorkerAnnounced": {"worker": "host-1-abc", "workflows": [{"name": "welcome", "triggers": ["signups"]}]},
+    "ScheduleSet": {
+        "schedule_id": "report/global",
+        "workflow": "report",
+        "key": "global",
+        "cron": "0 9 * * *",
+        "timezone": "Europe/Paris",
+        "overlap": "skip",
+        "catch_up_s": 0,
+        "source": "api",
+        "next_tick_ms": 1_700_002_000_000,
+    },
+    "ScheduleCommand": {
+        "schedule_id": "report/global",
+        "action": "backfill",
+        "ticks": [1_700_000_000_000, 1_700_086_400_000],
+        "next_tick_ms": None,
+        "trigger_id": None,
+    },
+    "ScheduleTicked": {
+        "schedule_id": "report/global",
+        "due_at": 1_700_000_000_000,
+        "ticks": [1_700_000_000_000],
+        "next_tick_ms": 1_700_086_400_000,
+    },
 }
 
 

@@ -30,6 +30,7 @@ def built_keys() -> list[bytes]:
         keys.report_key(ODD_ID),
         keys.session_lock_key("s-1"),
         keys.session_state_key("s-1"),
+        keys.schedule_key("report/user-7"),
         keys.worker_key("host-1-abc"),
         keys.dead_record_key(12),
     ]
@@ -52,6 +53,9 @@ def test_parsers_invert_builders_for_ids_with_slashes():
     assert keys.parse_waiter_key("orders", None, keys.waiter_key("orders", None, ODD_ID, 3)) == (ODD_ID, 3)
     assert keys.parse_report_key(keys.report_key(ODD_ID)) == ODD_ID
     assert keys.parse_topic_key(keys.topic_key("a.b/c")) == "a.b/c"
+    assert keys.parse_schedule_key(keys.schedule_key("report/user-7")) == "report/user-7"
+    due, timer_id, seq = keys.parse_timer_key(keys.schedule_timer_key(1_700_000_000_000, "report/user-7"))
+    assert (due, timer_id, seq) == (1_700_000_000_000, keys.schedule_timer_id("report/user-7"), 0)
 
 
 def test_byte_order_is_numeric_order_where_scans_rely_on_it():

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.fold.schedules import CronSpec, ScheduleError, due_ticks
+from engine.workflow.cron import CronSpec, ScheduleError, due_ticks
 
 NEW_YORK = ZoneInfo("America/New_York")
 
