@@ -4,7 +4,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from engine import RetryableError, WorkflowContext, current_step, event, workflow
+from engine import RetryableError, SchedulePayload, WorkflowContext, current_step, event, workflow
 
 
 @workflow
@@ -64,3 +64,8 @@ async def two_approvals(ctx: WorkflowContext, order_id: str) -> list:
 @workflow(triggers=[event(os.environ.get("LOGLOOM_CLI_TEST_TOPIC", "cli-test-signups"))])
 async def welcome(ctx: WorkflowContext, user_id: str) -> str:
     return f"welcome {user_id}"
+
+
+@workflow
+async def tick_report(ctx: WorkflowContext, input: SchedulePayload) -> str:
+    return f"report for {input.timestamp.isoformat()}"

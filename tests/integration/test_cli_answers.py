@@ -321,3 +321,50 @@ def _cmd(*args: str) -> list[str]:
 
 def _env(world) -> dict:
     return {**os.environ, "PYTHONPATH": str(ROOT), **world.env}
+
+
+# -- logloom schedule (issue #18) ----------------------------------------------------------------
+
+
+async def test_schedule_verbs_answer_with_their_documented_exit_codes(world):
+    key = new_id("k")
+    schedule_id = f"tick_report/{key}"
+    code, created = world.json("schedule", "create", "tick_report", "0 9 * * *", "--timezone", "Europe/Paris",
+                               "--key", key)  # fmt: skip
+    assert code == 0 and created["schedule_id"] == schedule_id and created["timezone"] == "Europe/Paris"
+    assert created["next_tick"].endswith(("T08:00:00Z", "T07:00:00Z")), "9:00 in Paris, as UTC"
+    code, listed = world.json("schedule", "list")
+    assert code == 0 and schedule_id in [s["schedule_id"] for s in listed]
+
+    assert world.cli("schedule", "pause", schedule_id).returncode == 0
+    assert world.json("schedule", "pause", schedule_id) == (5, {"schedule_id": schedule_id, "outcome": "already"})
+    table = world.cli("schedule", "pause", schedule_id, "--output", "table")
+    assert table.returncode == 5 and f"nothing to do: {schedule_id} is already paused" in table.stdout
+    assert world.json("schedule", "get", schedule_id)[1]["paused"] is True
+    assert world.cli("schedule", "resume", schedule_id).returncode == 0
+
+    code, started = world.json("schedule", "trigger", schedule_id)
+    assert code == 0 and started["execution_id"].startswith(f"{schedule_id}@trigger-")
+    result = world.cli("workflow", "result", started["execution_id"], "--timeout", "60")
+    assert result.returncode == 0 and "report for" in result.stdout
+
+    window = ["--start", "2026-11-01T00:00Z", "--end", "2026-11-03T23:59Z"]
+    code, first = world.json("schedule", "backfill", schedule_id, *window)
+    code2, second = world.json("schedule", "backfill", schedule_id, *window)
+    assert code == code2 == 0 and first["runs"] == second["runs"] and len(first["runs"]) == 3
+    for execution_id in first["runs"]:
+        assert world.cli("workflow", "result", execution_id, "--timeout", "60").returncode == 0
+
+    assert world.cli("schedule", "delete", schedule_id).returncode == 0
+    gone = world.cli("schedule", "get", schedule_id)
+    assert gone.returncode == 3 and f"no schedule '{schedule_id}'" in gone.stderr
+
+
+def test_bad_schedules_exit_2_and_name_what_is_wrong(world):
+    bad_cron = world.cli("schedule", "create", "tick_report", "every morning")
+    assert bad_cron.returncode == 2 and "invalid cron expression 'every morning'" in bad_cron.stderr
+    bad_zone = world.cli("schedule", "create", "tick_report", "0 9 * * *", "--timezone", "Paris")
+    assert bad_zone.returncode == 2 and "unknown time zone 'Paris'" in bad_zone.stderr
+    unknown = world.cli("schedule", "create", "no_such_workflow", "0 9 * * *")
+    assert unknown.returncode == 2 and "no_such_workflow" in unknown.stderr
+    assert world.cli("schedule", "pause", "tick_report/nobody").returncode == 3
