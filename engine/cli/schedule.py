@@ -9,8 +9,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from .. import schedules
-from ..client import Schedule
+from ..client import Schedule, schedules
 from .common import add_log_options, command, engine
 from .exits import FOR_OUTCOME, Exit
 from .output import columns, emit, when
