@@ -5,7 +5,7 @@ import asyncio
 import os
 import time
 
-from engine import WorkflowContext, WorkflowState, current_step, workflow
+from engine import SchedulePayload, WorkflowContext, WorkflowState, current_step, workflow
 
 EFFECTS = os.environ.get("LOGLOOM_TEST_EFFECTS", "/dev/null")
 GATES = os.environ.get("LOGLOOM_TEST_GATES", "/nonexistent")
@@ -142,3 +142,14 @@ async def family(ctx: WorkflowContext, n: int) -> dict:
     child = await ctx.step.invoke_and_wait("kid", kid, {"n": a})
     c = await ctx.step.run("after", inc, child["value"])
     return {"value": c, "kid_pid": child["pid"], "pid": os.getpid()}
+
+
+async def record_tick() -> str:
+    _effect("ran")  # the tick's run id, "tick", "ran", pid
+    return "ticked"
+
+
+@workflow
+async def ticker(ctx: WorkflowContext, input: SchedulePayload) -> str:
+    """Scheduled by the schedule chaos tests (``logloom schedule create ticker ...``)."""
+    return await ctx.step.run("tick", record_tick)
