@@ -7,6 +7,7 @@ two ``logloom invoke --session-id`` from other processes; and its ``python`` mai
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -192,3 +193,43 @@ def test_the_composition_example_runs_from_python(tmp_path):
         "2 ['hello world', 'hello again']",
         "{'messages': ['hello world', 'hello again'], 'topics': ['hello']}",
     ]
+
+
+# -- examples/schedules.py (docs/flow-control.md) ------------------------------------------------
+
+
+def test_the_schedules_example_runs_from_python(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "examples/schedules.py", str(tmp_path / "data")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert re.fullmatch(r"reminder ran [23] times, once per tick: remind user-7: tick \d\d:\d\d:\d\d", lines[0])
+    assert lines[1] == "['report for 2026-11-01', 'report for 2026-11-02', 'report for 2026-11-03']"
+    assert lines[2] == "daily_report/global '0 9 * * *' Europe/Paris next 08:00:00"  # 9:00 CET is 08:00 UTC
+    assert re.fullmatch(r"heartbeat/global '\*/2 \* \* \* \* \*' UTC next \d\d:\d\d:\d[02468]", lines[3])
+    assert lines[4] == "reminder/user-7 '* * * * * *' America/New_York paused"
+
+
+async def test_the_schedules_example_worker_runs_its_decorator_schedules(tmp_path):
+    data = ["--data-dir", str(tmp_path / "data")]
+    worker = spawn("worker", "examples/schedules.py", *data, log_file=tmp_path / "worker.log")
+    try:
+
+        async def heartbeats() -> list:
+            done = run_cli("workflow", "list", "--workflow", "heartbeat", "--status", "completed", *data)
+            return json.loads(done.stdout) if done.returncode == 0 and len(json.loads(done.stdout)) >= 2 else []
+
+        ran = await assert_eventually(heartbeats, timeout=60, message="two heartbeats")
+        assert all(r["result"] == "alive" and r["execution_id"].startswith("heartbeat/global@tick-") for r in ran)
+        listed = run_cli("schedule", "list", "--output", "json", *data)
+        assert listed.returncode == 0, listed.stderr
+        assert [s["schedule_id"] for s in json.loads(listed.stdout)] == ["daily_report/global", "heartbeat/global"]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
