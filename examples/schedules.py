@@ -1,8 +1,8 @@
 """Cron schedules (docs/flow-control.md): one run per tick, the tick in its payload.
 
-    logloom worker examples/schedules.py        # heartbeat runs every 2 s, daily_report at 9:00 Paris
-    logloom schedule list
-    python examples/schedules.py                # a worker in this process; the schedule verbs from Python
+``logloom worker examples/schedules.py`` runs heartbeat every 2 s and daily_report at 9:00
+in Paris (``logloom schedule list`` shows them); ``python examples/schedules.py`` runs a
+worker in this process and uses the schedule verbs from Python.
 """
 
 import asyncio
