@@ -9,7 +9,7 @@ import asyncio
 import os
 import time
 
-from engine import WorkflowContext, workflow
+from engine import SchedulePayload, WorkflowContext, workflow
 
 
 async def inc(x: int) -> int:
@@ -55,6 +55,12 @@ async def bench_w4(ctx: WorkflowContext, seconds: float) -> float:
     """W4: a durable sleep, then a step that returns the wall-clock time it ran at."""
     await ctx.sleep(seconds)
     return await ctx.step.run("woke", wall_clock)
+
+
+@workflow(name="bench_tick")
+async def bench_tick(ctx: WorkflowContext, input: SchedulePayload) -> float:
+    """SCHED: started by an every-second schedule; a step returns the wall-clock time it ran at."""
+    return await ctx.step.run("ran", wall_clock)
 
 
 @workflow(name="bench_park")
