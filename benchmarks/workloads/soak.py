@@ -9,8 +9,10 @@ them. At every tenth of the runs completed (and after a 1,000-run warm-up) the R
 
 Every result is checked. The memory must not grow with the runs: ``growth_pct`` is the
 RSS at the end against the RSS at the first tenth, for each process. Beside each sample,
-the worker's RocksDB block cache in use (``rocksdb_cache_mb.<runs>``, from its status),
-which fills up to its budget while the stores grow. The samples go to
+the worker's RocksDB block cache in use (``rocksdb_cache_mb.<runs>``, from its status;
+it fills up to its budget while the stores grow), what its SST files' readers hold
+outside the cache (``rocksdb_table_readers_mb.<runs>``) and pymalloc's live blocks
+(``python_allocated_blocks.<runs>``: Python objects), to tell where any growth goes. The samples go to
 the JSON as ``curve.<process>.<runs>`` and are drawn in ``memory.png``.
 """
 
@@ -74,7 +76,10 @@ async def run(env, params: dict) -> dict[str, float]:
                 out[f"curve.{process}.{done}"] = memory_mb(pid)["rss_mb"]
             # The worker's stores' block cache (memtables charged to it): what of the RSS is
             # RocksDB filling its budget, not growth.
-            out[f"rocksdb_cache_mb.{done}"] = (await worker.status())["store"]["cache_usage_bytes"] / MB
+            status = await worker.status()
+            out[f"rocksdb_cache_mb.{done}"] = status["store"]["cache_usage_bytes"] / MB
+            out[f"rocksdb_table_readers_mb.{done}"] = status["store"].get("table_readers_bytes", 0) / MB
+            out[f"python_allocated_blocks.{done}"] = float(status.get("python", {}).get("allocated_blocks", 0))
             worker.check()
         elapsed = time.perf_counter() - t0
 

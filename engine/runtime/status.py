@@ -10,13 +10,15 @@ sees half of it), for probes, dashboards and the ``mem`` benchmark:
               "deferred_on_disk": N, "deferred_memory_limit": N},
      "outcomes_awaited": N, "timers_in_flight": N, "appends_in_flight": N,
      "store": {"cache_capacity_bytes": ..., "cache_usage_bytes": ..., "cache_pinned_bytes": ...,
-               "memtable_budget_bytes": ..., "memtable_usage_bytes": ...}}
+               "memtable_budget_bytes": ..., "memtable_usage_bytes": ..., "table_readers_bytes": ...},
+     "python": {"allocated_blocks": N}}
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from pathlib import Path
 
 import orjson
@@ -46,7 +48,11 @@ def worker_status(worker) -> dict:
         "outcomes_awaited": sum(proc.outcomes_awaited() for proc in processors.values()),
         "timers_in_flight": sum(proc.timers.in_flight() for proc in processors.values()),
         "appends_in_flight": worker.log.appends_in_flight(),
-        "store": dataclasses.asdict(worker.store_memory.figures()),
+        "store": {
+            **dataclasses.asdict(worker.store_memory.figures()),
+            "table_readers_bytes": sum(proc.store.table_readers_bytes() for proc in processors.values()),
+        },
+        "python": {"allocated_blocks": sys.getallocatedblocks()},  # pymalloc's live objects
     }
 
 

@@ -42,6 +42,11 @@ class StorePartition:
         """RocksDB's ``cur-size-all-mem-tables`` of this store: written, not yet flushed."""
         return self._db.property_int_value("rocksdb.cur-size-all-mem-tables") or 0
 
+    def table_readers_bytes(self) -> int:
+        """RocksDB's ``estimate-table-readers-mem``: what its open SST files hold outside
+        the block cache (their readers, and index and filter blocks not in the cache)."""
+        return self._db.property_int_value("rocksdb.estimate-table-readers-mem") or 0
+
     def applied_offset(self) -> int:
         """The last offset folded into this store, or -1 for an empty store."""
         raw = self._db.get(APPLIED_KEY)
