@@ -194,3 +194,15 @@ async def test_bad_schedules_are_refused_at_the_call_and_schedule_nothing(harnes
     with pytest.raises(UnknownWorkflowError, match="no_such_workflow"):
         await schedules.create(client, "no_such_workflow", "0 9 * * *")
     assert [s.schedule_id for s in await schedules.list(client)] == ["every_second/global"]
+
+
+async def test_a_client_with_a_store_reads_schedules_from_its_stores(harness, tmp_path):
+    await harness.worker(registry=reg)
+    client = await harness.client(store_dir=tmp_path / "client-stores")
+    created = await schedules.create(client, reminder, "0 8 * * 1-5", timezone="America/New_York", key="store")
+    assert created.next_tick is not None and created.next_tick.hour in (12, 13), "8:00 New York, as UTC"
+    listed = [s.schedule_id for s in await schedules.list(client)]
+    assert listed == ["every_second/global", "reminder/store"]
+    handle = await schedules.trigger(client, created.schedule_id)
+    assert (await handle.result(timeout=30)).startswith("remind store at ")
+    assert (await schedules.get(client, created.schedule_id)).runs == 1
