@@ -94,8 +94,13 @@ def routing_key(execution_id: str, session_id: str | None = None) -> str:
 
 
 def row_routing_key(row: dict) -> str:
-    """The routing key of an execution row, as the fold stores it."""
-    return routing_key(row["id"], row.get("session_id"))
+    """The routing key of an execution row: a queued run's is its queue key's."""
+    return row.get("routing") or routing_key(row["id"], row.get("session_id"))
+
+
+def queue_routing_key(queue: str, key: str | None) -> str:
+    """Where a (queue, concurrency key) and the runs on it live: one fold counts its slots."""
+    return f"\x00queue/{queue}/{key or ''}"
 
 
 def schedule_id(workflow: str, key: str) -> str:

@@ -10,7 +10,6 @@ import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
-from .. import names
 from ..client import CommandResult, ExecutionHandle, Outcome
 from ..fold.rows import Status
 from .common import add_log_options, command, engine, json_argument, note, warn
@@ -119,7 +118,7 @@ async def cmd_result(args) -> int:
 
 
 def _handle(client, execution):
-    routing_key = names.routing_key(execution.execution_id, execution.session_id)
+    routing_key = execution.routing_key
     return ExecutionHandle(client, execution.execution_id, routing_key, fresh=False)
 
 

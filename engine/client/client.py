@@ -14,10 +14,10 @@ import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from .. import names
 from ..errors import ExecutionNotFoundError
 from ..log.base import Log
 from ..wire.codec import Codec, default_codec
+from ..workflow.queues import Queue
 from ..workflow.registry import Workflow
 from .cluster import Cluster
 from .commands import Commands, invocation
@@ -81,15 +81,23 @@ class Client:
         session_id: str | None = None,
         run_timeout_seconds: float | None = None,
         initial_state: Any = None,
+        queue: Queue | None = None,
+        concurrency_key: str | None = None,
+        priority: int = 0,
     ) -> ExecutionHandle:
         """Append an invocation. A payload the workflow rejects raises and starts nothing.
 
         Invoking twice with the same ``execution_id``, workflow and payload starts one
         execution; the same id with another workflow or payload raises
-        ``ExecutionIdConflictError``. With ``run_timeout_seconds``, an execution still
-        running then is cancelled.
+        ``ExecutionIdConflictError``: the id deduplicates queued runs too. With
+        ``run_timeout_seconds``, an execution still running then is cancelled. On a
+        queue (``queue=``, else the workflow's own), the run starts once its (queue,
+        ``concurrency_key``) has a free slot, higher ``priority`` first.
         """
-        record = invocation(workflow, payload, execution_id, user_id, session_id, run_timeout_seconds, initial_state)
+        record = invocation(
+            workflow, payload, execution_id, user_id, session_id, run_timeout_seconds, initial_state,
+            queue, concurrency_key, priority,
+        )  # fmt: skip
         if execution_id is None:
             routing_key = await self._commands.submit(record, fresh=True)
             return ExecutionHandle(self, record["execution_id"], routing_key, True)
@@ -125,7 +133,7 @@ class Client:
     async def handle(self, execution_id: str, *, session_id: str | None = None) -> ExecutionHandle:
         """A handle on an existing execution (``ExecutionNotFoundError`` if there is none)."""
         execution = await self.get_execution(execution_id, session_id=session_id)
-        return ExecutionHandle(self, execution_id, names.routing_key(execution_id, execution.session_id), False)
+        return ExecutionHandle(self, execution_id, execution.routing_key, False)
 
     def stream(
         self,
@@ -184,8 +192,8 @@ class Client:
         result = await command(execution_id, *args, session_id=session_id, **kwargs)
         if result is None and session_id is None:
             found = await self._views.get_execution(execution_id, None)  # every partition; or not found
-            if found.session_id is not None:
-                result = await command(execution_id, *args, session_id=found.session_id, **kwargs)
+            if found.routing_key != execution_id:  # a run of a session, or on a queue
+                result = await command(execution_id, *args, session_id=found.routing_key, **kwargs)
         if result is None:
             raise ExecutionNotFoundError(f"no execution {execution_id!r} in namespace {self.log.namespace!r}")
         return result

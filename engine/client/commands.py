@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import names
 from ..clock import now_ms, to_datetime
-from ..errors import ExecutionIdConflictError, LogloomError
+from ..errors import ExecutionIdConflictError, InputValidationError, LogloomError
 from ..fold import EffectKind
 from ..fold.keys import execution_key
 from ..log.base import Log
@@ -26,6 +26,7 @@ from ..wire import records
 from ..wire.codec import Codec
 from ..wire.events import encode_event, split_topic
 from ..wire.serde import from_json, to_json
+from ..workflow.queues import Queue
 from ..workflow.registry import Workflow
 from ..workflow.state import dump_state
 from .live import LiveResults
@@ -41,14 +42,24 @@ def invocation(
     session_id: str | None,
     run_timeout_s: float | None,
     initial_state: Any,
+    queue: Queue | None = None,
+    concurrency_key: str | None = None,
+    priority: int = 0,
 ) -> records.Record:
-    """The ``InvocationRequested`` record, checked: bad input raises before anything is written."""
+    """The ``InvocationRequested`` record, checked: bad input raises before anything is written.
+
+    ``queue``: the run's queue, else the workflow's own (``@workflow(queue=...)``)."""
     execution_id = execution_id or uuid.uuid4().hex
     if isinstance(workflow, Workflow):
         name = workflow.name
         initial_state = workflow.check_input(payload, initial_state, name)
+        queue = queue or workflow.queue
     else:
         name = workflow
+    if queue is None and (concurrency_key is not None or priority):
+        raise InputValidationError(f"execution {execution_id}: concurrency_key and priority need a queue")
+    if queue is not None and session_id is not None:
+        raise InputValidationError(f"execution {execution_id}: a run cannot be in a session and on a queue")
     return records.invocation_requested(
         execution_id,
         now_ms(),
@@ -58,7 +69,16 @@ def invocation(
         session_id=session_id,
         initial_state=None if initial_state is None else dump_state(initial_state, execution_id),
         run_timeout_ms=None if run_timeout_s is None else int(run_timeout_s * 1000),
+        queue=None if queue is None else queue.request(concurrency_key, priority),
     )
+
+
+def invocation_routing_key(record: records.Record) -> str:
+    """Where an invocation goes: its queue key's partition, its session's, or its id's."""
+    request = record.get("queue")
+    if request is not None:
+        return names.queue_routing_key(request["name"], request["key"])
+    return names.routing_key(record["execution_id"], record["session_id"])
 
 
 class Commands:
@@ -75,7 +95,7 @@ class Commands:
     async def submit(self, record: records.Record, fresh: bool) -> str:
         """Append an invocation; returns its routing key. ``fresh``: the id is new, so nothing
         of it can precede this append, and the live view watches it before it is written."""
-        routing_key = names.routing_key(record["execution_id"], record["session_id"])
+        routing_key = invocation_routing_key(record)
         if fresh:
             await self.live.watch(routing_key, fresh=True)
         await self._append(routing_key, record)
@@ -89,9 +109,9 @@ class Commands:
 
         A run with that id of the same workflow and input is the same run; any other is a
         conflict."""
-        routing_key = names.routing_key(record["execution_id"], record["session_id"])
+        routing_key = invocation_routing_key(record)
         effects, state = await self.live.judge(routing_key, lambda: self._append(routing_key, record))
-        if any(e.kind == EffectKind.INVOKED for e in effects):
+        if any(e.kind in (EffectKind.INVOKED, EffectKind.QUEUED) for e in effects):
             return routing_key, True
         row = state.get(execution_key(record["execution_id"]))
         if row["workflow"] != record["workflow"] or from_json(row["input"]) != from_json(record["input"]):

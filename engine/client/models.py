@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .. import names
 from ..clock import to_datetime
 from ..errors import WorkflowFailedError
 from ..fold.rows import ENDED, Status
@@ -36,9 +37,12 @@ class Execution(BaseModel):
     # an event wait also its topic and event_key, a wait with a timeout its timeout_at, a child its id
     waiting_for: list[dict] = []
     state: dict | None = None  # the workflow's state as of its last recorded step
+    # on a queue: {name, key, priority, slot: held|waiting|released|requeued, position: 1.. while queued}
+    queue: dict | None = None
+    routing_key: str = ""  # where its records go (its id, its session, its schedule or its queue key)
 
     @classmethod
-    def from_row(cls, row: dict) -> Execution:
+    def from_row(cls, row: dict, queue_position: int | None = None) -> Execution:
         waits = []
         for _, wait in sorted(row.get("waits", {}).items(), key=lambda kv: int(kv[0])):
             shown = {
@@ -69,6 +73,8 @@ class Execution(BaseModel):
             completed_at=to_datetime(row["completed_at"]),
             waiting_for=waits,
             state=from_json(row.get("state")),
+            queue=None if not row.get("queue") else {**row["queue"], "position": queue_position},
+            routing_key=names.row_routing_key(row),
         )
 
     @property

@@ -36,7 +36,8 @@ class CommandResult:
         return self.outcome is Outcome.APPLIED
 
 
-_APPLIED = frozenset({EffectKind.INVOKED, EffectKind.CANCEL, EffectKind.WOKEN})
+# QUEUED: a resume ended the wait of a run that gave its queue slot back; it goes on once it has one.
+_APPLIED = frozenset({EffectKind.INVOKED, EffectKind.CANCEL, EffectKind.WOKEN, EffectKind.QUEUED})
 
 
 def judge(effects: list[Effect], row: dict, applied: str) -> CommandResult:

@@ -11,7 +11,7 @@ from .. import names
 from ..clock import to_datetime
 from ..errors import ExecutionNotFoundError, ScheduleNotFoundError
 from ..fold import NOT_APPLIED, EffectKind
-from ..fold.keys import EXECUTION_PREFIX, SCHEDULE_PREFIX, execution_key, schedule_key, session_state_key
+from ..fold.keys import EXECUTION_PREFIX, SCHEDULE_PREFIX, execution_key, queue_key, schedule_key, session_state_key
 from ..wire.records import RecordType
 from ..wire.serde import from_json
 from .live import LiveResults
@@ -78,17 +78,32 @@ class Views:
                 row = await self.live.row(execution_id, None)
             if row is None:
                 raise self._not_found(execution_id)
-            return Execution.from_row(row)
+            return await self._execution(row)
         row = self.live.watched_row(execution_id, routing_key)
         if row is None:
             state, _ = await self.scans.routing_key(routing_key)
             row = state.get(execution_key(execution_id))
-        if row is None and session_id is None:  # perhaps a run of a session: look everywhere
+        if row is None and session_id is None:  # perhaps a run of a session or a queue: look everywhere
             state, _ = await self.scans.elsewhere(execution_id)
             row = state.get(execution_key(execution_id))
         if row is None:
             raise self._not_found(execution_id)
-        return Execution.from_row(row)
+        return await self._execution(row)
+
+    async def _execution(self, row: dict) -> Execution:
+        """The execution of ``row``; a queued run's with its place in its queue (1: next)."""
+        if row["status"] != "queued":
+            return Execution.from_row(row)
+        queued = row["queue"]
+        routing_key = names.queue_routing_key(queued["name"], queued["key"])
+        slots_key = queue_key(queued["name"], queued["key"])
+        if isinstance(self.live, StoredResults):
+            slots = await self.live.lookup(routing_key, slots_key)
+        else:
+            state, _ = await self.scans.routing_key(routing_key)
+            slots = state.get(slots_key)
+        ids = [run_id for _, _, run_id in (slots or {}).get("waiting", [])]
+        return Execution.from_row(row, ids.index(row["id"]) + 1 if row["id"] in ids else None)
 
     async def history(self, execution_id: str, session_id: str | None, include_claims: bool) -> list[HistoryRecord]:
         state, folded = await self.scans.routing_key(names.routing_key(execution_id, session_id), collect=True)

@@ -14,13 +14,13 @@ The other rules, one module per concern: executions, steps and cancellation
 (``executions.py``, rules 2, 3, 5), sleeps and suspensions (``waits.py``, 4), event waits
 (``event_waits.py``, 6-8), child workflows (``children.py``, 9-11), sessions
 (``sessions.py``, 12), workers' announcements (``workers.py``, 13), cron schedules
-(``schedules.py``, 14).
+(``schedules.py``, 14), queues (``queues.py``, 15).
 """
 
 from __future__ import annotations
 
 from ..wire.records import RecordType
-from . import children, event_waits, executions, schedules, sessions, waits, workers
+from . import children, event_waits, executions, queues, schedules, sessions, waits, workers
 from .effects import Effect, EffectKind, ignored
 from .keys import EPOCH_KEY
 from .state import State
@@ -48,6 +48,7 @@ RULES = {
     **sessions.RULES,
     **workers.RULES,
     **schedules.RULES,
+    **queues.RULES,
 }
 
 _missing = set(RecordType) - set(RULES)

@@ -41,6 +41,9 @@ class EffectKind(StrEnum):
     REPORT = "report"  # the ended child's report to send to its parent
     CANCEL_CHILD = "cancel_child"  # the outbox entry of a child to cancel
     CHILD_ACK = "child_ack"  # {routing}: tell the child's partition its report arrived
+    # queues (rule 15)
+    QUEUED = "queued"  # the row: the run waits for a slot of its queue
+    QUEUE = "queue"  # a queue key's slots after a change
     # cron schedules (rule 14)
     SCHEDULE = "schedule"  # the schedule's row after the change (None once deleted)
     # nothing changed

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 from ..wire.records import RecordType
-from . import children, schedules, sessions
+from . import children, queues, schedules, sessions
 from .effects import Effect, EffectKind, duplicate, step
 from .keys import active_key, execution_key, journal_key
 from .rows import EntryStatus, Status, active_row, new_execution
@@ -34,7 +34,10 @@ def invocation_requested(state: State, r: dict) -> list[Effect]:
     execution_id = r["execution_id"]
     if state.get(execution_key(execution_id)) is not None:
         return [duplicate(execution_id, "execution already exists"), *children.report_again(state, execution_id)]
-    return new_execution(state, r)
+    if r.get("queue") is None:
+        return new_execution(state, r)
+    effects = new_execution(state, dict(r, routing=queues.routing(r)))
+    return queues.admit(state, state.get(execution_key(execution_id)), r["queue"], effects)
 
 
 def execution_started(state: State, r: dict) -> list[Effect]:
@@ -113,6 +116,8 @@ def _end(state: State, r: dict, outcome: dict) -> list[Effect]:
     effects = [Effect(_FINISHED, row["id"], row), *children.on_ended(state, row), *sessions.on_ended(state, row)]
     if "@" in row["id"]:  # perhaps a run of a schedule (names.scheduled_run_schedule)
         effects += schedules.on_run_ended(state, row, r["at"])
+    if row.get("queue"):
+        effects += queues.on_run_ended(state, row)
     return effects
 
 

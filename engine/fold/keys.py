@@ -36,6 +36,8 @@ LAYOUT = (
     KeyKind(b"cr/", "cr/<child>", "an ended child's report, until its parent has it"),
     KeyKind(b"sl/", "sl/<session>", "the session's turn: the runs holding it and the queue"),
     KeyKind(b"ss/", "ss/<session>", "the session's state: key -> JSON of its value"),
+    KeyKind(b"q/", "q/<queue>\\0<key>", "a queue key's slots: the runs holding one, the runs waiting, in order"),
+    KeyKind(b"ql/", "ql/<queue>", "a queue's concurrency limit, as set at run time (QueueLimitSet)"),
     KeyKind(b"sc/", "sc/<schedule>", "a cron schedule: its spec, policies, last and next tick, open runs"),
     KeyKind(b"w/", "w/<worker>", "what a worker announced it runs (partition 0)"),
     KeyKind(b"d/", "d/<offset>", "a record that could not be decoded, with the reason"),
@@ -245,3 +247,21 @@ def schedule_timer_id(schedule_id: str) -> str:
 
 def schedule_timer_key(due_at_ms: int, schedule_id: str) -> bytes:
     return timer_key(due_at_ms, schedule_timer_id(schedule_id), SCHEDULE_TIMER_SEQ)
+
+
+# -- queues ------------------------------------------------------------------------------------
+
+QUEUE_PREFIX = b"q/"
+
+
+def queue_key(queue: str, key: str | None) -> bytes:
+    return QUEUE_PREFIX + queue.encode() + b"\0" + (key or "").encode()
+
+
+def queue_prefix(queue: str) -> bytes:
+    """Every key of one queue."""
+    return QUEUE_PREFIX + queue.encode() + b"\0"
+
+
+def queue_limit_key(queue: str) -> bytes:
+    return b"ql/" + queue.encode()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from .. import names
+from . import queues
 from .effects import Effect, EffectKind, duplicate, ignored, step
 from .keys import active_key, awaiting_key, execution_key, journal_key, suspension_key, timer_key
 from .state import State
@@ -21,6 +22,7 @@ class Status(StrEnum):
     """An execution's status."""
 
     PENDING = "pending"
+    QUEUED = "queued"  # waits for a slot of its queue (``queues.py``)
     RUNNING = "running"
     WAITING = "waiting"
     COMPLETED = "completed"
@@ -28,7 +30,7 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
-ACTIVE = frozenset({Status.PENDING, Status.RUNNING, Status.WAITING})
+ACTIVE = frozenset({Status.PENDING, Status.QUEUED, Status.RUNNING, Status.WAITING})
 ENDED = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
 
 
@@ -89,6 +91,8 @@ def new_execution(state: State, r: dict) -> list[Effect]:
         "initial_state": r.get("initial_state"),
         "state": r.get("initial_state"),
     }
+    if r.get("routing"):  # a run on a queue: routed by its queue key
+        row["routing"] = r["routing"]
     if r.get("parent_execution_id") and r.get("reply_key"):  # a child: it reports its end there
         row["parent"] = {"seq": r.get("parent_seq"), "reply_key": r["reply_key"]}
     effects = [Effect(_INVOKED, execution_id, row)]
@@ -166,6 +170,8 @@ def close_wait(state: State, row: dict, seq: int, entry: dict, unregister: bool 
         row["status"] = _RUNNING_ROW
     state.put(execution_key(execution_id), row)
     effects.append(Effect(_WOKEN, execution_id, row))
+    if row.get("queue"):  # it may have given its slot back while it waited
+        return queues.on_wait_closed(state, row, effects)
     return effects
 
 

@@ -37,6 +37,7 @@ DRAIN_POLL_S = 0.05
 # Read at every run's end, as module names (docs/architecture.md: enum members on hot paths).
 _BEING_EVICTED = (RunState.EVICTED, RunState.EVICTED_WOKEN)
 _EVICTED_WOKEN, _STOPPING, _PENDING = RunState.EVICTED_WOKEN, RunState.STOPPING, Status.PENDING
+_QUEUED = Status.QUEUED
 
 
 class Invoker:
@@ -109,6 +110,8 @@ class Invoker:
         execution_id = row["id"]
         if row.get("cancel"):  # asked to stop before it ran again: no replay needed
             ExecutionRun(processor, row, Journal(execution_id)).record_cancelled()
+            return
+        if row["status"] == _QUEUED:  # waits for a slot of its queue: the fold starts it then
             return
         if self.running() >= self.max_runs_in_memory:
             self.start_queue.push(processor, execution_id)

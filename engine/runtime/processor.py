@@ -294,6 +294,8 @@ ACTIONS: dict[EffectKind, _Action] = {
             EffectKind.DUPLICATE,
             EffectKind.IGNORED,
             EffectKind.SCHEDULE,
+            EffectKind.QUEUED,
+            EffectKind.QUEUE,
         )
     },
 }

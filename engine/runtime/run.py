@@ -179,6 +179,9 @@ class ExecutionRun:
     def _now_idle(self) -> None:
         self.idle_token += 1
         self._move(_ALL_PARKED)
+        if self.row.get("queue") and self.processor.active:  # it gives its queue slot back
+            ack = self.append(records.run_parked, waits=sorted(self.parked))
+            ack.add_done_callback(log_failure)
         if self.state is _IDLE:
             self.idle_runs.add(self)
 

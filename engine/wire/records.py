@@ -58,6 +58,9 @@ class RecordType(StrEnum):
     # sessions
     SESSION_LOCK_REQUESTED = "SessionLockRequested"
     SESSION_STATE_SET = "SessionStateSet"
+    # queues
+    RUN_PARKED = "RunParked"
+    QUEUE_LIMIT_SET = "QueueLimitSet"
     # cron schedules
     SCHEDULE_SET = "ScheduleSet"
     SCHEDULE_COMMAND = "ScheduleCommand"
@@ -257,8 +260,9 @@ def invocation_requested(
     root_execution_id: str | None = None,
     parent_seq: int | None = None,
     reply_key: str | None = None,
+    queue: dict | None = None,
 ) -> Record:
-    """Start an execution; idempotent by execution id."""
+    """Start an execution; idempotent by execution id. ``queue``: {name, key, limit, priority}."""
     return _record(
         RecordType.INVOCATION_REQUESTED,
         execution_id,
@@ -274,6 +278,7 @@ def invocation_requested(
         initial_state=initial_state,
         parent_seq=parent_seq,
         reply_key=reply_key,
+        queue=queue,
     )
 
 
@@ -461,3 +466,15 @@ def schedule_ticked(
         ticks=ticks,
         next_tick_ms=next_tick_ms,
     )
+
+
+# -- queues -------------------------------------------------------------------------------------
+
+
+def run_parked(execution_id: str, epoch: int, at_ms: int, *, waits: list[int]) -> Record:
+    """Owner: the queued run's every branch waits at ``waits``; it gives its slot back."""
+    return _record(RecordType.RUN_PARKED, execution_id, epoch, at_ms, waits=waits)
+
+
+def queue_limit_set(at_ms: int, *, queue: str, limit: int) -> Record:
+    return _record(RecordType.QUEUE_LIMIT_SET, "", COMMAND_EPOCH, at_ms, queue=queue, limit=limit)

@@ -10,6 +10,7 @@ from .children import BatchStepResult, BatchWorkflowInput, ChildHandle
 from .context import BatchResult, BatchStats, WorkflowContext
 from .journal import Journal
 from .port import RunPort
+from .queues import Queue, queue
 from .registry import (
     Backoff,
     EventTrigger,
@@ -39,6 +40,7 @@ __all__ = [
     "Function",
     "FunctionContext",
     "Journal",
+    "Queue",
     "Registry",
     "Resumed",
     "RetryPolicy",
@@ -51,6 +53,7 @@ __all__ = [
     "WorkflowState",
     "current_step",
     "event",
+    "queue",
     "function",
     "registry",
     "workflow",

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import InputValidationError, LogloomError, UnknownWorkflowError
 from ..wire.events import register_event_schema
 from .binding import Binder
+from .queues import Queue
 from .schedule_spec import ScheduleSpec, schedule_from
 from .state import WorkflowState
 
@@ -74,6 +75,7 @@ class Workflow:
         triggers: list[EventTrigger] | None = None,
         state_schema: type | None = None,
         schedule: ScheduleSpec | None = None,
+        queue: Queue | None = None,
     ):
         if not inspect.iscoroutinefunction(fn):
             raise LogloomError(f"@workflow needs an async def, got {fn!r}")
@@ -86,6 +88,9 @@ class Workflow:
         self.binder = Binder(fn, skip=1)
         self.triggers = list(triggers or [])
         self.schedule = schedule  # its own cron schedule (key "global"); more with schedules.create
+        if queue is not None and not isinstance(queue, Queue):
+            raise LogloomError(f"queue= takes a queue(name, concurrency_limit), got {queue!r}")
+        self.queue = queue  # its runs' queue, unless an invocation names another
         self.state_schema = state_schema or WorkflowState
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
@@ -119,8 +124,14 @@ class Workflow:
         session_id: str | None = None,
         run_timeout_seconds: float | None = None,
         initial_state: Any = None,
+        queue: Queue | None = None,
+        concurrency_key: str | None = None,
+        priority: int = 0,
     ) -> Any:
-        """Start an execution; returns a handle at once. Invalid payloads start nothing."""
+        """Start an execution; returns a handle at once. Invalid payloads start nothing.
+
+        On a queue (``queue=``, else the workflow's own), it starts once its
+        (queue, ``concurrency_key``) has a free slot, higher ``priority`` first."""
         return await client.invoke(
             self,
             payload,
@@ -129,6 +140,9 @@ class Workflow:
             session_id=session_id,
             run_timeout_seconds=run_timeout_seconds,
             initial_state=initial_state,
+            queue=queue,
+            concurrency_key=concurrency_key,
+            priority=priority,
         )
 
     async def run(self, client: WorkflowClient, payload: Any = None, *, timeout: float | None = None, **options) -> Any:
@@ -179,13 +193,14 @@ class Registry:
         state_schema: type | None = None,
         schedule: Any = None,
         cron: str | None = None,
+        queue: Queue | None = None,
     ):
         """``@workflow`` into this registry (a worker given this registry runs only these)."""
         all_triggers = list(triggers or []) + ([event(trigger_on_event)] if trigger_on_event else [])
         spec = schedule_from(schedule, cron)
 
         def wrap(f: Callable) -> Workflow:
-            return self.add(Workflow(f, name, all_triggers, state_schema, spec))
+            return self.add(Workflow(f, name, all_triggers, state_schema, spec, queue))
 
         return wrap(fn) if fn is not None else wrap
 
@@ -218,6 +233,7 @@ def workflow(
     state_schema: type | None = None,
     schedule: Any = None,
     cron: str | None = None,
+    queue: Queue | None = None,
 ):
     """Register an ``async def wf(ctx: WorkflowContext, ...)`` as a durable workflow.
 
@@ -225,6 +241,7 @@ def workflow(
     start one execution per event published on that topic.
     ``schedule="0 9 * * *"`` (or a dict with ``cron`` and ``timezone``; Polos style) or
     ``cron="*/5 * * * *"`` (AGNT5 style) start one run per tick (``docs/flow-control.md``).
+    ``queue=queue("openai", concurrency_limit=20)`` bounds how many of its runs go at once.
     """
     return registry.workflow(
         fn,
@@ -234,6 +251,7 @@ def workflow(
         state_schema=state_schema,
         schedule=schedule,
         cron=cron,
+        queue=queue,
     )
 
 

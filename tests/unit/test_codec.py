@@ -21,6 +21,7 @@ SAMPLES = {
         "initial_state": None,
         "parent_seq": None,
         "reply_key": None,
+        "queue": {"name": "openai", "key": "tenant-1", "limit": 20, "priority": 0},
     },
     "ExecutionStarted": {"worker": "w1"},
     "StepCompleted": {"seq": 1, "key": "charge", "attempt": 1, "result": '{"id":"x"}', "state": '{"n":1}'},
@@ -85,6 +86,8 @@ SAMPLES = {
     "SessionLockRequested": {"seq": 8, "key": "session.lock"},
     "SessionStateSet": {"seq": 9, "key": "session.set:count:1", "name": "count", "value": "3"},
     "WorkerAnnounced": {"worker": "host-1-abc", "workflows": [{"name": "welcome", "triggers": ["signups"]}]},
+    "RunParked": {"waits": [3, 4]},
+    "QueueLimitSet": {"queue": "openai", "limit": 5},
     "ScheduleSet": {
         "schedule_id": "report/global",
         "workflow": "report",

@@ -31,6 +31,8 @@ def built_keys() -> list[bytes]:
         keys.session_lock_key("s-1"),
         keys.session_state_key("s-1"),
         keys.schedule_key("report/user-7"),
+        keys.queue_key("openai", "tenant-1"),
+        keys.queue_limit_key("openai"),
         keys.worker_key("host-1-abc"),
         keys.dead_record_key(12),
     ]

@@ -1,0 +1,141 @@
+"""Queues with concurrency keys on both logs (issue #18): the limit holds at every instant,
+FIFO per key, keys are isolated, parked runs free their slots, cancelling frees a slot.
+
+Each test's queue has a name of its own, and its workflows count the runs inside their
+step at once in this process (the harness's worker runs here, on both logs)."""
+
+import asyncio
+import uuid
+
+import pytest
+from helpers import assert_eventually
+
+from engine import InputValidationError, WorkflowContext, queue, workflow
+
+INSIDE: dict[str, int] = {}
+MOST: dict[str, int] = {}
+ORDER: dict[str, list] = {}
+
+
+async def occupy(name: str, tag: str, seconds: float) -> str:
+    INSIDE[name] = INSIDE.get(name, 0) + 1
+    MOST[name] = max(MOST.get(name, 0), INSIDE[name])
+    ORDER.setdefault(name, []).append(tag)
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        INSIDE[name] -= 1
+    return tag
+
+
+@workflow
+async def q_work(ctx: WorkflowContext, name: str, tag: str, seconds: float) -> str:
+    return await ctx.step.run("occupy", occupy, name, tag, seconds)
+
+
+@workflow
+async def q_park(ctx: WorkflowContext, name: str, tag: str) -> str:
+    await ctx.step.run("before", occupy, name, tag, 0.0)
+    approved = (await ctx.step.suspend("approval")).data
+    return await ctx.step.run("after", occupy, name, f"{tag}:{approved}", 0.0)
+
+
+def fresh(limit: int):
+    return queue(f"q{uuid.uuid4().hex[:8]}", concurrency_limit=limit)
+
+
+async def test_the_limit_holds_at_every_instant_and_runs_start_in_order(harness):
+    await harness.worker()
+    client = await harness.client()
+    q = fresh(3)
+    handles = [
+        await q_work.invoke(client, {"name": q.name, "tag": f"r{i}", "seconds": 0.2}, queue=q, concurrency_key="k")
+        for i in range(24)
+    ]
+    results = await asyncio.gather(*(h.result(timeout=60) for h in handles))
+    assert results == [f"r{i}" for i in range(24)]
+    assert MOST[q.name] == 3, "3 at once, never more"
+    assert ORDER[q.name] == [f"r{i}" for i in range(24)], "FIFO within a key"
+
+
+async def test_a_saturated_key_does_not_delay_another(harness):
+    await harness.worker()
+    client = await harness.client()
+    q = fresh(1)
+    busy = [
+        await q_work.invoke(client, {"name": q.name, "tag": f"a{i}", "seconds": 1.0}, queue=q, concurrency_key="a")
+        for i in range(4)
+    ]
+    other = await q_work.invoke(client, {"name": q.name, "tag": "b0", "seconds": 0.0}, queue=q, concurrency_key="b")
+    assert await other.result(timeout=30) == "b0"
+    queued = await client.get_execution(busy[3].execution_id)
+    assert queued.status == "queued" and queued.queue["position"] in (2, 3), queued.queue
+    await asyncio.gather(*(h.result(timeout=60) for h in busy))
+
+
+async def test_parked_runs_free_their_slots_and_take_one_again_when_woken(harness):
+    await harness.worker()
+    client = await harness.client()
+    q = fresh(2)
+    parked = [await q_park.invoke(client, {"name": q.name, "tag": f"p{i}"}, queue=q) for i in range(2)]
+
+    async def both_waiting():
+        return all([(await client.get_execution(h.execution_id)).status == "waiting" for h in parked])
+
+    await assert_eventually(both_waiting, timeout=30, message="two runs parked on their approval")
+    quick = [await q_work.invoke(client, {"name": q.name, "tag": f"w{i}", "seconds": 0.3}, queue=q) for i in range(4)]
+    assert await asyncio.gather(*(h.result(timeout=30) for h in quick)) == [f"w{i}" for i in range(4)]
+    for h in parked:
+        await client.resume(h.execution_id, "approval", "yes")
+    assert await asyncio.gather(*(h.result(timeout=30) for h in parked)) == ["p0:yes", "p1:yes"]
+    assert MOST[q.name] <= 2
+
+
+async def test_a_woken_run_waits_for_a_slot_if_none_is_free(harness):
+    await harness.worker()
+    client = await harness.client()
+    q = fresh(1)
+    parked = await q_park.invoke(client, {"name": q.name, "tag": "p"}, queue=q)
+    await assert_eventually(lambda: _status(client, parked.execution_id, "waiting"), timeout=30)
+    long = await q_work.invoke(client, {"name": q.name, "tag": "long", "seconds": 1.5}, queue=q)
+    await assert_eventually(lambda: _status(client, long.execution_id, "running"), timeout=30)
+    await client.resume(parked.execution_id, "approval", "late")
+    requeued = await assert_eventually(lambda: _status(client, parked.execution_id, "queued"), timeout=30)
+    assert requeued.queue["slot"] == "requeued" and requeued.queue["position"] == 1
+    assert await long.result(timeout=30) == "long"
+    assert await parked.result(timeout=30) == "p:late"
+    assert MOST[q.name] == 1 and ORDER[q.name] == ["p", "long", "p:late"]
+
+
+async def test_cancelling_a_running_or_queued_run_frees_its_place(harness):
+    await harness.worker()
+    client = await harness.client()
+    q = fresh(1)
+    first = await q_work.invoke(client, {"name": q.name, "tag": "first", "seconds": 30}, queue=q)
+    second = await q_work.invoke(client, {"name": q.name, "tag": "second", "seconds": 30}, queue=q)
+    third = await q_work.invoke(client, {"name": q.name, "tag": "third", "seconds": 0.0}, queue=q)
+    await assert_eventually(lambda: _status(client, first.execution_id, "running"), timeout=30)
+    await client.cancel(second.execution_id)  # queued: it leaves the queue
+    await client.terminate(first.execution_id)  # running: its slot goes to the next, at once
+    assert await third.result(timeout=30) == "third"
+    assert (await client.get_execution(second.execution_id)).status == "cancelled"
+    assert ORDER[q.name] == ["first", "third"]
+
+
+async def test_bad_queue_use_is_refused_and_starts_nothing(harness):
+    await harness.worker()
+    client = await harness.client()
+    with pytest.raises(InputValidationError, match="concurrency_limit must be an int >= 1"):
+        queue("zero", concurrency_limit=0)
+    with pytest.raises(InputValidationError, match="without '/'"):
+        queue("a/b")
+    with pytest.raises(InputValidationError, match="need a queue"):
+        await q_work.invoke(client, {"name": "x", "tag": "x", "seconds": 0}, concurrency_key="k")
+    with pytest.raises(InputValidationError, match="a session and on a queue"):
+        await q_work.invoke(client, {"name": "x", "tag": "x", "seconds": 0}, queue=fresh(1), session_id="s")
+    assert await client.list_executions() == []
+
+
+async def _status(client, execution_id: str, status: str):
+    execution = await client.get_execution(execution_id)
+    return execution if execution.status == status else None
