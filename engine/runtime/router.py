@@ -193,10 +193,18 @@ class Router:
                 appends.append(self._dead_letter(entry, f"event does not fit workflow {wf.name}: {exc}"))
                 continue
             execution_id = names.trigger_execution_id(wf.name, entry.topic, entry.partition, entry.offset)
+            request = None if wf.queue is None else wf.queue.request(None, 0)  # its queue, one key for all events
             record = records.invocation_requested(
-                execution_id, now_ms(), workflow=wf.name, input=to_json(payload, f"input of execution {execution_id}")
+                execution_id,
+                now_ms(),
+                workflow=wf.name,
+                input=to_json(payload, f"input of execution {execution_id}"),
+                queue=request,
             )
-            appends.append(self._append(names.routing_key(execution_id), record))
+            routing_key = (
+                names.routing_key(execution_id) if request is None else names.queue_routing_key(wf.queue.name, None)
+            )
+            appends.append(self._append(routing_key, record))
         if entry.topic in self._awaited:
             event_key = entry.key.decode(errors="replace") if entry.key else None
             record = records.event_received(

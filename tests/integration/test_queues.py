@@ -10,7 +10,7 @@ import uuid
 import pytest
 from helpers import assert_eventually
 
-from engine import InputValidationError, WorkflowContext, queue, workflow
+from engine import InputValidationError, WorkflowContext, event, queue, workflow
 
 INSIDE: dict[str, int] = {}
 MOST: dict[str, int] = {}
@@ -38,6 +38,15 @@ async def q_park(ctx: WorkflowContext, name: str, tag: str) -> str:
     await ctx.step.run("before", occupy, name, tag, 0.0)
     approved = (await ctx.step.suspend("approval")).data
     return await ctx.step.run("after", occupy, name, f"{tag}:{approved}", 0.0)
+
+
+TRIGGER_TOPIC = f"qtrig-{uuid.uuid4().hex[:8]}"
+TRIGGERED = queue(f"qt{uuid.uuid4().hex[:8]}", concurrency_limit=2)
+
+
+@workflow(triggers=[event(TRIGGER_TOPIC)], queue=TRIGGERED)
+async def q_on_event(ctx: WorkflowContext, n: int) -> str:
+    return await ctx.step.run("occupy", occupy, TRIGGERED.name, f"e{n}", 0.3)
 
 
 def fresh(limit: int):
@@ -139,3 +148,19 @@ async def test_bad_queue_use_is_refused_and_starts_nothing(harness):
 async def _status(client, execution_id: str, status: str):
     execution = await client.get_execution(execution_id)
     return execution if execution.status == status else None
+
+
+async def test_an_event_triggered_workflow_on_a_queue_keeps_its_limit(harness):
+    await harness.worker()
+    client = await harness.client()
+    for n in range(6):
+        await client.publish_event(TRIGGER_TOPIC, {"n": n})
+
+    async def all_done():
+        runs = [e for e in await client.list_executions() if e.workflow == "q_on_event"]
+        return runs if len(runs) == 6 and all(r.status == "completed" for r in runs) else None
+
+    runs = await assert_eventually(all_done, timeout=60, message="6 triggered runs completed")
+    assert sorted(r.result for r in runs) == [f"e{n}" for n in range(6)]
+    assert all(r.queue["name"] == TRIGGERED.name for r in runs)
+    assert MOST[TRIGGERED.name] == 2
