@@ -1,7 +1,7 @@
 """The ``logloom`` command: parsing, printing and exit codes. The work is done by the engine.
 
 One module per noun (``workflow.py``, ``history.py``, ``events.py``, ``session.py``,
-``schedule.py``, ``cluster.py`` for workers and partitions, ``agent.py`` for streaming agent runs, and
+``schedule.py``, ``queue.py``, ``cluster.py`` for workers and partitions, ``agent.py`` for streaming agent runs, and
 ``run.py`` for the commands that host a worker); the exit codes are in ``exits.py``.
 """
 
@@ -15,7 +15,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from ..errors import LogloomError
-from . import agent, cluster, events, exits, history, run, schedule, session, workflow
+from . import agent, cluster, events, exits, history, queue, run, schedule, session, workflow
 from .exits import Exit
 
 DESCRIPTION = "Durable execution for Python workflows, on a partitioned log: run workers, start and inspect runs."
@@ -45,6 +45,7 @@ def parser() -> argparse.ArgumentParser:
     workflow.add_workflow_parser(sub)  # workflow start|execute|get|describe|result|list|count|cancel|terminate|resume
     session.add_parsers(sub)
     schedule.add_parsers(sub)  # schedule list|get|create|pause|resume|delete|trigger|backfill
+    queue.add_parsers(sub)  # queue list|set-limit
     cluster.add_parsers(sub)  # workflows, partitions
     agent.add_parsers(sub)  # agent stream|attach
     return p

@@ -14,6 +14,10 @@ def _yes_no(value: bool | None) -> str:
     return "?" if value is None else "yes" if value else "no"
 
 
+def _queue(declared: dict | None) -> str:
+    return f"{declared['name']} ({declared['limit']})" if declared else "-"
+
+
 async def cmd_workflows(args) -> int:
     async with engine(args) as (client, _):  # not read-only: a worker elsewhere says who is connected
         workers = await client.workers()
@@ -21,8 +25,9 @@ async def cmd_workflows(args) -> int:
     by_name: dict[str, dict] = {}
     for worker in shown:
         for wf in worker.workflows:
-            row = by_name.setdefault(wf.name, {"workflow": wf.name, "triggers": [], "workers": []})
+            row = by_name.setdefault(wf.name, {"workflow": wf.name, "triggers": [], "queue": None, "workers": []})
             row["triggers"] = sorted(set(row["triggers"]) | set(wf.triggers))
+            row["queue"] = row["queue"] or wf.queue
             row["workers"].append(worker.worker)
     listing = [by_name[name] for name in sorted(by_name)]
     if not shown:
@@ -33,8 +38,9 @@ async def cmd_workflows(args) -> int:
         emit(args, [w.model_dump(mode="json") for w in shown],
              lambda _: columns(rows, ["WORKER", "CONNECTED", "STARTED", "WORKFLOWS"]))  # fmt: skip
         return Exit.OK
-    rows = [[r["workflow"], ", ".join(r["triggers"]) or "-", str(len(r["workers"]))] for r in listing]
-    emit(args, listing, lambda _: columns(rows, ["WORKFLOW", "TRIGGERS", "WORKERS"]))
+    rows = [[r["workflow"], ", ".join(r["triggers"]) or "-", _queue(r["queue"]), str(len(r["workers"]))]
+            for r in listing]  # fmt: skip
+    emit(args, listing, lambda _: columns(rows, ["WORKFLOW", "TRIGGERS", "QUEUE", "WORKERS"]))
     return Exit.OK
 
 

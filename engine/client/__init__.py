@@ -2,7 +2,7 @@
 
 from . import schedules
 from .client import Client
-from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord, PartitionInfo, Schedule, WorkerInfo
+from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord, PartitionInfo, QueueKey, Schedule, WorkerInfo
 from .outcomes import CommandResult, Outcome
 from .run_stream import StreamEvent
 
@@ -15,6 +15,7 @@ __all__ = [
     "HistoryRecord",
     "Outcome",
     "PartitionInfo",
+    "QueueKey",
     "Schedule",
     "StreamEvent",
     "WorkerInfo",

@@ -11,23 +11,37 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ..errors import ExecutionNotFoundError
+from ..clock import now_ms
+from ..errors import ExecutionNotFoundError, InputValidationError
 from ..log.base import Log
+from ..wire import records
 from ..wire.codec import Codec, default_codec
 from ..workflow.queues import Queue
 from ..workflow.registry import Workflow
 from .cluster import Cluster
 from .commands import Commands, invocation
 from .live import MAX_FINISHED_RESULTS, MAX_IDLE_KEYS, LiveResults
-from .models import DeadLetter, Execution, ExecutionHandle, HistoryRecord, PartitionInfo, Schedule, WorkerInfo
+from .models import (
+    DeadLetter,
+    Execution,
+    ExecutionHandle,
+    HistoryRecord,
+    PartitionInfo,
+    QueueKey,
+    Schedule,
+    WorkerInfo,
+)
 from .outcomes import CommandResult
 from .run_stream import StreamEvent, stream_events
 from .scans import JournalScans
 from .stored import StoredResults
 from .views import Views
+
+DECLARED_QUEUES_TTL_S = 60.0  # how long a client trusts what it read of the workers' declared queues
 
 
 class Client:
@@ -59,6 +73,8 @@ class Client:
         self._commands = Commands(log_, self.codec, self.live)
         self._views = Views(scans, self.live)
         self._cluster = Cluster(scans)
+        self._declared: dict[str, dict | None] = {}  # workflow name -> its declared queue
+        self._declared_at = 0.0
 
     async def __aenter__(self) -> Client:
         return self
@@ -94,6 +110,8 @@ class Client:
         queue (``queue=``, else the workflow's own), the run starts once its (queue,
         ``concurrency_key``) has a free slot, higher ``priority`` first.
         """
+        if isinstance(workflow, str) and queue is None:  # by name: the queue its workers declare
+            queue = await self._declared_queue(workflow)
         record = invocation(
             workflow, payload, execution_id, user_id, session_id, run_timeout_seconds, initial_state,
             queue, concurrency_key, priority,
@@ -103,6 +121,16 @@ class Client:
             return ExecutionHandle(self, record["execution_id"], routing_key, True)
         routing_key, _ = await self._commands.submit_once(record)  # ExecutionIdConflictError
         return ExecutionHandle(self, execution_id, routing_key, False)
+
+    async def _declared_queue(self, workflow: str) -> Queue | None:
+        """The queue the workers declare for ``workflow`` (``@workflow(queue=...)``), from
+        their announcements, read again after ``DECLARED_QUEUES_TTL_S``."""
+        now = time.monotonic()
+        if workflow not in self._declared or now - self._declared_at > DECLARED_QUEUES_TTL_S:
+            self._declared = {wf.name: wf.queue for worker in await self.workers() for wf in worker.workflows}
+            self._declared_at = now
+        declared = self._declared.get(workflow)
+        return None if declared is None else Queue(declared["name"], declared["limit"])
 
     async def batch_invoke(
         self, workflows: list, *, user_id: str | None = None, session_id: str | None = None
@@ -243,6 +271,18 @@ class Client:
     async def list_schedules(self) -> list[Schedule]:
         """Every cron schedule of the namespace, by id."""
         return await self._views.schedules()
+
+    async def list_queues(self, queue: str | None = None) -> list[QueueKey]:
+        """Each (queue, concurrency key) that has had a run: its limit, its runs holding a
+        slot and its runs waiting, in order."""
+        return await self._views.queue_keys(queue)
+
+    async def set_queue_limit(self, queue: str, limit: int) -> None:
+        """Change a queue's concurrency limit for every key, at once and without a restart
+        (it overrides the limit the code declares, until set again)."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise InputValidationError(f"queue {queue!r}: the limit must be an int >= 1, got {limit!r}")
+        await self._commands.broadcast(records.queue_limit_set(now_ms(), queue=queue, limit=limit))
 
     async def dead_letters(self) -> list[DeadLetter]:
         """The events the router could not use (malformed, or unfit for a workflow), with why."""

@@ -92,6 +92,13 @@ class Commands:
             self.log.partition_for(routing_key), routing_key.encode(), self.codec.encode(record)
         )
 
+    async def broadcast(self, record: records.Record) -> None:
+        """Append a command to every partition (a queue's keys may live on any of them)."""
+        encoded = self.codec.encode(record)
+        await asyncio.gather(
+            *(self.log.append(p, names.PARTITION_KEY, encoded) for p in range(self.log.num_partitions))
+        )
+
     async def submit(self, record: records.Record, fresh: bool) -> str:
         """Append an invocation; returns its routing key. ``fresh``: the id is new, so nothing
         of it can precede this append, and the live view watches it before it is written."""

@@ -82,6 +82,21 @@ class Execution(BaseModel):
         return self.status in ENDED
 
 
+class QueueKey(BaseModel):
+    """One (queue, concurrency key): its limit, the runs holding a slot, the runs waiting."""
+
+    queue: str
+    key: str | None
+    limit: int
+    running: list[str]
+    waiting: list[str]  # in the order they will start
+
+    @classmethod
+    def from_slots(cls, slots: dict, limit: int) -> QueueKey:
+        waiting = [run_id for _, _, run_id in slots["waiting"]]
+        return cls(queue=slots["queue"], key=slots["key"], limit=limit, running=list(slots["running"]), waiting=waiting)
+
+
 class Schedule(BaseModel):
     """A cron schedule, as folded from the journal (``docs/flow-control.md``)."""
 
@@ -214,6 +229,7 @@ class PartitionInfo(BaseModel):
 class RegisteredWorkflow(BaseModel):
     name: str
     triggers: list[str] = []  # domain topics whose events start it
+    queue: dict | None = None  # {name, limit}: the queue its runs go on
 
 
 class WorkerInfo(BaseModel):

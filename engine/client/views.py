@@ -11,11 +11,22 @@ from .. import names
 from ..clock import to_datetime
 from ..errors import ExecutionNotFoundError, ScheduleNotFoundError
 from ..fold import NOT_APPLIED, EffectKind
-from ..fold.keys import EXECUTION_PREFIX, SCHEDULE_PREFIX, execution_key, queue_key, schedule_key, session_state_key
+from ..fold.keys import (
+    EXECUTION_PREFIX,
+    QUEUE_PREFIX,
+    SCHEDULE_PREFIX,
+    execution_key,
+    queue_key,
+    queue_limit_key,
+    queue_prefix,
+    schedule_key,
+    session_state_key,
+)
+from ..fold.queues import limit_of
 from ..wire.records import RecordType
 from ..wire.serde import from_json
 from .live import LiveResults
-from .models import DeadLetter, Execution, HistoryRecord, Schedule
+from .models import DeadLetter, Execution, HistoryRecord, QueueKey, Schedule
 from .scans import JournalScans
 from .stored import StoredResults
 
@@ -178,6 +189,22 @@ class Views:
                 state, _ = await self.scans.partition(partition, key=None, stop=None)
                 rows.extend(row for _, row in state.scan(SCHEDULE_PREFIX))
         return sorted((Schedule.from_row(row) for row in rows), key=lambda s: s.schedule_id)
+
+    async def queue_keys(self, queue: str | None) -> list[QueueKey]:
+        """Every (queue, key) with its slots, of one queue or all: from the client's stores,
+        or by folding each partition."""
+        prefix = QUEUE_PREFIX if queue is None else queue_prefix(queue)
+        found = []
+        if isinstance(self.live, StoredResults):
+            for slots in await self.live.scan(prefix):
+                limit = await self.live.lookup(names.queue_routing_key(slots["queue"], slots["key"]),
+                                               queue_limit_key(slots["queue"]))  # fmt: skip
+                found.append(QueueKey.from_slots(slots, limit["limit"] if limit else slots["limit"]))
+        else:
+            for partition in range(self.log.num_partitions):
+                state, _ = await self.scans.partition(partition, key=None, stop=None)
+                found.extend(QueueKey.from_slots(slots, limit_of(state, slots)) for _, slots in state.scan(prefix))
+        return sorted(found, key=lambda q: (q.queue, q.key or ""))
 
     async def dead_letters(self) -> list[DeadLetter]:
         """Every event on the namespace's dead-letter topic, in topic order."""

@@ -105,7 +105,11 @@ class Worker:
     async def _announce(self) -> None:
         """Tell the namespace what this worker runs (``logloom workflows`` reads it)."""
         workflows = [
-            {"name": wf.name, "triggers": [trigger.topic for trigger in wf.triggers]}
+            {
+                "name": wf.name,
+                "triggers": [trigger.topic for trigger in wf.triggers],
+                "queue": None if wf.queue is None else {"name": wf.queue.name, "limit": wf.queue.concurrency_limit},
+            }
             for wf in sorted(self.registry.workflows.values(), key=lambda wf: wf.name)
         ]
         record = records.worker_announced(now_ms(), worker=self.worker_id, workflows=workflows)

@@ -4,7 +4,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from engine import RetryableError, SchedulePayload, WorkflowContext, current_step, event, workflow
+from engine import RetryableError, SchedulePayload, WorkflowContext, current_step, event, queue, workflow
 
 
 @workflow
@@ -69,3 +69,11 @@ async def welcome(ctx: WorkflowContext, user_id: str) -> str:
 @workflow
 async def tick_report(ctx: WorkflowContext, input: SchedulePayload) -> str:
     return f"report for {input.timestamp.isoformat()}"
+
+
+CLI_QUEUE = queue("cli-q", concurrency_limit=1)
+
+
+@workflow(queue=CLI_QUEUE)
+async def queued_echo(ctx: WorkflowContext, text: str) -> str:
+    return text

@@ -368,3 +368,17 @@ def test_bad_schedules_exit_2_and_name_what_is_wrong(world):
     unknown = world.cli("schedule", "create", "no_such_workflow", "0 9 * * *")
     assert unknown.returncode == 2 and "no_such_workflow" in unknown.stderr
     assert world.cli("schedule", "pause", "tick_report/nobody").returncode == 3
+
+
+# -- logloom queue (issue #18) -------------------------------------------------------------------
+
+
+def test_queue_list_and_set_limit(world):
+    code, workflows = world.json("workflows")
+    assert code == 0 and {w["workflow"]: w["queue"] for w in workflows}["queued_echo"] == {"name": "cli-q", "limit": 1}
+    done = world.cli("workflow", "execute", "queued_echo", "--input", '{"text": "hi"}', "--timeout", "60")
+    assert done.returncode == 0 and json.loads(done.stdout) == "hi"
+    assert world.cli("queue", "set-limit", "cli-q", "0").returncode == 2
+    assert world.json("queue", "set-limit", "cli-q", "4") == (0, {"queue": "cli-q", "limit": 4})
+    code, keys = world.json("queue", "list", "--queue", "cli-q")
+    assert code == 0 and keys == [{"queue": "cli-q", "key": None, "limit": 4, "running": [], "waiting": []}]

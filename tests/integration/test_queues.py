@@ -164,3 +164,27 @@ async def test_an_event_triggered_workflow_on_a_queue_keeps_its_limit(harness):
     assert sorted(r.result for r in runs) == [f"e{n}" for n in range(6)]
     assert all(r.queue["name"] == TRIGGERED.name for r in runs)
     assert MOST[TRIGGERED.name] == 2
+
+
+async def test_a_queue_limit_set_at_run_time_takes_effect_at_once(harness):
+    await harness.worker()
+    client = await harness.client()
+    q = fresh(1)
+    handles = [
+        await q_work.invoke(client, {"name": q.name, "tag": f"s{i}", "seconds": 1.0}, queue=q, concurrency_key="t")
+        for i in range(3)
+    ]
+
+    async def one_running_two_queued():
+        keys = await client.list_queues(q.name)
+        return keys if keys and len(keys[0].running) == 1 and len(keys[0].waiting) == 2 else None
+
+    [key] = await assert_eventually(one_running_two_queued, timeout=30)
+    assert (key.queue, key.key, key.limit) == (q.name, "t", 1)
+    await client.set_queue_limit(q.name, 3)
+    await asyncio.gather(*(h.result(timeout=30) for h in handles))
+    assert MOST[q.name] == 3, "the two queued runs started as soon as the limit grew"
+    [key] = await client.list_queues(q.name)
+    assert key.limit == 3 and key.running == [] and key.waiting == []
+    with pytest.raises(InputValidationError, match="the limit must be an int >= 1"):
+        await client.set_queue_limit(q.name, 0)

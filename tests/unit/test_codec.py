@@ -85,7 +85,13 @@ SAMPLES = {
     "ChildAcknowledged": {},
     "SessionLockRequested": {"seq": 8, "key": "session.lock"},
     "SessionStateSet": {"seq": 9, "key": "session.set:count:1", "name": "count", "value": "3"},
-    "WorkerAnnounced": {"worker": "host-1-abc", "workflows": [{"name": "welcome", "triggers": ["signups"]}]},
+    "WorkerAnnounced": {
+        "worker": "host-1-abc",
+        "workflows": [
+            {"name": "welcome", "triggers": ["signups"], "queue": None},
+            {"name": "summarize", "triggers": [], "queue": {"name": "openai", "limit": 20}},
+        ],
+    },
     "RunParked": {"waits": [3, 4]},
     "QueueLimitSet": {"queue": "openai", "limit": 5},
     "ScheduleSet": {
