@@ -5,7 +5,7 @@ import asyncio
 import os
 import time
 
-from engine import SchedulePayload, WorkflowContext, WorkflowState, current_step, workflow
+from engine import SchedulePayload, WorkflowContext, WorkflowState, current_step, queue, workflow
 
 EFFECTS = os.environ.get("LOGLOOM_TEST_EFFECTS", "/dev/null")
 GATES = os.environ.get("LOGLOOM_TEST_GATES", "/nonexistent")
@@ -153,3 +153,28 @@ async def record_tick() -> str:
 async def ticker(ctx: WorkflowContext, input: SchedulePayload) -> str:
     """Scheduled by the schedule chaos tests (``logloom schedule create ticker ...``)."""
     return await ctx.step.run("tick", record_tick)
+
+
+CHAOS_QUEUE = queue("chaos-q", concurrency_limit=5)
+
+
+async def hold_slot(i: int) -> int:
+    """Writes when this attempt starts and ends, with the time: the chaos test counts the
+    attempts inside at every instant."""
+    info = current_step()
+    for event in ("start", "end"):
+        line = f"{info.execution_id},{i},{event},{os.getpid()},{time.time():.6f}\n"
+        fd = os.open(EFFECTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+        if event == "start":
+            await asyncio.sleep(0.1)
+    return i
+
+
+@workflow(queue=CHAOS_QUEUE)
+async def limited(ctx: WorkflowContext, i: int) -> int:
+    """On a queue of 5 (tests/chaos/test_queue_crashes.py)."""
+    return await ctx.step.run("hold", hold_slot, i)
