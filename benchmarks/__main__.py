@@ -56,6 +56,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--w1-sequential", type=int, default=200, help="W1 workflows one at a time (default 200)")
     p.add_argument("--w3-workflows", type=int, default=500, help="W3 workflows (default 500)")
     p.add_argument("--w4-workflows", type=int, default=200, help="W4 workflows (default 200)")
+    p.add_argument(
+        "--queue-client",
+        default="live,store",
+        help="QUEUE: the client(s), comma-separated: live (the in-memory view) or store (its own stores)",
+    )
     p.add_argument("--sched-seconds", type=int, default=40, help="SCHED: how long the every-second schedule runs")
     p.add_argument("--mem-executions", default="10k", type=_count, help="MEM executions parked at once (default 10k)")
     p.add_argument(

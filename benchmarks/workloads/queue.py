@@ -13,7 +13,9 @@ One repetition, on a fresh namespace, W1's workflow (``bench_w1``: 3 steps):
    first, its ``ExecutionStarted`` time − the previous run's ``ExecutionCompleted`` time
    (from the execution rows): how long a freed slot takes to start the next run.
 
-Phases 2 to 4 report workflows/s and the latency p50/p99 from submit to result.
+Phases 2 to 4 report workflows/s and the latency p50/p99 from submit to result. Runs on a
+queue key share its routing key, so a client's live view (``--queue-client live``) folds
+every run of the key to answer for one; a client with its own stores (``store``) does not.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ async def _handoff(client, count: int) -> list[float]:
 async def run(env, params: dict) -> dict[str, float]:
     n, concurrency = params["workflows"], 64
     wide = queue("bench", concurrency_limit=1000)
-    async with session(env, "queue") as s:
+    async with session(env, "queue", client_store=params["client"] == "store") as s:
         client = s.client
         await s.guard(_phase(client, 0, 50, concurrency))
         plain = await s.guard(_phase(client, 1_000_000, n, concurrency))
@@ -83,7 +85,7 @@ async def run(env, params: dict) -> dict[str, float]:
 
 
 def variants(args) -> list[dict]:
-    return [{"workflows": args.w1_workflows, "handoff_runs": 200}]
+    return [{"workflows": args.w1_workflows, "handoff_runs": 200, "client": c} for c in args.queue_client.split(",")]
 
 
 register(
