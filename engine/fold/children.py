@@ -75,7 +75,7 @@ def child_invoked(state: State, r: dict) -> list[Effect]:
         parent_execution_id=parent,
         root_execution_id=row.get("root_id") or parent,
         parent_seq=seq,
-        reply_key=names.routing_key(parent, session),
+        reply_key=names.row_routing_key(row),  # a queued parent lives on its queue key
     )
     outbox = {"routing": names.routing_key(child, session), "invocation": invocation}
     state.put(child_key(parent, child), outbox)

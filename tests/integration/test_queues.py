@@ -10,7 +10,7 @@ import uuid
 import pytest
 from helpers import assert_eventually
 
-from engine import InputValidationError, WorkflowContext, event, queue, workflow
+from engine import InputValidationError, WorkflowContext, event, names, queue, workflow
 
 INSIDE: dict[str, int] = {}
 MOST: dict[str, int] = {}
@@ -188,3 +188,20 @@ async def test_a_queue_limit_set_at_run_time_takes_effect_at_once(harness):
     assert key.limit == 3 and key.running == [] and key.waiting == []
     with pytest.raises(InputValidationError, match="the limit must be an int >= 1"):
         await client.set_queue_limit(q.name, 0)
+
+
+@workflow
+async def q_parent(ctx: WorkflowContext, name: str) -> str:
+    child = await ctx.step.invoke_and_wait("child", q_work, {"name": name, "tag": "child", "seconds": 0.0})
+    return f"parent of {child}"
+
+
+async def test_a_run_on_a_queue_gets_its_childs_result(harness):
+    await harness.worker()
+    client = await harness.client()
+    q = fresh(1)
+    log = await harness.log()
+    queue_partition = log.partition_for(names.queue_routing_key(q.name, None))
+    parent_id = next(i for i in (f"parent-{n}" for n in range(100)) if log.partition_for(i) != queue_partition)
+    handle = await q_parent.invoke(client, {"name": q.name}, queue=q, execution_id=parent_id)
+    assert await handle.result(timeout=30) == "parent of child", "the child reported to the queue's partition"
