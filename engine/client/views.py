@@ -135,7 +135,7 @@ class Views:
         """The execution's records from the first, then each as it is folded; with
         ``until_ended``, stop after the record that ends it."""
         found = await self.get_execution(execution_id, session_id)  # finds a run of a session too
-        routing_key = names.routing_key(execution_id, found.session_id)
+        routing_key = found.routing_key  # its session, schedule or queue key, or its id
         async for entry, record, effects in self.scans.follow(
             self.log.partition_for(routing_key), routing_key.encode()
         ):

@@ -205,3 +205,7 @@ async def test_a_run_on_a_queue_gets_its_childs_result(harness):
     parent_id = next(i for i in (f"parent-{n}" for n in range(100)) if log.partition_for(i) != queue_partition)
     handle = await q_parent.invoke(client, {"name": q.name}, queue=q, execution_id=parent_id)
     assert await handle.result(timeout=30) == "parent of child", "the child reported to the queue's partition"
+    history = [r.type for r in await client.history(parent_id, include_claims=False)]
+    assert history[0] == "InvocationRequested" and history[-1] == "ExecutionCompleted"
+    followed = [r.type async for r in client.follow(parent_id)]
+    assert followed[-1] == "ExecutionCompleted"
