@@ -76,8 +76,15 @@ def child_invoked(state: State, r: dict) -> list[Effect]:
         root_execution_id=row.get("root_id") or parent,
         parent_seq=seq,
         reply_key=names.row_routing_key(row),  # a queued parent lives on its queue key
+        queue=r.get("queue"),
     )
-    outbox = {"routing": names.routing_key(child, session), "invocation": invocation}
+    request = r.get("queue")
+    routing = (
+        names.routing_key(child, session)
+        if request is None
+        else names.queue_routing_key(request["name"], request.get("key"))
+    )
+    outbox = {"routing": routing, "invocation": invocation}
     state.put(child_key(parent, child), outbox)
     return [step(parent, seq, entry), Effect(EffectKind.SPAWN, child, outbox)]
 

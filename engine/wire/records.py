@@ -216,6 +216,7 @@ def child_invoked(
     initial_state: str | None,
     run_timeout_ms: int | None,
     wait: bool,
+    queue: dict | None = None,
 ) -> Record:
     return _record(
         RecordType.CHILD_INVOKED,
@@ -230,6 +231,7 @@ def child_invoked(
         initial_state=initial_state,
         run_timeout_ms=run_timeout_ms,
         wait=wait,
+        queue=queue,
     )
 
 

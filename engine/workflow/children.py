@@ -18,10 +18,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from .. import names
-from ..errors import StepExecutionError
+from ..errors import InputValidationError, StepExecutionError
 from ..fold.rows import EntryStatus
 from ..wire import records
 from ..wire.serde import from_json, to_json
+from .queues import Queue
 from .registry import Workflow
 from .state import dump_state
 from .steps import StepRunner
@@ -47,6 +48,9 @@ class BatchWorkflowInput:
     payload: Any = None
     initial_state: Any = None
     run_timeout_seconds: float | None = None
+    queue: Queue | None = None  # else the workflow's own (@workflow(queue=...))
+    concurrency_key: str | None = None
+    priority: int = 0
 
 
 @dataclass(frozen=True)
@@ -88,10 +92,11 @@ class ChildSteps:
         payload: Any = None,
         initial_state: Any = None,
         run_timeout_seconds: float | None = None,
+        **queueing: Any,
     ) -> ChildHandle:
         key = self._steps.keys.explicit(name)
         handle = await self._child(
-            key, BatchWorkflowInput(workflow, payload, initial_state, run_timeout_seconds), wait=False
+            key, BatchWorkflowInput(workflow, payload, initial_state, run_timeout_seconds, **queueing), wait=False
         )
         return ChildHandle(handle["execution_id"], handle["workflow"])
 
@@ -102,10 +107,11 @@ class ChildSteps:
         payload: Any = None,
         initial_state: Any = None,
         run_timeout_seconds: float | None = None,
+        **queueing: Any,
     ) -> Any:
         key = self._steps.keys.explicit(name)
         return await self._child(
-            key, BatchWorkflowInput(workflow, payload, initial_state, run_timeout_seconds), wait=True
+            key, BatchWorkflowInput(workflow, payload, initial_state, run_timeout_seconds, **queueing), wait=True
         )
 
     async def batch_invoke(self, name: str, workflows: list[BatchWorkflowInput]) -> list[ChildHandle]:
@@ -172,12 +178,18 @@ class ChildSteps:
         if isinstance(workflow, Workflow):  # InputValidationError names the workflow and the field
             state = workflow.check_input(child.payload, state, f"child {child_id}")
         timeout_s = child.run_timeout_seconds
+        on_queue = child.queue or (workflow.queue if isinstance(workflow, Workflow) else None)
+        if on_queue is None and (child.concurrency_key is not None or child.priority):
+            raise InputValidationError(f"child {child_id}: concurrency_key and priority need a queue")
+        if on_queue is not None and self._steps.run.row.get("session_id"):
+            raise InputValidationError(f"child {child_id}: a run cannot be in a session and on a queue")
         return {
             "child_execution_id": child_id,
             "workflow": workflow_name(workflow),
             "input": to_json(child.payload, f"input of child {child_id}"),
             "initial_state": None if state is None else dump_state(state, child_id),
             "run_timeout_ms": None if timeout_s is None else int(timeout_s * 1000),
+            "queue": None if on_queue is None else on_queue.request(child.concurrency_key, child.priority),
         }
 
 

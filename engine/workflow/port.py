@@ -26,6 +26,7 @@ class RunPort(Protocol):
     execution_id: str
     journal: Journal
     registry: Registry  # resolves workflow names of children
+    row: dict  # the execution's row as the run started (its session, its queue)
 
     def next_seq(self) -> int:
         """The next step position, in call order."""

@@ -16,6 +16,7 @@ from ..clock import ms_after, to_ms
 from ..wire import records
 from ..wire.events import EventPayload, encode_event, split_topic
 from .children import BatchStepResult, BatchWorkflowInput, ChildHandle, ChildInvocation, ChildSteps
+from .queues import Queue
 from .registry import Function, RetryPolicy, Workflow
 from .steps import Resumed, StepRunner, in_seconds, step_name
 
@@ -130,9 +131,17 @@ class StepApi:
         payload: Any = None,
         initial_state: Any = None,
         run_timeout_seconds: float | None = None,
+        *,
+        queue: Queue | None = None,
+        concurrency_key: str | None = None,
+        priority: int = 0,
     ) -> ChildHandle:
-        """Start ``workflow`` as a child, as the step ``name``; returns its handle once recorded."""
-        return await self._child_steps.invoke(name, workflow, payload, initial_state, run_timeout_seconds)
+        """Start ``workflow`` as a child, as the step ``name``; returns its handle once recorded.
+        On a queue (``queue=``, else the workflow's own) it starts once a slot is free."""
+        return await self._child_steps.invoke(
+            name, workflow, payload, initial_state, run_timeout_seconds,
+            queue=queue, concurrency_key=concurrency_key, priority=priority,
+        )  # fmt: skip
 
     async def invoke_and_wait(
         self,
@@ -141,9 +150,16 @@ class StepApi:
         payload: Any = None,
         initial_state: Any = None,
         run_timeout_seconds: float | None = None,
+        *,
+        queue: Queue | None = None,
+        concurrency_key: str | None = None,
+        priority: int = 0,
     ) -> Any:
         """Run ``workflow`` as a child and return its result; a failed child raises ``StepExecutionError``."""
-        return await self._child_steps.invoke_and_wait(name, workflow, payload, initial_state, run_timeout_seconds)
+        return await self._child_steps.invoke_and_wait(
+            name, workflow, payload, initial_state, run_timeout_seconds,
+            queue=queue, concurrency_key=concurrency_key, priority=priority,
+        )  # fmt: skip
 
     async def batch_invoke(self, name: str, workflows: list[BatchWorkflowInput]) -> list[ChildHandle]:
         """Start many children (``name[0]``, ``name[1]``...) at once; their handles in input order."""

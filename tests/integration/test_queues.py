@@ -209,3 +209,28 @@ async def test_a_run_on_a_queue_gets_its_childs_result(harness):
     assert history[0] == "InvocationRequested" and history[-1] == "ExecutionCompleted"
     followed = [r.type async for r in client.follow(parent_id)]
     assert followed[-1] == "ExecutionCompleted"
+
+
+@workflow
+async def q_fan_out(ctx: WorkflowContext, name: str, limit: int) -> list:
+    children = queue(name, concurrency_limit=limit)
+    handles = [
+        await ctx.step.invoke(f"c{i}", q_work, {"name": name, "tag": f"c{i}", "seconds": 0.3}, queue=children)
+        for i in range(6)
+    ]
+    return [h.execution_id for h in handles]
+
+
+async def test_children_invoked_on_a_queue_keep_its_limit(harness):
+    await harness.worker()
+    client = await harness.client()
+    name = f"kids{uuid.uuid4().hex[:6]}"
+    ids = await (await q_fan_out.invoke(client, {"name": name, "limit": 2})).result(timeout=30)
+
+    async def all_done():
+        runs = [await client.get_execution(i) for i in ids]
+        return runs if all(r.status == "completed" for r in runs) else None
+
+    runs = await assert_eventually(all_done, timeout=60)
+    assert [r.result for r in runs] == [f"c{i}" for i in range(6)]
+    assert {r.queue["name"] for r in runs} == {name} and MOST[name] == 2

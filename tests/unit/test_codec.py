@@ -73,6 +73,7 @@ SAMPLES = {
         "initial_state": '{"parent_id":"exec-1"}',
         "run_timeout_ms": None,
         "wait": True,
+        "queue": None,
     },
     "ChildFinished": {
         "seq": 7,
