@@ -117,7 +117,7 @@ def _end(state: State, r: dict, outcome: dict) -> list[Effect]:
     if "@" in row["id"]:  # perhaps a run of a schedule (names.scheduled_run_schedule)
         effects += schedules.on_run_ended(state, row, r["at"])
     if row.get("queue"):
-        effects += queues.on_run_ended(state, row)
+        effects += queues.on_run_ended(state, row, r["at"])
     return effects
 
 

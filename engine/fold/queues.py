@@ -20,14 +20,21 @@ the same records).
     - A slot given back goes to the first run waiting, at once.
     - ``QueueLimitSet`` changes a queue's limit for all its keys; a larger limit starts
       waiting runs at once. Otherwise the limit is the one the latest run declared.
+    - With a rate limit, a run that never started also needs a token to start: a bucket
+      of ``rate_limit`` tokens per key, refilled at ``rate_limit / rate_period_ms``,
+      counted at the times records carry. A run that waits for a token holds no slot;
+      a timer (``QueueTicked``) wakes the key when the next token is due. Runs over the
+      rate are delayed, never dropped, and keep their order.
 """
 
 from __future__ import annotations
 
+import math
+
 from .. import names
 from ..wire.records import RecordType
 from .effects import Effect, EffectKind, duplicate, ignored
-from .keys import execution_key, journal_key, queue_key, queue_limit_key, queue_prefix
+from .keys import execution_key, journal_key, queue_key, queue_limit_key, queue_prefix, timer_key
 from .state import State
 
 HELD, WAITING, RELEASED, REQUEUED = "held", "waiting", "released", "requeued"
@@ -44,12 +51,15 @@ def admit(state: State, row: dict, request: dict, effects: list[Effect]) -> list
     """A new run on a queue (its row just made, ``pending``): a slot, or the queue."""
     name, key = request["name"], request.get("key")
     row["queue"] = {"name": name, "key": key, "priority": request.get("priority") or 0, "slot": None}
-    slots = _slots(state, name, key, request["limit"])
-    if _room(state, slots):
+    slots = _slots(state, name, key, request)
+    at_ms = row["created_at"]
+    _refill(slots, at_ms)
+    if not slots["waiting"] and _room(state, slots) and _take_token(slots):
         _hold(slots, row)
     else:
         _enqueue(slots, row, WAITING)
         effects = [e for e in effects if e.kind is not EffectKind.INVOKED] + [Effect(EffectKind.QUEUED, row["id"], row)]
+        effects += _grant(state, slots, at_ms)  # arms the rate timer if a token is what it waits for
     state.put(execution_key(row["id"]), row)
     _put(state, slots)
     return effects
@@ -68,7 +78,7 @@ def run_parked(state: State, r: dict) -> list[Effect]:
     state.put(execution_key(row["id"]), row)
     slots = _slots(state, queued["name"], queued["key"])
     slots["running"].remove(row["id"])
-    effects = _grant(state, slots)
+    effects = _grant(state, slots, r["at"])
     _put(state, slots)
     return [*effects, Effect(EffectKind.QUEUE, "", slots)]
 
@@ -96,14 +106,14 @@ def on_wait_closed(state: State, row: dict, effects: list[Effect]) -> list[Effec
     return [*kept, Effect(EffectKind.QUEUED, row["id"], row)]
 
 
-def on_run_ended(state: State, row: dict) -> list[Effect]:
+def on_run_ended(state: State, row: dict, at_ms: int) -> list[Effect]:
     """A run on a queue ended: whatever it held or waited for goes to the next run."""
     queued = row["queue"]
     slots = _slots(state, queued["name"], queued["key"])
     if row["id"] in slots["running"]:
         slots["running"].remove(row["id"])
     slots["waiting"] = [w for w in slots["waiting"] if w[2] != row["id"]]
-    effects = _grant(state, slots)
+    effects = _grant(state, slots, at_ms)
     _put(state, slots)
     return effects
 
@@ -112,10 +122,25 @@ def queue_limit_set(state: State, r: dict) -> list[Effect]:
     state.put(queue_limit_key(r["queue"]), {"limit": r["limit"], "at": r["at"]})
     effects: list[Effect] = []
     for _, slots in state.scan(queue_prefix(r["queue"])):
-        effects += _grant(state, slots)
+        effects += _grant(state, slots, r["at"])
         _put(state, slots)
         effects.append(Effect(EffectKind.QUEUE, "", slots))
     return effects
+
+
+def queue_ticked(state: State, r: dict) -> list[Effect]:
+    """The rate-limit timer of a key went off: tokens came back; start what they allow."""
+    timer = timer_key(r["due_at"], names.queue_routing_key(r["queue"], r["key"]), 0)
+    state.delete(timer)
+    effects = [Effect(EffectKind.TIMER_DONE, "", timer)]
+    slots = state.get(queue_key(r["queue"], r["key"]))
+    if slots is None:
+        return [*effects, ignored("", f"no queue key {r['queue']}/{r['key']}")]
+    if slots.get("timer") == r["due_at"]:
+        slots["timer"] = None
+    effects += _grant(state, slots, r["at"])
+    _put(state, slots)
+    return [*effects, Effect(EffectKind.QUEUE, "", slots)]
 
 
 def limit_of(state: State, slots: dict) -> int:
@@ -141,16 +166,24 @@ def _enqueue(slots: dict, row: dict, slot: str) -> None:
     slots["waiting"].sort()
 
 
-def _grant(state: State, slots: dict) -> list[Effect]:
-    """Give free slots to the first runs waiting; the effects that start or wake them."""
+def _grant(state: State, slots: dict, at_ms: int) -> list[Effect]:
+    """Give free slots to the first runs waiting; the effects that start or wake them. A run
+    that never started also takes a token of the rate limit, if there is one; when the
+    first run waits only for a token, a timer is set for when one comes back."""
+    _refill(slots, at_ms)
     effects: list[Effect] = []
     while slots["waiting"] and _room(state, slots):
-        _, _, run_id = slots["waiting"].pop(0)
+        run_id = slots["waiting"][0][2]
         row = state.get(execution_key(run_id))
         if row is None or row["status"] not in _ACTIVE:
+            slots["waiting"].pop(0)
             continue
         queued = row["queue"]
         was = queued["slot"]
+        if was == WAITING and not _take_token(slots):
+            effects += _arm_rate_timer(state, slots)
+            break
+        slots["waiting"].pop(0)
         _hold(slots, row)
         if was == WAITING:  # never started: start it now
             row["status"] = "pending"
@@ -164,12 +197,50 @@ def _grant(state: State, slots: dict) -> list[Effect]:
     return effects
 
 
-def _slots(state: State, queue: str, key: str | None, declared: int | None = None) -> dict:
+def _refill(slots: dict, at_ms: int) -> None:
+    """The token bucket as of ``at_ms`` (a record's time: the fold reads no clock)."""
+    rate = slots.get("rate")
+    if rate is None:
+        return
+    elapsed = max(0, at_ms - slots["bucket_at"])
+    slots["tokens"] = min(rate["limit"], slots["tokens"] + elapsed * rate["limit"] / rate["period_ms"])
+    slots["bucket_at"] = max(slots["bucket_at"], at_ms)
+
+
+def _take_token(slots: dict) -> bool:
+    if slots.get("rate") is None:
+        return True
+    if slots["tokens"] < 1:
+        return False
+    slots["tokens"] -= 1
+    return True
+
+
+def _arm_rate_timer(state: State, slots: dict) -> list[Effect]:
+    if slots.get("timer") is not None:
+        return []
+    rate = slots["rate"]
+    due_at_ms = slots["bucket_at"] + math.ceil((1 - slots["tokens"]) * rate["period_ms"] / rate["limit"])
+    slots["timer"] = due_at_ms
+    routing = names.queue_routing_key(slots["queue"], slots["key"])
+    index = {"key": "rate", "routing": routing, "queue": slots["queue"], "queue_key": slots["key"]}
+    state.put(timer_key(due_at_ms, routing, 0), index)
+    return [Effect(EffectKind.TIMER, "", due_at_ms)]
+
+
+def _slots(state: State, queue: str, key: str | None, request: dict | None = None) -> dict:
+    """A key's slots; ``request`` (a new run's) brings the limits its code declares."""
     slots = state.get(queue_key(queue, key)) or {
-        "queue": queue, "key": key, "limit": declared or 1, "running": [], "waiting": [], "seq": 0,
+        "queue": queue, "key": key, "limit": 1, "running": [], "waiting": [], "seq": 0,
     }  # fmt: skip
-    if declared is not None:
-        slots["limit"] = declared
+    if request is not None:
+        slots["limit"] = request["limit"]
+        if request.get("rate_limit"):
+            if slots.get("rate") is None:  # a full bucket to begin with
+                slots["tokens"], slots["bucket_at"] = float(request["rate_limit"]), 0
+            slots["rate"] = {"limit": request["rate_limit"], "period_ms": request["rate_period_ms"]}
+        else:
+            slots["rate"] = None
     return slots
 
 
@@ -179,5 +250,6 @@ def _put(state: State, slots: dict) -> None:
 
 RULES = {
     RecordType.RUN_PARKED: run_parked,
+    RecordType.QUEUE_TICKED: queue_ticked,
     RecordType.QUEUE_LIMIT_SET: queue_limit_set,
 }

@@ -88,6 +88,10 @@ class Timers:
             self._firing.add(key)
             if "schedule" in index:  # a cron schedule's next tick
                 record = tick_record(processor.store, processor.epoch, index["schedule"], due_at_ms, now_ms())
+            elif "queue" in index:  # a queue key's rate limit: a token is back
+                record = records.queue_ticked(
+                    processor.epoch, now_ms(), queue=index["queue"], key=index["queue_key"], due_at=due_at_ms
+                )
             else:
                 record = records.timer_fired(
                     execution_id, processor.epoch, now_ms(), seq=seq, key=index["key"], due_at=due_at_ms

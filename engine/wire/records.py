@@ -60,6 +60,7 @@ class RecordType(StrEnum):
     SESSION_STATE_SET = "SessionStateSet"
     # queues
     RUN_PARKED = "RunParked"
+    QUEUE_TICKED = "QueueTicked"
     QUEUE_LIMIT_SET = "QueueLimitSet"
     # cron schedules
     SCHEDULE_SET = "ScheduleSet"
@@ -480,3 +481,8 @@ def run_parked(execution_id: str, epoch: int, at_ms: int, *, waits: list[int]) -
 
 def queue_limit_set(at_ms: int, *, queue: str, limit: int) -> Record:
     return _record(RecordType.QUEUE_LIMIT_SET, "", COMMAND_EPOCH, at_ms, queue=queue, limit=limit)
+
+
+def queue_ticked(epoch: int, at_ms: int, *, queue: str, key: str | None, due_at: int) -> Record:
+    """Owner: the rate-limit timer of (``queue``, ``key``) at ``due_at`` went off."""
+    return _record(RecordType.QUEUE_TICKED, "", epoch, at_ms, queue=queue, key=key, due_at=due_at)

@@ -10,7 +10,7 @@ from .children import BatchStepResult, BatchWorkflowInput, ChildHandle
 from .context import BatchResult, BatchStats, WorkflowContext
 from .journal import Journal
 from .port import RunPort
-from .queues import Queue, queue
+from .queues import Queue, RateLimit, queue
 from .registry import (
     Backoff,
     EventTrigger,
@@ -41,6 +41,7 @@ __all__ = [
     "FunctionContext",
     "Journal",
     "Queue",
+    "RateLimit",
     "Registry",
     "Resumed",
     "RetryPolicy",

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from helpers import assert_eventually
 
-from engine import InputValidationError, WorkflowContext, event, names, queue, workflow
+from engine import InputValidationError, RateLimit, WorkflowContext, event, names, queue, workflow
 
 INSIDE: dict[str, int] = {}
 MOST: dict[str, int] = {}
@@ -234,3 +234,19 @@ async def test_children_invoked_on_a_queue_keep_its_limit(harness):
     runs = await assert_eventually(all_done, timeout=60)
     assert [r.result for r in runs] == [f"c{i}" for i in range(6)]
     assert {r.queue["name"] for r in runs} == {name} and MOST[name] == 2
+
+
+async def test_a_rate_limit_holds_over_a_10_s_window_and_delays_without_dropping(harness):
+    await harness.worker()
+    client = await harness.client()
+    q = queue(f"rate{uuid.uuid4().hex[:6]}", concurrency_limit=50, rate_limit=RateLimit(limit=3, period_s=1.0))
+    handles = [
+        await q_work.invoke(client, {"name": q.name, "tag": f"r{i}", "seconds": 0.0}, queue=q) for i in range(33)
+    ]
+    assert await asyncio.gather(*(h.result(timeout=60) for h in handles)) == [f"r{i}" for i in range(33)]
+    starts = sorted([(await client.get_execution(h.execution_id)).started_at for h in handles])
+    span = (starts[-1] - starts[0]).total_seconds()
+    assert span >= 9.5, f"3 at once, then 3 a second: 33 runs take 10 s, not {span:.1f} s"
+    for i, start in enumerate(starts):
+        in_a_second = [s for s in starts[i:] if (s - start).total_seconds() < 1.0]
+        assert len(in_a_second) <= 6, "within any second, the bucket's 3 and 3 more refilled at most"

@@ -21,7 +21,14 @@ SAMPLES = {
         "initial_state": None,
         "parent_seq": None,
         "reply_key": None,
-        "queue": {"name": "openai", "key": "tenant-1", "limit": 20, "priority": 0},
+        "queue": {
+            "name": "openai",
+            "key": "tenant-1",
+            "limit": 20,
+            "priority": 0,
+            "rate_limit": 500,
+            "rate_period_ms": 60_000,
+        },
     },
     "ExecutionStarted": {"worker": "w1"},
     "StepCompleted": {"seq": 1, "key": "charge", "attempt": 1, "result": '{"id":"x"}', "state": '{"n":1}'},
@@ -94,6 +101,7 @@ SAMPLES = {
         ],
     },
     "RunParked": {"waits": [3, 4]},
+    "QueueTicked": {"queue": "openai", "key": "tenant-1", "due_at": 1_700_000_001_000},
     "QueueLimitSet": {"queue": "openai", "limit": 5},
     "ScheduleSet": {
         "schedule_id": "report/global",

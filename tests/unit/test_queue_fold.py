@@ -103,3 +103,23 @@ def test_a_larger_limit_starts_waiting_runs_at_once_and_keys_are_apart():
     effects = fold.apply(state, rec("QueueLimitSet", "", 0, 5000, queue="llm", limit=3))
     assert sorted(e.execution_id for e in effects if e.kind == EffectKind.INVOKED) == ["b", "c"]
     assert fold.apply(state, on_queue("d", limit=1))[0].kind == EffectKind.QUEUED, "the set limit wins"
+
+
+def rated(execution_id, at):
+    request = {"name": "llm", "key": "k", "limit": 10, "priority": 0, "rate_limit": 2, "rate_period_ms": 1000}
+    return dict(invoke(execution_id, queue=request), at=at)
+
+
+def test_a_rate_limit_starts_a_bucket_then_one_per_refill_and_a_timer_wakes_the_key():
+    state = owned()
+    effects = apply_all(state, [rated("a", 10_000), rated("b", 10_000), rated("c", 10_000), rated("d", 10_100)])
+    assert [kinds(e)[0] for e in effects] == [EffectKind.INVOKED, EffectKind.INVOKED, EffectKind.QUEUED,
+                                              EffectKind.QUEUED]  # fmt: skip
+    assert slots(state)["timer"] == 10_500, "the next token comes back 500 ms after the bucket emptied"
+    assert slots(state)["running"] == ["a", "b"], "c and d wait for a token, not a slot, and hold none"
+    ticked = fold.apply(state, rec("QueueTicked", "", 1, 10_503, queue="llm", key="k", due_at=10_500))
+    assert [e.execution_id for e in ticked if e.kind == EffectKind.INVOKED] == ["c"]
+    assert slots(state)["timer"] == 11_000, "the bucket refills continuously: d's token is due at 11 s"
+    late = fold.apply(state, rec("QueueTicked", "", 1, 12_000, queue="llm", key="k", due_at=11_000))
+    assert [e.execution_id for e in late if e.kind == EffectKind.INVOKED] == ["d"]
+    assert slots(state)["timer"] is None and slots(state)["waiting"] == []
