@@ -45,7 +45,7 @@ def parser() -> argparse.ArgumentParser:
     workflow.add_workflow_parser(sub)  # workflow start|execute|get|describe|result|list|count|cancel|terminate|resume
     session.add_parsers(sub)
     schedule.add_parsers(sub)  # schedule list|get|create|pause|resume|delete|trigger|backfill
-    queue.add_parsers(sub)  # queue list|set-limit
+    queue.add_parsers(sub)  # queue list|get|set-limit
     cluster.add_parsers(sub)  # workflows, partitions
     agent.add_parsers(sub)  # agent stream|attach
     return p

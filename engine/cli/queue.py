@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import NotFoundError
 from .common import add_log_options, command, engine
 from .exits import Exit
 from .output import columns, emit
@@ -16,6 +17,18 @@ async def cmd_list(args) -> int:
             for q in keys]  # fmt: skip
     emit(args, [q.model_dump(mode="json") for q in keys],
          lambda _: columns(rows, ["QUEUE", "KEY", "LIMIT", "RUNNING", "QUEUED"]))  # fmt: skip
+    return Exit.OK
+
+
+async def cmd_get(args) -> int:
+    async with engine(args, read_only=args.kafka is None) as (client, _):
+        keys = await client.list_queues(args.queue)
+    if not keys:
+        raise NotFoundError(f"no run has used queue {args.queue!r} in namespace {client.log.namespace!r}")
+    emit(args, [q.model_dump(mode="json") for q in keys], lambda _: [
+        line for q in keys for line in (f"key {q.key if q.key is not None else '-'}: limit {q.limit}",
+                                        f"  running {', '.join(q.running) or '-'}",
+                                        f"  queued  {', '.join(q.waiting) or '-'}")])  # fmt: skip
     return Exit.OK
 
 
@@ -39,6 +52,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--queue", metavar="NAME", help="one queue only")
     add_log_options(listing)
     listing.set_defaults(func=cmd_list)
+
+    get = command(verbs, "get", "one queue: per key, the runs running and the runs queued, in order",
+                  ["logloom queue get openai"], [Exit.OK, Exit.NOT_FOUND, Exit.UNAVAILABLE])  # fmt: skip
+    get.add_argument("queue", metavar="NAME")
+    add_log_options(get)
+    get.set_defaults(func=cmd_get)
 
     limit = command(verbs, "set-limit", "change a queue's limit for every key, at once, without a restart",
                     ["logloom queue set-limit openai 10"], [Exit.OK, Exit.USAGE, Exit.UNAVAILABLE])  # fmt: skip

@@ -382,3 +382,5 @@ def test_queue_list_and_set_limit(world):
     assert world.json("queue", "set-limit", "cli-q", "4") == (0, {"queue": "cli-q", "limit": 4})
     code, keys = world.json("queue", "list", "--queue", "cli-q")
     assert code == 0 and keys == [{"queue": "cli-q", "key": None, "limit": 4, "running": [], "waiting": []}]
+    assert world.json("queue", "get", "cli-q") == (0, keys)
+    assert world.cli("queue", "get", "no-such-queue").returncode == 3
