@@ -147,7 +147,7 @@ def describe(args, execution: Execution, history: list[HistoryRecord]) -> dict:
         "children": list(children.values()),
         "last_failure": last_failure,
         "result": execution.result,
-        "queue_position": None,  # queues are not there yet (issue #18)
+        "queue": execution.queue,  # {name, key, priority, slot, position}, on a queue
     }
 
 
@@ -160,6 +160,13 @@ def describe_lines(view: dict) -> list[str]:
     for label, key in (("session", "session_id"), ("user", "user_id"), ("parent", "parent_execution_id")):
         if view[key]:
             lines.append(f"{label:<11} {view[key]}")
+    queued = view.get("queue")
+    if queued:
+        where = f"{queued['name']}" + (f" (key {queued['key']})" if queued.get("key") is not None else "")
+        slot = {"held": "holds a slot", "released": "gave its slot back while it waits"}.get(queued["slot"], "done")
+        if queued.get("position"):
+            slot = f"queued, {queued['position']} in line"
+        lines.append(f"queue       {where}: {slot}")
     lines.append(f"steps       {view['steps_done']} done")
     if view["pending_step"]:
         p = view["pending_step"]

@@ -226,7 +226,11 @@ class LiveResults:
                         watched = view.watched.get(key)
                         if watched is None:
                             watched = view.watched[key] = _Watched(view.claims)
-                            watched.state = states[key]
+                        # A fresh invocation may have started watching the key during the read
+                        # (a key many runs share: a queue key, a session). It folded only what
+                        # came since, a part of what was read: without the key's history, the
+                        # end of a run invoked before would find no row and wake nobody.
+                        watched.state = states[key]
                         watched.wanted += arrival.wanted
                         arrival.future.set_result(watched)
                         self._settle(partition, key, watched)  # tracked as idle if every caller has gone

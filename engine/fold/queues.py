@@ -109,6 +109,8 @@ def on_wait_closed(state: State, row: dict, effects: list[Effect]) -> list[Effec
 def on_run_ended(state: State, row: dict, at_ms: int) -> list[Effect]:
     """A run on a queue ended: whatever it held or waited for goes to the next run."""
     queued = row["queue"]
+    queued["slot"] = None  # ended: it holds nothing and waits for nothing
+    state.put(execution_key(row["id"]), row)
     slots = _slots(state, queued["name"], queued["key"])
     if row["id"] in slots["running"]:
         slots["running"].remove(row["id"])

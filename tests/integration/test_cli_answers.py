@@ -376,8 +376,12 @@ def test_bad_schedules_exit_2_and_name_what_is_wrong(world):
 def test_queue_list_and_set_limit(world):
     code, workflows = world.json("workflows")
     assert code == 0 and {w["workflow"]: w["queue"] for w in workflows}["queued_echo"] == {"name": "cli-q", "limit": 1}
-    done = world.cli("workflow", "execute", "queued_echo", "--input", '{"text": "hi"}', "--timeout", "60")
+    eid = new_id("queued")
+    done = world.cli("workflow", "execute", "queued_echo", "--input", '{"text": "hi"}', "--timeout", "60",
+                     "--execution-id", eid)  # fmt: skip
     assert done.returncode == 0 and json.loads(done.stdout) == "hi"
+    described = world.cli("workflow", "describe", eid, "--output", "table")
+    assert described.returncode == 0 and "queue       cli-q: done" in described.stdout
     assert world.cli("queue", "set-limit", "cli-q", "0").returncode == 2
     assert world.json("queue", "set-limit", "cli-q", "4") == (0, {"queue": "cli-q", "limit": 4})
     code, keys = world.json("queue", "list", "--queue", "cli-q")

@@ -80,6 +80,8 @@ async def test_a_saturated_key_does_not_delay_another(harness):
     queued = await client.get_execution(busy[3].execution_id)
     assert queued.status == "queued" and queued.queue["position"] in (2, 3), queued.queue
     await asyncio.gather(*(h.result(timeout=60) for h in busy))
+    ended = await client.get_execution(busy[3].execution_id)
+    assert ended.queue["slot"] is None and ended.queue["position"] is None, "an ended run holds nothing"
 
 
 async def test_parked_runs_free_their_slots_and_take_one_again_when_woken(harness):
