@@ -252,3 +252,19 @@ async def test_a_rate_limit_holds_over_a_10_s_window_and_delays_without_dropping
     for i, start in enumerate(starts):
         in_a_second = [s for s in starts[i:] if (s - start).total_seconds() < 1.0]
         assert len(in_a_second) <= 6, "within any second, the bucket's 3 and 3 more refilled at most"
+
+
+async def test_a_live_client_sees_the_end_of_a_run_whose_key_a_new_run_starts_watching_during_a_read(harness):
+    """A key many runs share (a queue key): run B's key is forgotten (nobody waits on it);
+    B's result() reads the key again, and while that read is under way run C is invoked on
+    the same key. The read must give the key its history, or B's end finds no row."""
+    await harness.worker()
+    client = await harness.client(max_idle_keys=1)  # one key nobody waits on is kept, no more
+    q, other = fresh(10), fresh(10)
+    b = await q_work.invoke(client, {"name": q.name, "tag": "b", "seconds": 0.5}, queue=q)
+    d = await q_work.invoke(client, {"name": other.name, "tag": "d", "seconds": 0.0}, queue=other)  # B's key goes
+    b_result = asyncio.create_task(b.result(timeout=15))
+    await asyncio.sleep(0)  # b's result() starts reading its key again
+    c = await q_work.invoke(client, {"name": q.name, "tag": "c", "seconds": 0.0}, queue=q)
+    assert await b_result == "b"
+    assert await c.result(timeout=15) == "c" and await d.result(timeout=15) == "d"
