@@ -11,6 +11,7 @@ import pytest
 from helpers import assert_eventually
 
 from engine import InputValidationError, RateLimit, WorkflowContext, event, names, queue, workflow
+from engine.workflow.registry import Registry
 
 INSIDE: dict[str, int] = {}
 MOST: dict[str, int] = {}
@@ -42,9 +43,12 @@ async def q_park(ctx: WorkflowContext, name: str, tag: str) -> str:
 
 TRIGGER_TOPIC = f"qtrig-{uuid.uuid4().hex[:8]}"
 TRIGGERED = queue(f"qt{uuid.uuid4().hex[:8]}", concurrency_limit=2)
+# A registry of its own: a worker with the default one would subscribe to the topic and
+# start runs for these events in every later test's namespace (topics are not namespaced).
+triggered_registry = Registry()
 
 
-@workflow(triggers=[event(TRIGGER_TOPIC)], queue=TRIGGERED)
+@triggered_registry.workflow(triggers=[event(TRIGGER_TOPIC)], queue=TRIGGERED)
 async def q_on_event(ctx: WorkflowContext, n: int) -> str:
     return await ctx.step.run("occupy", occupy, TRIGGERED.name, f"e{n}", 0.3)
 
@@ -153,7 +157,7 @@ async def _status(client, execution_id: str, status: str):
 
 
 async def test_an_event_triggered_workflow_on_a_queue_keeps_its_limit(harness):
-    await harness.worker()
+    await harness.worker(registry=triggered_registry)
     client = await harness.client()
     for n in range(6):
         await client.publish_event(TRIGGER_TOPIC, {"n": n})
