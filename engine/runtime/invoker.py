@@ -84,14 +84,18 @@ class Invoker:
         """Start a task for every execution the store says is active; past the room in
         memory, only its id waits its turn (the row is read when it starts)."""
         store = processor.store
+        queued = False
         for key, _ in store.scan(ACTIVE_PREFIX):
             execution_id = parse_active_key(key)
             if self.running() >= self.max_runs_in_memory:
                 self.start_queue.push(processor, execution_id)
+                queued = True
                 continue
             row = store.get(execution_key(execution_id))
             if row is not None:
                 self.start(processor, row)
+        if queued:  # runs wait for room: the longest idle run makes it (as start() does)
+            self.idle_runs.shed()
 
     def deferred(self) -> int:
         """Runs waiting for room in memory to start (``max_runs_in_memory``)."""
