@@ -98,6 +98,14 @@ def row_routing_key(row: dict) -> str:
     return row.get("routing") or routing_key(row["id"], row.get("session_id"))
 
 
+def invocation_routing_key(execution_id: str, session_id: str | None, queue: dict | None) -> str:
+    """Where a new run goes: its queue key's partition (``queue``: an invocation's
+    {name, key, ...}), else its session's, its schedule's or its own id's."""
+    if queue is not None:
+        return queue_routing_key(queue["name"], queue.get("key"))
+    return routing_key(execution_id, session_id)
+
+
 def queue_routing_key(queue: str, key: str | None) -> str:
     """Where a (queue, concurrency key) and the runs on it live: one fold counts its slots."""
     return f"\x00queue/{queue}/{key or ''}"

@@ -74,11 +74,8 @@ def invocation(
 
 
 def invocation_routing_key(record: records.Record) -> str:
-    """Where an invocation goes: its queue key's partition, its session's, or its id's."""
-    request = record.get("queue")
-    if request is not None:
-        return names.queue_routing_key(request["name"], request["key"])
-    return names.routing_key(record["execution_id"], record["session_id"])
+    """Where an invocation goes (``names.invocation_routing_key``)."""
+    return names.invocation_routing_key(record["execution_id"], record["session_id"], record.get("queue"))
 
 
 class Commands:

@@ -78,13 +78,7 @@ def child_invoked(state: State, r: dict) -> list[Effect]:
         reply_key=names.row_routing_key(row),  # a queued parent lives on its queue key
         queue=r.get("queue"),
     )
-    request = r.get("queue")
-    routing = (
-        names.routing_key(child, session)
-        if request is None
-        else names.queue_routing_key(request["name"], request.get("key"))
-    )
-    outbox = {"routing": routing, "invocation": invocation}
+    outbox = {"routing": names.invocation_routing_key(child, session, r.get("queue")), "invocation": invocation}
     state.put(child_key(parent, child), outbox)
     return [step(parent, seq, entry), Effect(EffectKind.SPAWN, child, outbox)]
 

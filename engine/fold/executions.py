@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from .. import names
 from ..wire.records import RecordType
 from . import children, queues, schedules, sessions
 from .effects import Effect, EffectKind, duplicate, step
@@ -36,7 +37,7 @@ def invocation_requested(state: State, r: dict) -> list[Effect]:
         return [duplicate(execution_id, "execution already exists"), *children.report_again(state, execution_id)]
     if r.get("queue") is None:
         return new_execution(state, r)
-    effects = new_execution(state, dict(r, routing=queues.routing(r)))
+    effects = new_execution(state, dict(r, routing=names.invocation_routing_key(execution_id, None, r["queue"])))
     return queues.admit(state, state.get(execution_key(execution_id)), r["queue"], effects)
 
 

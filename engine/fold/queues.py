@@ -42,11 +42,6 @@ _ACTIVE = ("pending", "queued", "running", "waiting")
 _HELD_BACK = (EffectKind.STEP, EffectKind.WOKEN)
 
 
-def routing(r: dict) -> str:
-    """The routing key of a run invoked with ``r["queue"]``."""
-    return names.queue_routing_key(r["queue"]["name"], r["queue"].get("key"))
-
-
 def admit(state: State, row: dict, request: dict, effects: list[Effect]) -> list[Effect]:
     """A new run on a queue (its row just made, ``pending``): a slot, or the queue."""
     name, key = request["name"], request.get("key")

@@ -163,7 +163,7 @@ class Invoker:
 
     def _start_deferred(self) -> None:
         """Start the runs that waited for room, oldest first, while there is room."""
-        while self.running() < self.max_runs_in_memory:
+        while self.start_queue and self.running() < self.max_runs_in_memory:
             popped = self.start_queue.pop()
             if popped is None:
                 return

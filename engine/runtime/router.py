@@ -201,10 +201,7 @@ class Router:
                 input=to_json(payload, f"input of execution {execution_id}"),
                 queue=request,
             )
-            routing_key = (
-                names.routing_key(execution_id) if request is None else names.queue_routing_key(wf.queue.name, None)
-            )
-            appends.append(self._append(routing_key, record))
+            appends.append(self._append(names.invocation_routing_key(execution_id, None, request), record))
         if entry.topic in self._awaited:
             event_key = entry.key.decode(errors="replace") if entry.key else None
             record = records.event_received(

@@ -57,6 +57,9 @@ class StartQueue:
         self._owners: dict[str, object] = {}  # processor.owner -> processor, for entries on disk
         self._on_disk_by_owner: Counter[str] = Counter()
 
+    def __bool__(self) -> bool:  # read at every run's end: O(1)
+        return bool(self._in_memory) or self._head < self._tail
+
     def __len__(self) -> int:
         return len(self._in_memory) + self.on_disk()
 
