@@ -12,7 +12,9 @@ RSS at the end against the RSS at the first tenth, for each process. Beside each
 the worker's RocksDB block cache in use (``rocksdb_cache_mb.<runs>``, from its status;
 it fills up to its budget while the stores grow), what its SST files' readers hold
 outside the cache (``rocksdb_table_readers_mb.<runs>``) and pymalloc's live blocks
-(``python_allocated_blocks.<runs>``: Python objects), to tell where any growth goes. The samples go to
+(``python_allocated_blocks.<runs>``: Python objects), and glibc malloc's account of the
+C heap (``c_heap_in_use_mb.<runs>``, and ``c_heap_free_held_mb.<runs>``: freed memory
+that malloc keeps), to tell where any growth goes. The samples go to
 the JSON as ``curve.<process>.<runs>`` and are drawn in ``memory.png``.
 """
 
@@ -80,6 +82,9 @@ async def run(env, params: dict) -> dict[str, float]:
             out[f"rocksdb_cache_mb.{done}"] = status["store"]["cache_usage_bytes"] / MB
             out[f"rocksdb_table_readers_mb.{done}"] = status["store"].get("table_readers_bytes", 0) / MB
             out[f"python_allocated_blocks.{done}"] = float(status.get("python", {}).get("allocated_blocks", 0))
+            heap = status.get("c_heap") or {}
+            out[f"c_heap_in_use_mb.{done}"] = heap.get("in_use_bytes", 0) / MB
+            out[f"c_heap_free_held_mb.{done}"] = heap.get("free_held_bytes", 0) / MB
             worker.check()
         elapsed = time.perf_counter() - t0
 

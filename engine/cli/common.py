@@ -109,7 +109,13 @@ async def engine(args, *, worker: bool = False, read_only: bool = False, create:
         if worker:
             cache = {
                 name: getattr(args, name)
-                for name in ("max_idle_runs", "evict_after_idle_s", "max_runs_in_memory", "max_deferred_in_memory")
+                for name in (
+                    "max_idle_runs",
+                    "evict_after_idle_s",
+                    "max_runs_in_memory",
+                    "max_deferred_in_memory",
+                    "malloc_arenas",
+                )
                 if getattr(args, name, None) is not None
             }
             memory = StoreMemory(config.store_cache_mb, config.store_write_buffer_mb)

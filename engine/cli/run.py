@@ -132,6 +132,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="ids of runs waiting their turn kept in memory; more wait on disk (default 10000)",
     )
     worker.add_argument(
+        "--malloc-arenas",
+        type=int,
+        metavar="N",
+        help="cap glibc's malloc arenas, and give its free memory back every few seconds "
+        "(default 2; 0 leaves malloc alone)",
+    )
+    worker.add_argument(
         "--store-cache-mb",
         type=int,
         metavar="MB",

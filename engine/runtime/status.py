@@ -11,7 +11,11 @@ sees half of it), for probes, dashboards and the ``mem`` benchmark:
      "outcomes_awaited": N, "timers_in_flight": N, "appends_in_flight": N,
      "store": {"cache_capacity_bytes": ..., "cache_usage_bytes": ..., "cache_pinned_bytes": ...,
                "memtable_budget_bytes": ..., "memtable_usage_bytes": ..., "table_readers_bytes": ...},
-     "python": {"allocated_blocks": N}}
+     "python": {"allocated_blocks": N},
+     "c_heap": {"in_use_bytes": ..., "free_held_bytes": ..., "arenas_bytes": ..., "mmap_bytes": ...}}
+
+``c_heap`` is glibc malloc's own account (``runtime.c_heap``; ``null`` off glibc): what
+RocksDB, librdkafka and Python hold, and what malloc keeps after they freed it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 import orjson
 
 from ..clock import now_ms
+from . import c_heap
 
 
 def worker_status(worker) -> dict:
@@ -53,6 +58,7 @@ def worker_status(worker) -> dict:
             "table_readers_bytes": sum(proc.store.table_readers_bytes() for proc in processors.values()),
         },
         "python": {"allocated_blocks": sys.getallocatedblocks()},  # pymalloc's live objects
+        "c_heap": c_heap.figures(),
     }
 
 

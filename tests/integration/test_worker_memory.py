@@ -82,6 +82,8 @@ async def test_the_status_file_reports_partitions_runs_and_rocksdb_memory(harnes
     assert store["cache_capacity_bytes"] == 64 * 1024 * 1024 and store["memtable_budget_bytes"] == 32 * 1024 * 1024
     assert 0 < store["memtable_usage_bytes"] <= store["cache_usage_bytes"]
     assert "table_readers_bytes" in store and status["python"]["allocated_blocks"] > 10_000
+    heap = status["c_heap"]  # glibc's account: the stores' and Python's heap in use, at least
+    assert heap["in_use_bytes"] > store["memtable_usage_bytes"] and heap["free_held_bytes"] >= 0
     assert status["appends_in_flight"] == 0  # the waiting run's records are all acknowledged
 
 
