@@ -129,8 +129,8 @@ async def test_a_new_owner_with_little_room_starts_every_active_run_in_turn(harn
 
     # From an empty store: it folds the partitions, then resumes 12 active runs, 1 at a time.
     second = await harness.worker(harness.tmp_path / "second", max_runs_in_memory=1, max_deferred_in_memory=1)
-    await assert_eventually(lambda: second.status()["runs"]["deferred"] == 0, timeout=180)
+    await assert_eventually(lambda: second.status()["runs"]["deferred"] == 0, timeout=60)
     for h in handles:
         await client.resume(h.execution_id, "park", 100)
-    results = await asyncio.gather(*(h.result(timeout=120) for h in handles))
+    results = await asyncio.gather(*(h.result(timeout=60) for h in handles))
     assert results == [i + 102 for i in range(12)]
