@@ -173,6 +173,13 @@ class LogInUseError(LogloomError):
     code = "IN_USE"
 
 
+class HistoryFileError(LogloomError):
+    """A history file that cannot be used: not one, truncated, corrupt, from a newer
+    version, or of a workflow the app does not have (``engine.replay.history_file``)."""
+
+    code = "INVALID_HISTORY"
+
+
 class AppLoadError(LogloomError):
     """The application's module cannot be imported: a missing module, or an error in it."""
 

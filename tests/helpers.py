@@ -132,10 +132,11 @@ def run_cli(
 
 
 def history(execution_id: str, *args: str, env: dict | None = None) -> list[dict]:
-    """``logloom history ID --json ARGS`` (e.g. ``--data-dir D`` or ``--kafka B --namespace N``): its records."""
+    """``logloom history ID --json ARGS`` (e.g. ``--data-dir D`` or ``--kafka B --namespace N``): the
+    records of its history file."""
     done = run_cli("history", execution_id, "--json", *args, env=env)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return json.loads(done.stdout)["records"]
 
 
 async def read_topic(log, topic: str, count: int, timeout: float = 30) -> list:

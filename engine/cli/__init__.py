@@ -1,8 +1,9 @@
 """The ``logloom`` command: parsing, printing and exit codes. The work is done by the engine.
 
 One module per noun (``workflow.py``, ``history.py``, ``events.py``, ``session.py``,
-``schedule.py``, ``queue.py``, ``cluster.py`` for workers and partitions, ``agent.py`` for streaming agent runs, and
-``run.py`` for the commands that host a worker); the exit codes are in ``exits.py``.
+``schedule.py``, ``queue.py``, ``replay.py``, ``cluster.py`` for workers and partitions,
+``agent.py`` for streaming agent runs, and ``run.py`` for the commands that host a
+worker); the exit codes are in ``exits.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from ..errors import LogloomError
-from . import agent, cluster, events, exits, history, queue, run, schedule, session, workflow
+from . import agent, cluster, events, exits, history, queue, replay, run, schedule, session, workflow
 from .exits import Exit
 
 DESCRIPTION = "Durable execution for Python workflows, on a partitioned log: run workers, start and inspect runs."
@@ -39,7 +40,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run.add_parsers(sub)  # run, worker
     workflow.add_invoke_parser(sub)
-    history.add_parsers(sub)
+    history.add_parsers(sub)  # history show|export
+    replay.add_parsers(sub)  # replay run
     events.add_parsers(sub)  # publish, dead-letter
     workflow.add_resume_parser(sub)
     workflow.add_workflow_parser(sub)  # workflow start|execute|get|describe|result|list|count|cancel|terminate|resume
@@ -58,9 +60,16 @@ def _configure_logging(args) -> None:
     logging.getLogger("engine.librdkafka").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL + 1)
 
 
+def shorthand(argv: list[str]) -> list[str]:
+    """``logloom history ID`` is ``logloom history show ID``."""
+    if argv[:1] == ["history"] and len(argv) > 1 and argv[1] not in (*history.VERBS, "-h", "--help"):
+        return ["history", "show", *argv[1:]]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = parser().parse_args(argv)
+        args = parser().parse_args(shorthand(sys.argv[1:] if argv is None else argv))
     except BrokenPipeError:  # logloom --help | head
         return _closed_pipe()
     _configure_logging(args)

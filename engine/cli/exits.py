@@ -34,7 +34,7 @@ class Exit(IntEnum):
 
 MEANINGS = {
     Exit.OK: "success",
-    Exit.FAILED: "the workflow failed, or was cancelled",
+    Exit.FAILED: "the workflow failed, or was cancelled; a replay diverged from its history",
     Exit.USAGE: "bad usage or input: a flag, a JSON payload, an app that does not load",
     Exit.NOT_FOUND: "no such execution, schedule, log or namespace",
     Exit.TIMEOUT: "waited longer than --timeout",

@@ -140,7 +140,7 @@ def _since(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _filters(args):
+def run_filter(args):
     since, until = _since(args.since), _since(args.until)
 
     def where(e) -> bool:
@@ -158,7 +158,7 @@ def _filters(args):
 
 async def cmd_list(args) -> int:
     async with engine(args, read_only=args.kafka is None) as (client, _):
-        executions = await client.list_executions(status=args.status, where=_filters(args))
+        executions = await client.list_executions(status=args.status, where=run_filter(args))
     if args.page_token:
         ids = [e.execution_id for e in executions]
         if args.page_token not in ids:
@@ -190,7 +190,7 @@ def _list_table(executions) -> list[str]:
 
 async def cmd_count(args) -> int:
     async with engine(args, read_only=args.kafka is None) as (client, _):
-        executions = await client.list_executions(status=args.status, where=_filters(args))
+        executions = await client.list_executions(status=args.status, where=run_filter(args))
     by_status = {status: sum(e.status == status for e in executions) for status in STATUSES}
     counts = {"total": len(executions), "by_status": {k: v for k, v in by_status.items() if v}}
     emit(args, counts, lambda v: [f"{k:<10} {n}" for k, n in [("total", v["total"]), *v["by_status"].items()]])
@@ -254,7 +254,7 @@ def _waiting_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="give up waiting after this long")
 
 
-def _filter_options(p: argparse.ArgumentParser) -> None:
+def add_filter_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--status", choices=STATUSES)
     p.add_argument("--workflow", metavar="NAME")
     p.add_argument("--since", metavar="TIME", help="created at or after: ISO time, or back from now (30m, 24h, 7d)")
@@ -368,14 +368,14 @@ def add_workflow_parser(sub: argparse._SubParsersAction) -> None:
         ["logloom workflow list --status waiting", "logloom workflow list --workflow report --since 24h --limit 20"],
         READ_CODES,
     )
-    _filter_options(listing)
+    add_filter_options(listing)
     listing.add_argument("--limit", type=int, metavar="N", help="at most N executions (the rest: --page-token)")
     listing.add_argument("--page-token", metavar="ID", help="the executions after this one (printed when --limit cut)")
     add_log_options(listing)
     listing.set_defaults(func=cmd_list)
 
     count = command(wf, "count", "how many executions, by status", ["logloom workflow count --since 1h"], READ_CODES)
-    _filter_options(count)
+    add_filter_options(count)
     add_log_options(count)
     count.set_defaults(func=cmd_count)
 

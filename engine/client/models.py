@@ -146,7 +146,8 @@ class Schedule(BaseModel):
         )
 
 
-_PAYLOADS = frozenset({"input", "result", "data", "state", "initial_state", "value"})
+# Record fields that carry JSON text: decoded for people and in history files.
+PAYLOAD_FIELDS = frozenset({"input", "result", "data", "state", "initial_state", "value"})
 
 
 class HistoryRecord(BaseModel):
@@ -158,10 +159,11 @@ class HistoryRecord(BaseModel):
     fields: dict  # as on the log: payloads (input, result, state...) are JSON text
     outcome: str  # "applied", or why the fold ignored it (fenced, duplicate, ...)
     partition: int = 0
+    schema_fingerprint: str | None = None  # the writer schema's fingerprint (CRC-64-AVRO, hex), from its frame
 
     def payloads_decoded(self) -> dict:
         """``fields`` with the JSON payloads decoded (for people, not for replay)."""
-        return {k: from_json(v) if k in _PAYLOADS and isinstance(v, str) else v for k, v in self.fields.items()}
+        return {k: from_json(v) if k in PAYLOAD_FIELDS and isinstance(v, str) else v for k, v in self.fields.items()}
 
 
 class DeadLetter(BaseModel):

@@ -10,7 +10,8 @@ import orjson
 from .. import names
 from ..clock import to_datetime
 from ..errors import ExecutionNotFoundError, ScheduleNotFoundError
-from ..fold import NOT_APPLIED, EffectKind
+from ..fold import EffectKind
+from ..fold.effects import verdict
 from ..fold.keys import (
     EXECUTION_PREFIX,
     QUEUE_PREFIX,
@@ -23,6 +24,7 @@ from ..fold.keys import (
     session_state_key,
 )
 from ..fold.queues import limit_of
+from ..wire.framing import fingerprint_hex
 from ..wire.records import RecordType
 from ..wire.serde import from_json
 from .live import LiveResults
@@ -38,17 +40,14 @@ def _belongs(record: dict, execution_id: str, include_claims: bool) -> bool:
 
 
 def _history_record(entry, record: dict, effects: list) -> HistoryRecord:
-    outcome = "applied"
-    for effect in effects:
-        if effect.kind in NOT_APPLIED:
-            outcome = "claim rejected" if effect.kind == EffectKind.CLAIM_REJECTED else f"{effect.kind}: {effect.data}"
     return HistoryRecord(
         offset=entry.offset,
         partition=entry.partition,
         type=record["type"],
         at=to_datetime(record["at"]),
         fields={k: v for k, v in record.items() if k not in ("type", "at")},
-        outcome=outcome,
+        outcome=verdict(effects),
+        schema_fingerprint=fingerprint_hex(entry.value),
     )
 
 

@@ -85,6 +85,15 @@ NOT_APPLIED = frozenset(
 )
 
 
+def verdict(effects: list[Effect]) -> str:
+    """What the fold made of a record, in words: ``applied``, or why not (``history`` shows it)."""
+    outcome = "applied"
+    for effect in effects:
+        if effect.kind in NOT_APPLIED:
+            outcome = "claim rejected" if effect.kind == EffectKind.CLAIM_REJECTED else f"{effect.kind}: {effect.data}"
+    return outcome
+
+
 # Members used once per record, as module names (docs/architecture.md: enum members on hot paths).
 _STEP, _DUPLICATE, _IGNORED = EffectKind.STEP, EffectKind.DUPLICATE, EffectKind.IGNORED
 

@@ -14,16 +14,16 @@ import time
 
 from pydantic import ValidationError
 
-from .. import names
 from ..clock import now_ms
 from ..errors import CancelledByRequest, Draining, EngineSignal, Fenced, LogloomError, NondeterminismError, to_record
 from ..fold.keys import ACTIVE_PREFIX, execution_key, journal_prefix, parse_active_key, parse_journal_seq
 from ..fold.rows import ACTIVE, Status
 from ..wire import records
-from ..wire.serde import from_json, to_json
+from ..wire.serde import to_json
 from ..workflow.context import WorkflowContext
 from ..workflow.journal import Journal
 from ..workflow.registry import Registry
+from ..workflow.starting import initial_state, run_arguments
 from .idle_runs import EVICT_AFTER_IDLE_S, MAX_IDLE_RUNS, MAX_RUNS_IN_MEMORY, IdleRuns
 from .processor import PartitionProcessor
 from .run import ExecutionRun, Shutdown, log_failure
@@ -207,10 +207,7 @@ class Invoker:
         execution_id = run.execution_id
         try:
             wf = self.registry.get(row["workflow"])
-            if "@" in execution_id and names.scheduled_run_schedule(execution_id) is not None:
-                kwargs = wf.binder.bind_scheduled(from_json(row["input"]))
-            else:
-                kwargs = wf.binder.bind(from_json(row["input"]))
+            kwargs = run_arguments(wf, row)
         except LogloomError as exc:
             log.error("execution %s cannot start: %s", execution_id, exc)
             await run.finish(records.execution_failed, error=to_record(exc))
@@ -223,7 +220,7 @@ class Invoker:
                 log.info("execution %s (%s) started", execution_id, wf.name)
         ctx = run.ctx = WorkflowContext(run, row)
         try:
-            ctx.state = wf.state_schema.model_validate(from_json(row.get("initial_state")) or {})
+            ctx.state = initial_state(wf, row)
         except ValidationError as exc:
             await run.finish(
                 records.execution_failed,

@@ -199,7 +199,7 @@ async def test_sigterm_lets_the_step_in_flight_finish_and_records_it(tmp_path):
     assert worker.wait(timeout=60) == 0
     assert marker.with_suffix(".done").exists(), "the step in flight finished before the worker left"
     assert not (tmp_path / "slow-2.started").exists(), "no new step started while draining"
-    records = json.loads(run_cli("history", "drain-1", "--output", "json", *data).stdout)
+    records = json.loads(run_cli("history", "drain-1", "--output", "json", *data).stdout)["records"]
     assert [r["fields"]["key"] for r in records if r["type"] == "StepCompleted"] == ["first"]
 
     again = spawn("worker", APP, *data, "-v", log_file=tmp_path / "w2.log")

@@ -1,0 +1,110 @@
+"""``logloom replay``: run today's code against recorded histories, offline (``engine.replay``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import HistoryFileError
+from ..replay.history_file import HistoryFile, load
+from ..replay.replay_run import StepSeen
+from ..replay.replayer import Replayer, ReplayResult
+from ..wire.serde import from_json
+from ..workflow.loading import load_app
+from .common import command
+from .exits import Exit
+from .output import add_output_option, chosen, to_text
+
+
+def _histories(paths: list[str]) -> list[tuple[str, HistoryFile]]:
+    """Each history file named, and every ``*.json`` in a directory named (``history export``)."""
+    out = []
+    for name in paths:
+        path = Path(name)
+        files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+        if path.is_dir() and not files:
+            raise HistoryFileError(f"{name} holds no history files (*.json)")
+        out += [(str(f), load(f)) for f in files]
+    return out
+
+
+def _step_line(step: StepSeen) -> str:
+    recorded = step.recorded
+    shown = ""
+    if recorded is not None and recorded["key"] == step.requested and recorded["status"] == "completed":
+        shown = json.dumps(from_json(recorded.get("result")), default=str)
+        shown = f"  -> {shown if len(shown) <= 80 else shown[:77] + '...'}"
+    elif recorded is not None and recorded["status"] == "failed":
+        shown = f"  -> {recorded['error']['type']}: {recorded['error']['message']}"
+    return f"  {step.position:>4}  {step.requested:<24} {step.verdict:<12}{shown}   {step.location or ''}"
+
+
+def _summary(source: str, result: ReplayResult) -> dict:
+    return {
+        "file": source,
+        "execution_id": result.execution_id,
+        "workflow": result.workflow,
+        "verdict": result.verdict if not result.fold_mismatches else "fold_differs",
+        "message": result.message,
+        "steps_replayed": result.steps_replayed,
+        "position": result.position,
+        "recorded_step": result.recorded_step,
+        "requested_step": result.requested_step,
+        "location": result.location,
+        "fold_mismatches": result.fold_mismatches,
+    }
+
+
+async def cmd_run(args) -> int:
+    load_app(args.app)
+    histories = _histories(args.histories)
+    table = chosen(args) == "table"
+    replayer = Replayer()
+    summaries = []
+    for source, history in histories:
+        if table and args.step_through:
+            print(f"{source}: {history.execution_id} ({history.workflow})")
+        on_step = (lambda step: print(_step_line(step), flush=True)) if table and args.step_through else None
+        result = await replayer.replay(history, on_step=on_step)
+        summary = _summary(source, result)
+        summaries.append(summary)
+        if table:
+            print(f"{summary['verdict']:<16} {history.execution_id}: {result.message}")
+            for mismatch in result.fold_mismatches:
+                print(f"{'':<16} the fold: {mismatch}")
+    if not table:
+        print(to_text(summaries if len(summaries) > 1 else summaries[0]))
+    return Exit.OK if all(s["verdict"] == "ok" for s in summaries) else Exit.FAILED
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    replay = command(
+        sub,
+        "replay",
+        "check today's code against recorded histories, offline",
+        ["logloom replay run app.py order-7.json --step-through"],
+        [Exit.OK, Exit.FAILED, Exit.USAGE],
+    )
+    verbs = replay.add_subparsers(dest="verb", required=True, metavar="VERB")
+    run = command(
+        verbs,
+        "run",
+        "run APP's workflow code against history files (logloom history ID --json, or history export): "
+        "recorded steps return their recorded results, no step body runs, nothing is written; "
+        "prints ok or the first divergence",
+        [
+            "logloom replay run app.py order-7.json",
+            "logloom replay run app.py order-7.json --step-through",
+            "logloom replay run myapp.workflows ./failed --output json",
+        ],
+        [Exit.OK, Exit.FAILED, Exit.USAGE],
+    )
+    run.add_argument("app", metavar="APP", help="a module path or .py file whose workflows register on import")
+    run.add_argument("histories", metavar="FILE", nargs="+", help="history files, or directories of them")
+    run.add_argument("--step-through", action="store_true", help="print each step as the code reaches it")
+    add_output_option(run)
+    loud = run.add_argument_group("logging")
+    loud.add_argument("-v", "--verbose", action="count", default=0, help="log more: -v info, -vv debug")
+    loud.add_argument("-q", "--quiet", action="store_true", help="log errors only")
+    run.set_defaults(func=cmd_run)
