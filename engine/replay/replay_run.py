@@ -94,18 +94,12 @@ class ReplayJournal(Journal):
         self.replay = replay
 
     def recorded(self, seq: int, key: str) -> dict | None:
-        entry = self._entries.get(seq)
+        entry = self.at(seq)
         self.replay.saw(StepSeen(seq, key, entry, user_code_location(self.replay.body)))
         if entry is None or entry["status"] == EntryStatus.RETRYING:
             raise EndOfHistory(f"position {seq}: {key}")
         self.check_key(seq, key, entry)  # NondeterminismError: the replay saw it first
         return entry
-
-    def positions(self) -> list[int]:
-        return sorted(self._entries)
-
-    def entry_at(self, seq: int) -> dict:
-        return self._entries[seq]
 
 
 class ReplayRun:

@@ -195,7 +195,7 @@ def _judge(run: ReplayRun, row: dict, outcome: _Outcome) -> ReplayResult:
         asked = {s.position for s in run.seen}
         unasked = [p for p in run.journal.positions() if p not in asked]
         if unasked:
-            entry = run.journal.entry_at(unasked[0])
+            entry = run.journal.at(unasked[0])
             return ReplayResult(
                 **base,
                 verdict="history_longer",

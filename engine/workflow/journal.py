@@ -34,6 +34,14 @@ class Journal:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def at(self, seq: int) -> dict | None:
+        """The entry at ``seq``, unchecked."""
+        return self._entries.get(seq)
+
+    def positions(self) -> list[int]:
+        """The recorded positions, in order."""
+        return sorted(self._entries)
+
     def recorded(self, seq: int, key: str) -> dict | None:
         """The entry at ``seq`` if any; raises ``NondeterminismError`` on a key mismatch."""
         entry = self._entries.get(seq)

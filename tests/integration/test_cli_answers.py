@@ -388,3 +388,48 @@ def test_queue_list_and_set_limit(world):
     assert code == 0 and keys == [{"queue": "cli-q", "key": None, "limit": 4, "running": [], "waiting": []}]
     assert world.json("queue", "get", "cli-q") == (0, keys)
     assert world.cli("queue", "get", "no-such-queue").returncode == 3
+
+
+# -- replay: history files, offline replay, and its exit codes (issue #19) ------------------------
+
+
+async def test_history_export_writes_files_that_replay_ok_and_a_changed_app_diverges(world, tmp_path):
+    eid = new_id("replay")
+    assert world.cli("invoke", "flaky", "--execution-id", eid, "--wait").returncode == 1
+    exported = tmp_path / "failed"
+    done = world.cli(
+        "history", "export", str(exported), "--workflow", "flaky", "--status", "failed", "--output", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    files = {item["execution_id"]: item for item in json.loads(done.stdout)}
+    assert files[eid]["status"] == "failed" and all(item["status"] == "failed" for item in files.values())
+    written = json.loads((exported / f"{eid}.json").read_text())
+    assert (written["format"], written["version"], written["workflow"]) == ("logloom-history", 1, "flaky")
+    assert all(len(r["schema_fingerprint"]) == 16 for r in written["records"])
+
+    same = run_cli("replay", "run", APP, str(exported / f"{eid}.json"), "--output", "json")
+    assert same.returncode == 0, same.stdout + same.stderr
+    verdict = json.loads(same.stdout)
+    assert verdict["verdict"] == "ok" and verdict["steps_replayed"] == 1, verdict  # its one step, failed
+
+    changed = tmp_path / "v2" / "cli_app.py"
+    changed.parent.mkdir()
+    changed.write_text((ROOT / APP).read_text().replace('ctx.step.run("charge"', 'ctx.step.run("charge_card"'))
+    diverged = run_cli("replay", "run", str(changed), str(exported), "--output", "json")
+    assert diverged.returncode == 1
+    ours = next(v for v in (lambda x: x if isinstance(x, list) else [x])(json.loads(diverged.stdout))
+                if v["execution_id"] == eid)  # fmt: skip
+    assert (ours["verdict"], ours["position"], ours["recorded_step"], ours["requested_step"]) == (
+        "diverged", 1, "charge", "charge_card",
+    )  # fmt: skip
+    assert ours["location"].endswith("cli_app.py:39")
+
+
+def test_replay_refuses_a_bad_history_file_with_exit_code_2(tmp_path):
+    newer = tmp_path / "newer.json"
+    newer.write_text('{"format": "logloom-history", "version": 99, "execution_id": "x", "records": []}')
+    truncated = tmp_path / "truncated.json"
+    truncated.write_text('{"format": "logloom-history", "version": 1, "records": [{"part')
+    for path, says in ((newer, "version 99"), (truncated, "not JSON")):
+        done = run_cli("replay", "run", APP, str(path))
+        assert done.returncode == 2 and says in done.stderr, done.stderr

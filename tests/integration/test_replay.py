@@ -1,0 +1,161 @@
+"""Debug-replay (``engine.replay``): today's code against a run's exported history, on both logs.
+
+The runs are real (a worker on the log under test); the replays are offline: no worker,
+no log, no step body. Changed versions of a workflow live in registries of their own,
+under the same name, as a new deploy of the code would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections import Counter
+
+import pytest
+from helpers import assert_eventually
+
+from engine import WorkflowContext, workflow
+from engine.errors import HistoryFileError
+from engine.replay.export import export_history
+from engine.replay.history_file import loads
+from engine.replay.replayer import Replayer
+from engine.workflow.registry import Registry
+
+BODIES: Counter = Counter()  # step name -> times its body ran
+
+
+def body(name: str, value=None):
+    def run():
+        BODIES[name] += 1
+        return value if value is not None else name.upper()
+
+    run.__name__ = name
+    return run
+
+
+@workflow(name="rp_child")
+async def rp_child(ctx: WorkflowContext, n: int) -> int:
+    return await ctx.step.run("double", body("double", n * 2))
+
+
+@workflow(name="rp_order")
+async def rp_order(ctx: WorkflowContext, n: int) -> dict:
+    a = await ctx.step.run("a", body("a"))
+    b, c = await asyncio.gather(ctx.step.run("b", body("b")), ctx.step.run("c", body("c")))
+    await ctx.sleep(0.05)
+    doubled = await ctx.step.invoke_and_wait("child", rp_child, {"n": n})
+    approved = await ctx.wait_for_user("ship it?", input_type="approval", name="approval")
+    d = await ctx.step.run("d", body("d"))
+    return {"steps": a + b + c + d, "doubled": doubled, "approved": approved}
+
+
+async def at_approval(client, execution_id: str):
+    async def asked():
+        execution = await client.get_execution(execution_id)
+        return [w["key"] for w in execution.waiting_for] == ["approval"]
+
+    await assert_eventually(asked, timeout=30, message=f"{execution_id} waits for its approval")
+
+
+async def finished_history(harness, n: int = 4):
+    """Run ``rp_order`` to its end on the log under test; its history, exported and read back."""
+    await harness.worker()
+    client = await harness.client()
+    handle = await rp_order.invoke(client, {"n": n})
+    await at_approval(client, handle.execution_id)
+    await client.resume(handle.execution_id, "approval", True)
+    assert (await handle.result(timeout=30))["doubled"] == 2 * n
+    exported = await export_history(client, handle.execution_id, with_children=True)
+    return loads(exported.dumps())  # through the file format, as `logloom replay run` reads it
+
+
+async def test_an_unchanged_workflow_replays_ok_and_runs_no_step_body(harness):
+    history = await finished_history(harness)
+    assert history.status == "completed" and [c.workflow for c in history.children] == ["rp_child"]
+    ran = BODIES.copy()
+    seen = []
+    result = await Replayer().replay(history, on_step=seen.append)
+    assert result.verdict == "ok" and result.ok, result.message
+    assert [s.requested for s in seen] == ["a", "b", "c", "sleep:1", "child", "approval", "d"]
+    assert result.steps_replayed == 7 and result.fold_mismatches == []
+    assert BODIES == ran, "a replay runs no step body"
+    child = await Replayer().replay(history.children[0])
+    assert child.verdict == "ok" and child.steps_replayed == 1
+
+
+def version(changes: dict):
+    """A registry whose ``rp_order`` is today's with some steps renamed, added or dropped."""
+    registry = Registry()
+
+    @registry.workflow(name="rp_order")
+    async def rp_order_changed(ctx: WorkflowContext, n: int) -> dict:
+        a = await ctx.step.run("a", body("a"))
+        b, c = await asyncio.gather(ctx.step.run("b", body("b")), ctx.step.run(changes.get("c", "c"), body("c")))
+        if changes.get("stop_early"):
+            return {"steps": a + b + c}
+        await ctx.sleep(0.05)
+        doubled = await ctx.step.invoke_and_wait("child", "rp_child", {"n": n})
+        approved = await ctx.wait_for_user("ship it?", input_type="approval", name="approval")
+        d = await ctx.step.run("d", body("d"))
+        if changes.get("one_more"):
+            await ctx.step.run("audit", body("audit"))  # the line a code_wants_more names
+        return {"steps": a + b + c + d, "doubled": doubled + changes.get("plus", 0), "approved": approved}
+
+    return registry, inspect.getsourcelines(rp_order_changed)
+
+
+def line_of(source: tuple[list[str], int], text: str) -> int:
+    lines, first = source
+    return first + next(i for i, line in enumerate(lines) if text in line)
+
+
+async def test_a_renamed_step_diverges_at_its_position_and_names_the_line_that_asked(harness):
+    history = await finished_history(harness)
+    registry, source = version({"c": "c_renamed"})
+    result = await Replayer(registry).replay(history)
+    assert result.verdict == "diverged" and not result.ok
+    assert (result.position, result.recorded_step, result.requested_step) == (3, "c", "c_renamed")
+    # a branch of gather: the line of the gather call in the workflow
+    assert result.location == f"tests/integration/test_replay.py:{line_of(source, 'asyncio.gather')}"
+    assert "at position 3 the history recorded step 'c', but the code asks for step 'c_renamed'" in result.message
+
+
+async def test_code_that_wants_more_and_a_history_that_is_longer_are_told_apart(harness):
+    history = await finished_history(harness)
+    registry, source = version({"one_more": True})
+    more = await Replayer(registry).replay(history)
+    assert more.verdict == "code_wants_more" and (more.position, more.requested_step) == (8, "audit")
+    audit_line = line_of(source, "the line a code_wants_more names")
+    assert more.location == f"tests/integration/test_replay.py:{audit_line}"
+    registry, _ = version({"stop_early": True})
+    longer = await Replayer(registry).replay(history)
+    assert longer.verdict == "history_longer" and (longer.position, longer.recorded_step) == (4, "sleep:1")
+
+
+async def test_a_different_result_with_the_same_steps_is_reported(harness):
+    history = await finished_history(harness)
+    registry, _ = version({"plus": 1})
+    result = await Replayer(registry).replay(history)
+    assert result.verdict == "result_differs" and "'doubled': 9" in result.message and "'doubled': 8" in result.message
+
+
+async def test_a_run_that_still_waits_replays_to_the_end_of_its_history(harness):
+    await harness.worker()
+    client = await harness.client()
+    handle = await rp_order.invoke(client, {"n": 1})
+    await at_approval(client, handle.execution_id)
+    history = loads((await export_history(client, handle.execution_id)).dumps())
+    assert history.status == "waiting"
+    result = await Replayer().replay(history)
+    assert result.verdict == "ok" and "reached the end of the history" in result.message
+    assert [s.requested for s in result.steps][-1] == "approval" and result.steps_replayed == 6
+    registry, _ = version({"c": "c2"})
+    assert (await Replayer(registry).replay(history)).verdict == "diverged"
+
+
+async def test_a_history_of_a_workflow_the_app_does_not_have_is_a_clear_error(harness):
+    history = await finished_history(harness)
+    invoked = next(r for r in history.records if r.type == "InvocationRequested")
+    invoked.fields["workflow"] = "rp_gone"
+    with pytest.raises(HistoryFileError, match="ran workflow 'rp_gone', which the app does not define"):
+        await Replayer().replay(history)
