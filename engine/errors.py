@@ -150,6 +150,12 @@ class LogNotFoundError(NotFoundError):
     that only reads creates one."""
 
 
+class StepNotFoundError(NotFoundError):
+    """No step of that key in the execution's journal (``Client.rerun``)."""
+
+    code = "STEP_NOT_FOUND"
+
+
 class ExecutionIdConflictError(LogloomError):
     """An invocation reused an execution id for another workflow or another input."""
 

@@ -206,6 +206,18 @@ def _answer(args, result: CommandResult, shown: dict) -> int:
     return FOR_OUTCOME[result.outcome]
 
 
+async def cmd_rerun(args) -> int:
+    async with engine(args) as (client, _):
+        handle = await client.rerun(args.execution_id, args.from_step, new_execution_id=args.new_execution_id)
+        note(f"execution {handle.execution_id} reruns {args.execution_id} from step {args.from_step!r}")
+        if not args.wait:
+            emit(args, {"execution_id": handle.execution_id}, lambda v: [f"started {v['execution_id']}"])
+            return Exit.OK
+        args.on_interrupt = f"interrupted: execution {handle.execution_id} goes on on the workers"
+        emit(args, await handle.result(timeout=args.timeout))
+    return Exit.OK
+
+
 async def cmd_cancel(args) -> int:
     async with engine(args) as (client, _):
         result = await client.cancel(args.execution_id, args.reason, session_id=args.session_id)
@@ -393,3 +405,19 @@ def add_workflow_parser(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=func)
 
     _resume_parser(wf, "resume", "resume a run's suspension with a payload")
+
+    rerun = command(
+        wf,
+        "rerun",
+        "start a new run of an old run's workflow and input, from one of its steps: the steps before it "
+        "return their recorded results and do not run again",
+        ["logloom workflow rerun order-7 --from-step charge --wait"],
+        RUN_CODES,
+    )
+    rerun.add_argument("execution_id", help="the run to rerun")
+    rerun.add_argument("--from-step", required=True, metavar="KEY", help="the step key the code runs again from")
+    rerun.add_argument("--execution-id", dest="new_execution_id", metavar="ID", help="the new run's id")
+    rerun.add_argument("--wait", action="store_true", help="wait for the new run's result, and print it")
+    _waiting_options(rerun)
+    add_log_options(rerun)
+    rerun.set_defaults(func=cmd_rerun)

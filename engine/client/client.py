@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..clock import now_ms
-from ..errors import ExecutionNotFoundError, InputValidationError
+from ..errors import ExecutionNotFoundError, InputValidationError, StepNotFoundError
+from ..fold.rows import RECORDED
 from ..log.base import Log
 from ..wire import records
 from ..wire.codec import Codec, default_codec
+from ..wire.serde import from_json, to_json
 from ..workflow.queues import Queue
 from ..workflow.registry import Workflow
 from .cluster import Cluster
@@ -121,6 +124,31 @@ class Client:
             return ExecutionHandle(self, record["execution_id"], routing_key, True)
         routing_key, _ = await self._commands.submit_once(record)  # ExecutionIdConflictError
         return ExecutionHandle(self, execution_id, routing_key, False)
+
+    async def rerun(self, execution_id: str, from_step: str, *, new_execution_id: str | None = None) -> ExecutionHandle:
+        """Start the old run's workflow again, with its input, as a new execution whose
+        journal is the old one's recorded outcomes before the step ``from_step``: those
+        steps return their recorded results and do not run again; the code runs from
+        ``from_step`` on. The new run's ``rerun_of`` names the old one and the step.
+
+        ``StepNotFoundError`` if the old run recorded no step ``from_step``. The new id is
+        ``<old id>~rerun-<hex>`` unless given (then the call is idempotent)."""
+        row, entries = await self._views.journal(execution_id)
+        at = {entry["key"]: seq for seq, entry in sorted(entries.items())}
+        if from_step not in at:
+            raise StepNotFoundError(
+                f"execution {execution_id} recorded no step {from_step!r}; its steps: {', '.join(at) or 'none'}"
+            )
+        from_seq = at[from_step]
+        kept = {str(seq): entry for seq, entry in entries.items() if seq < from_seq and entry["status"] in RECORDED}
+        new_id = new_execution_id or f"{execution_id}~rerun-{uuid.uuid4().hex[:6]}"
+        rerun = {"execution_id": execution_id, "from_step": from_step, "from_seq": from_seq}
+        record = invocation(
+            row["workflow"], from_json(row["input"]), new_id, row["user_id"], row["session_id"], None,
+            from_json(row.get("initial_state")), rerun={**rerun, "journal": to_json(kept, "the kept journal")},
+        )  # fmt: skip
+        routing_key, _ = await self._commands.submit_once(record)
+        return ExecutionHandle(self, new_id, routing_key, new_execution_id is None)
 
     async def _declared_queue(self, workflow: str) -> Queue | None:
         """The queue the workers declare for ``workflow`` (``@workflow(queue=...)``), from

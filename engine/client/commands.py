@@ -45,10 +45,12 @@ def invocation(
     queue: Queue | None = None,
     concurrency_key: str | None = None,
     priority: int = 0,
+    rerun: dict | None = None,
 ) -> records.Record:
     """The ``InvocationRequested`` record, checked: bad input raises before anything is written.
 
-    ``queue``: the run's queue, else the workflow's own (``@workflow(queue=...)``)."""
+    ``queue``: the run's queue, else the workflow's own (``@workflow(queue=...)``).
+    ``rerun``: the old run and the recorded prefix of its journal (``Client.rerun``)."""
     execution_id = execution_id or uuid.uuid4().hex
     if isinstance(workflow, Workflow):
         name = workflow.name
@@ -70,6 +72,7 @@ def invocation(
         initial_state=None if initial_state is None else dump_state(initial_state, execution_id),
         run_timeout_ms=None if run_timeout_s is None else int(run_timeout_s * 1000),
         queue=None if queue is None else queue.request(concurrency_key, priority),
+        rerun=rerun,
     )
 
 

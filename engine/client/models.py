@@ -40,6 +40,7 @@ class Execution(BaseModel):
     # on a queue: {name, key, priority, slot: held|waiting|released|requeued, position: 1.. while queued}
     queue: dict | None = None
     routing_key: str = ""  # where its records go (its id, its session, its schedule or its queue key)
+    rerun_of: dict | None = None  # a rerun: {execution_id, from_step, from_seq} of the run it reruns
 
     @classmethod
     def from_row(cls, row: dict, queue_position: int | None = None) -> Execution:
@@ -75,6 +76,7 @@ class Execution(BaseModel):
             state=from_json(row.get("state")),
             queue=None if not row.get("queue") else {**row["queue"], "position": queue_position},
             routing_key=names.row_routing_key(row),
+            rerun_of=row.get("rerun_of"),
         )
 
     @property

@@ -17,6 +17,8 @@ from ..fold.keys import (
     QUEUE_PREFIX,
     SCHEDULE_PREFIX,
     execution_key,
+    journal_prefix,
+    parse_journal_seq,
     queue_key,
     queue_limit_key,
     queue_prefix,
@@ -114,6 +116,13 @@ class Views:
             slots = state.get(slots_key)
         ids = [run_id for _, _, run_id in (slots or {}).get("waiting", [])]
         return Execution.from_row(row, ids.index(row["id"]) + 1 if row["id"] in ids else None)
+
+    async def journal(self, execution_id: str) -> tuple[dict, dict[int, dict]]:
+        """The execution's row and its journal entries by position, folded from the log."""
+        found = await self.get_execution(execution_id, None)
+        state, _ = await self.scans.routing_key(found.routing_key)
+        entries = {parse_journal_seq(key): entry for key, entry in state.scan(journal_prefix(execution_id))}
+        return state.get(execution_key(execution_id)), entries
 
     async def history(self, execution_id: str, session_id: str | None, include_claims: bool) -> list[HistoryRecord]:
         state, folded = await self.scans.routing_key(names.routing_key(execution_id, session_id), collect=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from .. import names
+from ..wire.serde import from_json
 from . import queues
 from .effects import Effect, EffectKind, duplicate, ignored, step
 from .keys import active_key, awaiting_key, execution_key, journal_key, suspension_key, timer_key
@@ -95,6 +96,11 @@ def new_execution(state: State, r: dict) -> list[Effect]:
         row["routing"] = r["routing"]
     if r.get("parent_execution_id") and r.get("reply_key"):  # a child: it reports its end there
         row["parent"] = {"seq": r.get("parent_seq"), "reply_key": r["reply_key"]}
+    rerun = r.get("rerun")
+    if rerun is not None:  # its journal starts as the old run's, up to the step it reruns from
+        row["rerun_of"] = {k: rerun[k] for k in ("execution_id", "from_step", "from_seq")}
+        for seq, entry in from_json(rerun["journal"]).items():
+            state.put(journal_key(execution_id, int(seq)), entry)
     effects = [Effect(_INVOKED, execution_id, row)]
     if r.get("run_timeout_ms"):
         row["deadline"] = r["at"] + r["run_timeout_ms"]

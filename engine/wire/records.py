@@ -264,8 +264,10 @@ def invocation_requested(
     parent_seq: int | None = None,
     reply_key: str | None = None,
     queue: dict | None = None,
+    rerun: dict | None = None,
 ) -> Record:
-    """Start an execution; idempotent by execution id. ``queue``: {name, key, limit, priority}."""
+    """Start an execution; idempotent by execution id. ``queue``: {name, key, limit, priority}.
+    ``rerun``: {execution_id, from_step, from_seq, journal} of the run it reruns."""
     return _record(
         RecordType.INVOCATION_REQUESTED,
         execution_id,
@@ -282,6 +284,7 @@ def invocation_requested(
         parent_seq=parent_seq,
         reply_key=reply_key,
         queue=queue,
+        rerun=rerun,
     )
 
 

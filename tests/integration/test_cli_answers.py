@@ -433,3 +433,15 @@ def test_replay_refuses_a_bad_history_file_with_exit_code_2(tmp_path):
     for path, says in ((newer, "version 99"), (truncated, "not JSON")):
         done = run_cli("replay", "run", APP, str(path))
         assert done.returncode == 2 and says in done.stderr, done.stderr
+
+
+def test_workflow_rerun_starts_a_new_run_from_a_step_and_a_missing_step_exits_3(world):
+    eid, again = new_id("rerun"), new_id("rerun-new")
+    assert world.cli("invoke", "flaky", "--execution-id", eid, "--wait").returncode == 1
+    rerun = world.cli("workflow", "rerun", eid, "--from-step", "charge", "--execution-id", again, "--wait")
+    assert rerun.returncode == 1 and f"execution {again} reruns {eid} from step 'charge'" in rerun.stderr
+    code, execution = world.json("workflow", "get", again)
+    assert code == 0 and execution["status"] == "failed"
+    assert execution["rerun_of"] == {"execution_id": eid, "from_step": "charge", "from_seq": 1}
+    missing = world.cli("workflow", "rerun", eid, "--from-step", "nope")
+    assert missing.returncode == 3 and "recorded no step 'nope'; its steps: charge" in missing.stderr

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import uuid
 from collections import Counter
 
 import pytest
 from helpers import assert_eventually
 
-from engine import WorkflowContext, workflow
-from engine.errors import HistoryFileError
+from engine import TerminalError, WorkflowContext, WorkflowFailedError, workflow
+from engine.errors import HistoryFileError, StepNotFoundError
 from engine.replay.export import export_history
 from engine.replay.history_file import loads
 from engine.replay.replayer import Replayer
@@ -159,3 +160,43 @@ async def test_a_history_of_a_workflow_the_app_does_not_have_is_a_clear_error(ha
     invoked.fields["workflow"] = "rp_gone"
     with pytest.raises(HistoryFileError, match="ran workflow 'rp_gone', which the app does not define"):
         await Replayer().replay(history)
+
+
+BROKEN: set[str] = set()  # inputs whose step "d" fails, until the bug is fixed
+
+
+def step_d(tag: str):
+    BODIES["d"] += 1
+    if tag in BROKEN:
+        raise TerminalError(f"d is broken for {tag}")
+    return "D"
+
+
+@workflow(name="rp_five")
+async def rp_five(ctx: WorkflowContext, tag: str) -> str:
+    out = ""
+    for name in ("a", "b", "c"):
+        out += await ctx.step.run(name, body(name))
+    out += await ctx.step.run("d", step_d, tag)
+    return out + await ctx.step.run("e", body("e"))
+
+
+async def test_a_rerun_from_step_3_of_a_5_step_run_does_not_run_steps_1_and_2_again(harness):
+    await harness.worker()
+    client = await harness.client()
+    tag = f"t{uuid.uuid4().hex[:6]}"
+    BROKEN.add(tag)
+    handle = await rp_five.invoke(client, {"tag": tag})
+    with pytest.raises(WorkflowFailedError, match="d is broken"):
+        await handle.result(timeout=30)
+    BROKEN.discard(tag)  # the fix is deployed
+    before = BODIES.copy()
+    again = await client.rerun(handle.execution_id, "c")
+    assert await again.result(timeout=30) == "ABCDE"
+    ran = BODIES - before
+    assert ran == Counter({"c": 1, "d": 1, "e": 1}), "steps 1 and 2 returned their recorded results"
+    execution = await client.get_execution(again.execution_id)
+    assert execution.rerun_of == {"execution_id": handle.execution_id, "from_step": "c", "from_seq": 3}
+    assert again.execution_id.startswith(f"{handle.execution_id}~rerun-")
+    with pytest.raises(StepNotFoundError, match="recorded no step 'z'; its steps: a, b, c, d"):
+        await client.rerun(handle.execution_id, "z")
