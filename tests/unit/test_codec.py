@@ -29,6 +29,7 @@ SAMPLES = {
             "rate_limit": 500,
             "rate_period_ms": 60_000,
         },
+        "rerun": {"execution_id": "exec-0", "from_step": "charge", "from_seq": 3, "journal": '{"1":{"key":"a"}}'},
     },
     "ExecutionStarted": {"worker": "w1"},
     "StepCompleted": {"seq": 1, "key": "charge", "attempt": 1, "result": '{"id":"x"}', "state": '{"n":1}'},
