@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import tempfile
 from pathlib import Path
 
+from .. import names
 from ..errors import HistoryFileError
 from ..replay.history_file import HistoryFile, load
 from ..replay.replay_run import StepSeen
 from ..replay.replayer import Replayer, ReplayResult
+from ..replay.verify import verify_partition
 from ..wire.serde import from_json
 from ..workflow.loading import load_app
-from .common import command
+from .common import add_log_options, command, config_from, engine
 from .exits import Exit
 from .output import add_output_option, chosen, to_text
 
@@ -78,12 +82,41 @@ async def cmd_run(args) -> int:
     return Exit.OK if all(s["verdict"] == "ok" for s in summaries) else Exit.FAILED
 
 
+async def cmd_verify(args) -> int:
+    config = config_from(args)
+    async with engine(args, read_only=args.kafka is None) as (client, _):
+        log = client.log
+        partitions = range(log.num_partitions) if args.all else [args.partition]
+        with tempfile.TemporaryDirectory(prefix="logloom-verify-") as temporary:
+            scratch = args.scratch_dir or temporary
+            results = []
+            for partition in partitions:
+                if not 0 <= partition < log.num_partitions:
+                    raise ValueError(f"--partition {partition}: the log has partitions 0 to {log.num_partitions - 1}")
+                store = names.store_path(config.data_dir, log.namespace, partition)
+                results.append(await verify_partition(log, partition, store, scratch))
+    shown = [dataclasses.asdict(r) for r in results]
+    if chosen(args) == "table":
+        for r in results:
+            if r.equal:
+                print(f"partition {r.partition}: equal at offset {r.offset}, {r.keys:,} keys, "
+                      f"sha256 {r.checksum[:16]}, {r.seconds:.2f} s")  # fmt: skip
+            else:
+                diff = r.first_difference
+                print(f"partition {r.partition}: DIFFERS at offset {r.offset}: first at key {diff['key']}")
+                print(f"  live:    {json.dumps(diff['live'], default=str)}")
+                print(f"  rebuilt: {json.dumps(diff['rebuilt'], default=str)}")
+    else:
+        print(to_text(shown if args.all else shown[0]))
+    return Exit.OK if all(r.equal for r in results) else Exit.FAILED
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     replay = command(
         sub,
         "replay",
-        "check today's code against recorded histories, offline",
-        ["logloom replay run app.py order-7.json --step-through"],
+        "check today's code against recorded histories offline (run), and the stores against the log (verify)",
+        ["logloom replay run app.py order-7.json --step-through", "logloom replay verify --all"],
         [Exit.OK, Exit.FAILED, Exit.USAGE],
     )
     verbs = replay.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -108,3 +141,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     loud.add_argument("-v", "--verbose", action="count", default=0, help="log more: -v info, -vv debug")
     loud.add_argument("-q", "--quiet", action="store_true", help="log errors only")
     run.set_defaults(func=cmd_run)
+
+    verify = command(
+        verbs,
+        "verify",
+        "rebuild partitions from offset 0 into a scratch store and compare them with the live stores under "
+        "--data-dir, key by key, at the offset the live store has applied; works while the worker runs",
+        ["logloom replay verify --partition 0 --data-dir /var/lib/logloom", "logloom replay verify --all --json"],
+        [Exit.OK, Exit.FAILED, Exit.USAGE, Exit.NOT_FOUND, Exit.UNAVAILABLE],
+    )
+    which = verify.add_mutually_exclusive_group(required=True)
+    which.add_argument("--partition", type=int, metavar="N", help="the journal partition to verify")
+    which.add_argument("--all", action="store_true", help="every partition")
+    verify.add_argument(
+        "--scratch-dir", metavar="DIR", help="keep the rebuilt stores here: the next verify folds only the tail"
+    )
+    add_log_options(verify)
+    verify.set_defaults(func=cmd_verify)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-from rocksdict import Rdict, WriteBatch
+from rocksdict import AccessType, Rdict, WriteBatch
 
 from ..fold.keys import APPLIED_KEY
 from .memory import StoreMemory
@@ -30,12 +30,17 @@ _OFFSET = struct.Struct(">q")
 class StorePartition:
     """The RocksDB store of one partition at ``<data-dir>/<namespace>/<partition>``."""
 
-    def __init__(self, path: str | os.PathLike, memory: StoreMemory | None = None):
+    def __init__(self, path: str | os.PathLike, memory: StoreMemory | None = None, *, read_only: bool = False):
         """``memory``: the block cache and memtable budget shared with the worker's other
-        stores (``store.memory``); a store of its own budget when not given."""
+        stores (``store.memory``); a store of its own budget when not given.
+        ``read_only``: a consistent view of a store as of now, even one a worker is
+        writing in another process (``logloom replay verify``); it never writes."""
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
         self.memory = memory or StoreMemory()
+        if read_only:
+            self._db = Rdict(str(self.path), self.memory.options(), access_type=AccessType.read_only())
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
         self._db = Rdict(str(self.path), self.memory.options())
 
     def memtable_bytes(self) -> int:

@@ -19,8 +19,9 @@ APP = "tests/apps/cli_app.py"
 class CliWorld:
     """A real ``logloom worker`` on one log, and the flags that reach that log."""
 
-    def __init__(self, kind: str, flags: list[str], env: dict):
+    def __init__(self, kind: str, flags: list[str], env: dict, stores: str):
         self.kind, self.flags, self.env = kind, flags, env
+        self.stores = stores  # the worker's --data-dir: its RocksDB stores
 
     def cli(self, *args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
         return run_cli(*args, *self.flags, env=self.env, input=input, timeout=timeout)
@@ -47,9 +48,11 @@ def world(request, tmp_path_factory):
     if request.param == "kafka":
         bootstrap = request.getfixturevalue("kafka_bootstrap")
         flags = ["--kafka", bootstrap, "--namespace", namespace]
-        extra = ["--partitions", "4", "--data-dir", str(tmp / "stores")]
+        stores = str(tmp / "stores")
+        extra = ["--partitions", "4", "--data-dir", stores]
     else:
-        flags, extra = ["--data-dir", str(tmp / "data")], []
+        stores = str(tmp / "data")
+        flags, extra = ["--data-dir", stores], []
     log_file = tmp / "worker.log"
     worker = spawn("worker", APP, *flags, *extra, "-v", env=env, log_file=log_file)
     try:
@@ -57,7 +60,7 @@ def world(request, tmp_path_factory):
         while not (log_file.exists() and "owns partitions" in log_file.read_text()):
             assert time.monotonic() < deadline and worker.poll() is None, "the worker owns its partitions"
             time.sleep(0.1)
-        yield CliWorld(request.param, flags, env)
+        yield CliWorld(request.param, flags, env, stores)
     finally:
         worker.terminate()
         worker.wait(timeout=60)
@@ -445,3 +448,18 @@ def test_workflow_rerun_starts_a_new_run_from_a_step_and_a_missing_step_exits_3(
     assert execution["rerun_of"] == {"execution_id": eid, "from_step": "charge", "from_seq": 1}
     missing = world.cli("workflow", "rerun", eid, "--from-step", "nope")
     assert missing.returncode == 3 and "recorded no step 'nope'; its steps: charge" in missing.stderr
+
+
+def test_replay_verify_finds_every_live_store_equal_to_its_log_while_the_worker_runs(world):
+    assert world.cli("invoke", "echo", "--input", '{"text": "verified"}', "--wait").returncode == 0
+    stores = [] if world.kind == "embedded" else ["--data-dir", world.stores]
+    done = world.cli("replay", "verify", "--all", *stores, "--output", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(done.stdout)
+    assert [r["partition"] for r in results] == [0, 1, 2, 3] and all(r["equal"] for r in results)
+    assert sum(r["keys"] for r in results) > 0
+    elsewhere = ["--data-dir", "/nonexistent/logloom"]
+    where = [*world.flags[:4], *elsewhere] if world.kind == "kafka" else elsewhere
+    nobody = run_cli("replay", "verify", "--partition", "0", *where, env=world.env)
+    says = "no store of partition 0 at" if world.kind == "kafka" else "no embedded log at"
+    assert nobody.returncode == 3 and says in nobody.stderr, nobody.stderr

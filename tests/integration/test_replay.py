@@ -12,14 +12,18 @@ import inspect
 import uuid
 from collections import Counter
 
+import orjson
 import pytest
 from helpers import assert_eventually
+from rocksdict import WriteBatch
 
 from engine import TerminalError, WorkflowContext, WorkflowFailedError, workflow
-from engine.errors import HistoryFileError, StepNotFoundError
+from engine.errors import HistoryFileError, NotFoundError, StepNotFoundError
 from engine.replay.export import export_history
 from engine.replay.history_file import loads
 from engine.replay.replayer import Replayer
+from engine.replay.verify import verify_partition
+from engine.store import StorePartition
 from engine.workflow.registry import Registry
 
 BODIES: Counter = Counter()  # step name -> times its body ran
@@ -200,3 +204,32 @@ async def test_a_rerun_from_step_3_of_a_5_step_run_does_not_run_steps_1_and_2_ag
     assert again.execution_id.startswith(f"{handle.execution_id}~rerun-")
     with pytest.raises(StepNotFoundError, match="recorded no step 'z'; its steps: a, b, c, d"):
         await client.rerun(handle.execution_id, "z")
+
+
+async def test_verify_proves_live_stores_equal_to_the_log_and_catches_one_flipped_value(harness, tmp_path):
+    worker = await harness.worker()
+    client = await harness.client()
+    for i in range(6):
+        assert await rp_five.run(client, {"tag": f"v{i}"}, timeout=30) == "ABCDE"
+    log = await harness.log()
+    results = [  # while the worker runs: each store read as of its applied offset
+        await verify_partition(log, p, worker.store_path(p), tmp_path / "scratch") for p in range(harness.partitions)
+    ]
+    assert all(r.equal and r.first_difference is None for r in results), [r.first_difference for r in results]
+    assert sum(r.keys for r in results) > 6 * 5 and all(len(r.checksum) == 64 for r in results)
+    await harness.stop_worker(worker)
+
+    busiest = max(results, key=lambda r: r.keys).partition
+    store = StorePartition(worker.store_path(busiest))
+    key, row = next(store.scan(b"e/"))  # an execution row
+    batch = WriteBatch(raw_mode=True)
+    batch.put(key, orjson.dumps({**row, "status": "failed"}))  # one value flipped
+    store.write(batch)
+    store.close()
+    corrupt = await verify_partition(log, busiest, worker.store_path(busiest), tmp_path / "scratch")
+    assert not corrupt.equal
+    assert corrupt.first_difference["live"]["status"] == "failed"
+    assert corrupt.first_difference["rebuilt"]["status"] == "completed"
+    assert corrupt.first_difference["key"] == key.decode()
+    with pytest.raises(NotFoundError, match="no store of partition 1 at"):
+        await verify_partition(log, 1, tmp_path / "nobody", tmp_path / "scratch")
