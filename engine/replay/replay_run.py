@@ -140,6 +140,9 @@ class ReplayRun:
         self._seq += 1
         return self._seq
 
+    def peek_seq(self) -> int:
+        return self._seq + 1
+
     def check_cancelled(self) -> None:
         pass  # a cancelled run's history ends where it stopped
 

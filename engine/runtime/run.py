@@ -94,6 +94,9 @@ class ExecutionRun:
         self._seq += 1
         return self._seq
 
+    def peek_seq(self) -> int:
+        return self._seq + 1
+
     def check_cancelled(self) -> None:
         """At every step and wait: stop here if the execution was asked to stop, or if the
         worker is shutting down (its next owner goes on from here)."""

@@ -130,6 +130,20 @@ class WorkflowContext:
         except ExceptionGroup as group:
             raise group.exceptions[0] from None
 
+    async def patched(self, change_id: str) -> bool:
+        """True where this run takes the new code of the change ``change_id``; False in a
+        run that recorded the old code's steps at this point before the change was deployed,
+        so that it replays the old way (Temporal's ``patched``)::
+
+            if await ctx.patched("fraud-check"):
+                await ctx.step.run("fraud_check", check_fraud, order_id)
+            charge_id = await ctx.step.run("charge", charge_card, order_id)
+
+        New runs, and runs that had not reached this point, record the marker and go the
+        new way. Once no run of the old code is left, drop the branch and the old code.
+        """
+        return await self._steps.patched(change_id)
+
     async def sleep(self, seconds: float | timedelta, name: str | None = None) -> None:
         """Durable sleep (AGNT5 style): survives restarts; a restart waits only what remains."""
         key = self._steps.keys.derived(name, "sleep")

@@ -31,6 +31,9 @@ class RunPort(Protocol):
     def next_seq(self) -> int:
         """The next step position, in call order."""
 
+    def peek_seq(self) -> int:
+        """The position ``next_seq`` would give, without taking it."""
+
     def check_cancelled(self) -> None:
         """Raise ``CancelledByRequest`` if the execution was asked to stop."""
 

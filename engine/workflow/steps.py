@@ -186,6 +186,23 @@ class StepRunner:
             return from_json(entry["result"])
         raise step_error_from_record(entry["error"], self.execution_id)
 
+    async def patched(self, change_id: str) -> bool:
+        """Whether this run takes the new path of the change ``change_id``
+        (``WorkflowContext.patched``).
+
+        1. Look at the next position without taking it.
+        2. The journal holds another step there: the run recorded it before the change
+           was deployed. False, and the position stays for that step: the old path replays.
+        3. Else (the marker is recorded there, or nothing is yet): take the position and
+           record the marker ``patch:<change_id>`` as a step. True.
+        """
+        key = self.keys.explicit(f"patch:{change_id}")
+        seq = self.run.peek_seq()  # 1.
+        entry = self.run.journal.at(seq)
+        if entry is not None and entry["key"] != key:  # 2.
+            return False
+        return await self.body(key, _true, (), {}, RetryPolicy(), pass_context=False, seq=self.run.next_seq())  # 3.
+
     def reserve_batch(self, fn: Callable, items: list, name: str | None) -> list[Callable]:
         """Keys and positions for every item, taken now in item order (so replay matches)."""
         base = self.keys.derived(name, f"batch:{step_name(fn)}")
@@ -254,6 +271,10 @@ class StepRunner:
             cause_code=error["code"],
             execution_id=self.execution_id,
         )
+
+
+def _true() -> bool:
+    return True
 
 
 def step_name(fn: Callable) -> str:

@@ -233,3 +233,47 @@ async def test_verify_proves_live_stores_equal_to_the_log_and_catches_one_flippe
     assert corrupt.first_difference["key"] == key.decode()
     with pytest.raises(NotFoundError, match="no store of partition 1 at"):
         await verify_partition(log, 1, tmp_path / "nobody", tmp_path / "scratch")
+
+
+def patched_version():
+    """``rp_order`` after a deploy that checks fraud before ``a``, behind ``ctx.patched``."""
+    registry = Registry()
+
+    @registry.workflow(name="rp_order")
+    async def rp_order_patched(ctx: WorkflowContext, n: int) -> dict:
+        fraud = await ctx.step.run("fraud", body("fraud", "clean")) if await ctx.patched("fraud-check") else None
+        a = await ctx.step.run("a", body("a"))
+        b, c = await asyncio.gather(ctx.step.run("b", body("b")), ctx.step.run("c", body("c")))
+        await ctx.sleep(0.05)
+        doubled = await ctx.step.invoke_and_wait("child", "rp_child", {"n": n})
+        approved = await ctx.wait_for_user("ship it?", input_type="approval", name="approval")
+        d = await ctx.step.run("d", body("d"))
+        out = {"steps": a + b + c + d, "doubled": doubled, "approved": approved}
+        return out if fraud is None else {**out, "fraud": fraud}
+
+    registry.add(rp_child)
+    return registry
+
+
+async def test_a_patched_change_replays_old_histories_the_old_way_and_new_runs_the_new_way(harness):
+    old = await finished_history(harness)  # recorded before the change
+    unpatched, _ = version({"c": "c"})
+    assert (await Replayer(unpatched).replay(old)).verdict == "ok"
+    patched = patched_version()
+    assert (await Replayer(patched).replay(old)).verdict == "ok", "the old path, as recorded"
+
+    for running in list(harness.workers):  # the deploy: the old code's worker goes
+        await harness.stop_worker(running)
+    worker = await harness.worker(registry=patched)
+    client = await harness.client()
+    handle = await client.invoke("rp_order", {"n": 2})
+    await at_approval(client, handle.execution_id)
+    await client.resume(handle.execution_id, "approval", True)
+    assert (await handle.result(timeout=30))["fraud"] == "clean"
+    new = loads((await export_history(client, handle.execution_id)).dumps())
+    keys = [r.fields["key"] for r in new.records if r.type == "StepCompleted"]
+    assert keys[:3] == ["patch:fraud-check", "fraud", "a"]
+    result = await Replayer(patched).replay(new)
+    assert result.verdict == "ok" and result.steps_replayed == 9
+    assert (await Replayer(unpatched).replay(new)).verdict == "diverged", "the old code cannot replay a new run"
+    await harness.stop_worker(worker)
