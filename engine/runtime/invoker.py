@@ -212,6 +212,10 @@ class Invoker:
             log.error("execution %s cannot start: %s", execution_id, exc)
             await run.finish(records.execution_failed, error=to_record(exc))
             return
+        except Exception as exc:  # the workflow's parameters cannot take any input: say so, never hang
+            log.exception("execution %s cannot start: its input cannot be bound", execution_id)
+            await run.finish(records.execution_failed, error={**to_record(exc), "code": "INVALID_INPUT"})
+            return
         if row["status"] == _PENDING:
             row = dict(row, started_at=now_ms())
             started = run.append(records.execution_started, at_ms=row["started_at"], worker=self.worker_id)

@@ -21,7 +21,7 @@ class Binder:
     """
 
     def __init__(self, fn: Callable, skip: int = 1):
-        params = list(inspect.signature(fn).parameters.values())[skip:]
+        params = list(_signature(fn).parameters.values())[skip:]
         self.name = getattr(fn, "__qualname__", repr(fn))
         self._model_param = None
         self._fields_model = None
@@ -82,6 +82,16 @@ class Binder:
         if len(self._param_names) == 1 and self._param_names[0] not in payload:
             return self.bind({self._param_names[0]: payload})
         return self.bind({name: value for name, value in payload.items() if name in self._param_names})
+
+
+def _signature(fn: Callable) -> inspect.Signature:
+    """``fn``'s signature, its annotations evaluated: a module with ``from __future__
+    import annotations`` has them as strings. As written if they do not evaluate (a name
+    imported only under ``TYPE_CHECKING``)."""
+    try:
+        return inspect.signature(fn, eval_str=True)
+    except (NameError, AttributeError, SyntaxError, TypeError):
+        return inspect.signature(fn)
 
 
 def _is_model(annotation: Any) -> bool:

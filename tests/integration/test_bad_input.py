@@ -1,6 +1,8 @@
 """Bad input never stops a partition: poison records are skipped with their reason."""
 
-from engine import WorkflowContext, workflow
+import pytest
+
+from engine import WorkflowContext, WorkflowFailedError, workflow
 from engine.store import StorePartition
 
 
@@ -29,3 +31,18 @@ async def test_a_poison_record_is_skipped_and_the_partition_keeps_processing(har
     finally:
         store.close()
     assert kept is not None and "unknown schema fingerprint" in kept["reason"] and kept["key"] == "garbage"
+
+
+@workflow
+async def t_unbindable(ctx: WorkflowContext, x: "NoSuchType") -> int:  # noqa: F821
+    return 1
+
+
+async def test_a_workflow_whose_parameters_cannot_bind_fails_with_a_clear_error_and_does_not_hang(harness):
+    await harness.worker()
+    client = await harness.client()
+    handle = await client.invoke("t_unbindable", {"x": 1})  # by name: no client-side check
+    with pytest.raises(WorkflowFailedError) as failed:
+        await handle.result(timeout=30)
+    assert failed.value.error["code"] == "INVALID_INPUT" and "NoSuchType" in failed.value.error["message"]
+    assert await t_after_poison.run(client, timeout=30) == 1  # the partition keeps processing
