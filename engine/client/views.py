@@ -41,6 +41,22 @@ def _belongs(record: dict, execution_id: str, include_claims: bool) -> bool:
     return record["execution_id"] == execution_id
 
 
+def _its_schedule_records(folded: list, execution_id: str) -> set[int]:
+    """For a scheduled run, every record on its schedule's routing key before the one
+    that started it (by ``id()``): the schedule's own and its earlier runs'. Its history
+    holds them, so that folding the history again recreates the run as it started, the
+    overlap policy included (``engine.replay``)."""
+    schedule_id = names.scheduled_run_schedule(execution_id) if "@" in execution_id else None
+    if schedule_id is None:
+        return set()
+    kept = set()
+    for _, record, effects in folded:
+        kept.add(id(record))
+        if any(e.kind == EffectKind.INVOKED and e.execution_id == execution_id for e in effects):
+            break
+    return kept
+
+
 def _history_record(entry, record: dict, effects: list) -> HistoryRecord:
     return HistoryRecord(
         offset=entry.offset,
@@ -128,10 +144,11 @@ class Views:
         state, folded = await self.scans.routing_key(names.routing_key(execution_id, session_id), collect=True)
         if session_id is None and state.get(execution_key(execution_id)) is None:
             _, folded = await self.scans.elsewhere(execution_id, collect=True)
+        schedule_records = _its_schedule_records(folded, execution_id)
         out = [
             _history_record(entry, record, effects)
             for entry, record, effects in folded
-            if _belongs(record, execution_id, include_claims)
+            if _belongs(record, execution_id, include_claims) or id(record) in schedule_records
         ]
         if not any(r.type != RecordType.PARTITION_CLAIMED for r in out):
             raise self._not_found(execution_id)
