@@ -61,6 +61,9 @@ def parser() -> argparse.ArgumentParser:
         default="live,store",
         help="QUEUE: the client(s), comma-separated: live (the in-memory view) or store (its own stores)",
     )
+    p.add_argument(
+        "--replay-steps", default="10k", type=_count, help="REPLAY: steps of the run that is exported and replayed"
+    )
     p.add_argument("--sched-seconds", type=int, default=40, help="SCHED: how long the every-second schedule runs")
     p.add_argument("--mem-executions", default="10k", type=_count, help="MEM executions parked at once (default 10k)")
     p.add_argument(

@@ -37,6 +37,15 @@ async def effect(path: str, execution_id: str, step: str, delay: float) -> str:
     return step
 
 
+@workflow(name="bench_long")
+async def bench_long(ctx: WorkflowContext, steps: int) -> int:
+    """REPLAY: ``steps`` sequential durable steps (a long history to export and replay)."""
+    x = 0
+    for i in range(steps):
+        x = await ctx.step.run(f"s{i}", inc, x)
+    return x
+
+
 @workflow(name="bench_w3")
 async def bench_w3(ctx: WorkflowContext, effects: str) -> int:
     """W3: three steps, each appending a line to the ``effects`` file; step 2 sleeps 50 ms."""

@@ -8,7 +8,9 @@ One repetition, on a fresh namespace with one partition:
    take the harness's peak RSS over it (``VmHWM``, reset just before): the rebuild must
    not hold more memory for a longer log;
 3. append 1,000 more records and time ``rebuild_partition`` again on the same store:
-   a restart must cost the tail, not the history.
+   a restart must cost the tail, not the history;
+4. time ``engine.replay.verify_partition`` of that store (``logloom replay verify``): a
+   rebuild of the whole partition beside it, and the two compared key by key.
 
 The journal is what a worker writes: a leading ``PartitionClaimed`` (epoch 1), then per
 execution ``InvocationRequested`` (epoch 0, from a client), ``ExecutionStarted``,
@@ -31,7 +33,7 @@ from pathlib import Path
 from engine.fold import Status
 from engine.fold.keys import execution_key
 from engine.names import PARTITION_KEY
-from engine.replay import rebuild_partition
+from engine.replay import rebuild_partition, verify_partition
 from engine.store import StorePartition
 from engine.wire import records as rec
 from engine.wire.codec import default_codec
@@ -133,6 +135,11 @@ async def run(env, params: dict) -> dict[str, float]:
         await append_all(log, journal(n, tail))
         tail_s, cpu_tail, _ = await _timed_rebuild(env, log, store_dir, tail, "tail rebuild")
         _check_store(store_dir, n + tail)
+        t0 = time.perf_counter()
+        verified = await verify_partition(log, 0, store_dir, workdir / "scratch")
+        verify_s = time.perf_counter() - t0
+        if not verified.equal or verified.offset != n + tail - 1:
+            raise AssertionError(f"verify: {verified}")
     finally:
         await log.close()
         await env.drop_namespace(namespace)
@@ -142,6 +149,7 @@ async def run(env, params: dict) -> dict[str, float]:
         "full_s": full_s,
         "tail_s": tail_s,
         "tail_records_per_s": tail / tail_s,
+        "verify_s": verify_s,
         "cpu_s_full": sum(cpu_full.values()),
         "cpu_s_tail": sum(cpu_tail.values()),
         "write_records_per_s": n / write_s,
@@ -176,6 +184,9 @@ register(
             Metric("records_per_s", "rebuild from empty", "records/s", "higher", {"embedded": 50_000, "kafka": 50_000}),
             Metric("full_s", "rebuild from empty", "s", "lower"),
             Metric("tail_s", "tail restart (1k records)", "s", "lower"),
+            Metric(
+                "verify_s", "replay verify of the whole partition (a rebuild beside it, then compared)", "s", "lower"
+            ),
             Metric("cpu_s_full", "CPU, rebuild from empty", "s", "lower"),
             Metric("write_records_per_s", "writing the journal", "records/s"),
             Metric("peak_rss_mb", "harness peak RSS during the rebuild from empty", "MB", "lower"),

@@ -10,7 +10,7 @@ import time
 from helpers import ROOT
 
 
-def test_harness_runs_w1_and_rebuild_and_writes_json(tmp_path):
+def test_harness_runs_w1_rebuild_and_replay_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run(
         [
@@ -20,7 +20,7 @@ def test_harness_runs_w1_and_rebuild_and_writes_json(tmp_path):
             "--log",
             "embedded",
             "--workloads",
-            "w1,rebuild",
+            "w1,rebuild,replay",
             "--reps",
             "1",
             "--w1-workflows",
@@ -29,6 +29,8 @@ def test_harness_runs_w1_and_rebuild_and_writes_json(tmp_path):
             "5",
             "--rebuild-records",
             "2000",
+            "--replay-steps",
+            "50",
             "--out",
             str(out),
         ],
@@ -46,6 +48,8 @@ def test_harness_runs_w1_and_rebuild_and_writes_json(tmp_path):
     results = {name: row["metrics"] for name, row in rows.items()}
     assert results["w1"]["wf_per_s"]["median"] > 0 and results["w1"]["seq_p50_ms"]["median"] > 0
     assert any(name.endswith("records_per_s") and m["median"] > 0 for name, m in results["rebuild"].items())
+    assert results["rebuild"]["verify_s"]["median"] > 0
+    assert results["replay"]["records"]["median"] == 54 and results["replay"]["steps_per_s"]["median"] > 0
 
 
 async def test_kafka_env_drops_every_topic_of_a_namespace_and_no_other(kafka_bootstrap, monkeypatch, namespace):
