@@ -37,11 +37,16 @@ def add_log_options(p: argparse.ArgumentParser, output: bool = True) -> None:
         type=float,
         help="Kafka: fail if the cluster does not answer this soon (default 5, or $LOGLOOM_KAFKA_CONNECT_TIMEOUT_S)",
     )
+    add_logging_options(p)
+    if output:
+        add_output_option(p)
+
+
+def add_logging_options(p: argparse.ArgumentParser) -> None:
+    """How loud to be: for every command, those that reach no log too."""
     loud = p.add_argument_group("logging")
     loud.add_argument("-v", "--verbose", action="count", default=0, help="log more: -v info, -vv debug")
     loud.add_argument("-q", "--quiet", action="store_true", help="log errors only")
-    if output:
-        add_output_option(p)
 
 
 def _shown(path: Path) -> str:

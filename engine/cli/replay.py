@@ -16,7 +16,7 @@ from ..replay.replayer import Replayer, ReplayResult
 from ..replay.verify import verify_partition
 from ..wire.serde import from_json
 from ..workflow.loading import load_app
-from .common import add_log_options, command, config_from, engine
+from .common import add_log_options, add_logging_options, command, config_from, engine
 from .exits import Exit
 from .output import add_output_option, chosen, to_text
 
@@ -137,9 +137,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     run.add_argument("histories", metavar="FILE", nargs="+", help="history files, or directories of them")
     run.add_argument("--step-through", action="store_true", help="print each step as the code reaches it")
     add_output_option(run)
-    loud = run.add_argument_group("logging")
-    loud.add_argument("-v", "--verbose", action="count", default=0, help="log more: -v info, -vv debug")
-    loud.add_argument("-q", "--quiet", action="store_true", help="log errors only")
+    add_logging_options(run)
     run.set_defaults(func=cmd_run)
 
     verify = command(
