@@ -18,6 +18,8 @@ from engine import (
 )
 from engine.agents import ProviderConfigError, ask_user
 from engine.agents.testing import ScriptedModelServer, fail, raw, reply, tool_call
+from engine.replay import Replayer, export_history
+from engine.replay.history_file import loads
 from engine.workflow.registry import Registry
 
 KEY = {"api_key": "test-key"}
@@ -528,3 +530,24 @@ async def test_a_session_conversation_over_the_state_limit_fails_the_run_naming_
     error = failed.value.error
     assert error["code"] == "STATE_TOO_LARGE" and f"execution {harness.namespace}-big-1" in error["message"]
     assert "session.set:agent:bigchat:messages:1" in error["message"]
+
+
+async def test_an_agent_run_replays_offline_with_no_model_server_and_no_api_key(harness, model, monkeypatch):
+    registry = Registry()
+    validator = openai_agent(model, registry, "offline", tools=[check_inventory], output_schema=Verdict)
+    model.add(
+        reply(tool_calls=[tool_call("check_inventory", {"sku": "B2"})]),
+        reply('{"valid": true, "reason": "in stock"}'),
+    )
+    await harness.worker(registry=registry)
+    client = await harness.client()
+    result = await validator.run(client, "Validate order 8", timeout=60)
+    history = loads((await export_history(client, result.execution_id)).dumps())
+    calls_before, runs_before = len(model.requests), RUNS[result.execution_id]
+
+    model.stop()  # no model server any more, and no key
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    replayed = await Replayer(registry).replay(history)
+    assert replayed.verdict == "ok", replayed.message
+    assert [s.requested for s in replayed.steps] == ["llm:1", "tool:1.0:check_inventory", "llm:2"]
+    assert len(model.requests) == calls_before and RUNS[result.execution_id] == runs_before
