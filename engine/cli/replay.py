@@ -22,15 +22,24 @@ from .output import add_output_option, chosen, to_text
 
 
 def _histories(paths: list[str]) -> list[tuple[str, HistoryFile]]:
-    """Each history file named, and every ``*.json`` in a directory named (``history export``)."""
+    """Each history file named, and every ``*.json`` in a directory named (``history
+    export``); each followed by the child runs' histories it holds, down the tree."""
     out = []
     for name in paths:
         path = Path(name)
         files = sorted(path.glob("*.json")) if path.is_dir() else [path]
         if path.is_dir() and not files:
             raise HistoryFileError(f"{name} holds no history files (*.json)")
-        out += [(str(f), load(f)) for f in files]
+        for file in files:
+            out += _with_children(str(file), load(file))
     return out
+
+
+def _with_children(source: str, history: HistoryFile) -> list[tuple[str, HistoryFile]]:
+    runs = [(source, history)]
+    for child in history.children:
+        runs += _with_children(f"{source} > {child.execution_id}", child)
+    return runs
 
 
 def _step_line(step: StepSeen) -> str:
@@ -123,7 +132,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     run = command(
         verbs,
         "run",
-        "run APP's workflow code against history files (logloom history ID --json, or history export): "
+        "run APP's workflow code against history files (logloom history ID --json, or history export), and the child runs' histories they hold: "
         "recorded steps return their recorded results, no step body runs, nothing is written; "
         "prints ok or the first divergence",
         [

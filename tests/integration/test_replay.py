@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
+import os
 import uuid
 from collections import Counter
 
 import orjson
 import pytest
-from helpers import assert_eventually
+from helpers import ROOT, assert_eventually, run_cli
 from rocksdict import WriteBatch
 
 from engine import TerminalError, WorkflowContext, WorkflowFailedError, workflow
@@ -277,3 +279,16 @@ async def test_a_patched_change_replays_old_histories_the_old_way_and_new_runs_t
     assert result.verdict == "ok" and result.steps_replayed == 9
     assert (await Replayer(unpatched).replay(new)).verdict == "diverged", "the old code cannot replay a new run"
     await harness.stop_worker(worker)
+
+
+async def test_the_cli_replays_a_file_and_the_child_runs_it_holds(harness, tmp_path):
+    history = await finished_history(harness)
+    path = tmp_path / "order.json"
+    path.write_bytes(history.dumps())
+    tests = ROOT / "tests"
+    done = run_cli("replay", "run", "test_replay", str(path), "--output", "json",
+                   env={"PYTHONPATH": os.pathsep.join(map(str, (ROOT, tests, tests / "integration")))})  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    verdicts = json.loads(done.stdout)
+    assert [(v["workflow"], v["verdict"]) for v in verdicts] == [("rp_order", "ok"), ("rp_child", "ok")]
+    assert verdicts[1]["file"] == f"{path} > {history.children[0].execution_id}"
