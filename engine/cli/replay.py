@@ -132,7 +132,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     run = command(
         verbs,
         "run",
-        "run APP's workflow code against history files (logloom history ID --json, or history export), and the child runs' histories they hold: "
+        "run APP's workflow code against history files (logloom history ID --json, or history export) "
+        "and the child runs' histories they hold: "
         "recorded steps return their recorded results, no step body runs, nothing is written; "
         "prints ok or the first divergence",
         [
