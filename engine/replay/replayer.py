@@ -74,6 +74,12 @@ class Replayer:
         self.registry = registry or default_registry
 
     async def replay(self, history: HistoryFile, on_step: Callable[[StepSeen], None] | None = None) -> ReplayResult:
+        """Replay ``history`` on an event loop of its own, in a thread: the code's tasks are
+        the only ones there, and those left at the end of the history are cancelled
+        without touching the caller's. ``on_step`` is called from that thread."""
+        return await asyncio.to_thread(asyncio.run, self._replay(history, on_step))
+
+    async def _replay(self, history: HistoryFile, on_step: Callable[[StepSeen], None] | None) -> ReplayResult:
         state, fold_mismatches = _fold(history)  # 1.
         row = state.get(execution_key(history.execution_id))
         if row is None:
@@ -123,12 +129,11 @@ async def _drive(run: ReplayRun, wf, row: dict) -> _Outcome:
         return _Outcome(True, error=exc)  # as the worker records it: the run fails at once
     ctx = WorkflowContext(run, row)
     ctx.state = initial_state(wf, row)
-    before = asyncio.all_tasks()
     body = run.body = asyncio.ensure_future(wf.fn(ctx, **kwargs))
     try:
         await _settle(run, body)
     finally:
-        spawned = asyncio.all_tasks() - before - {asyncio.current_task()}
+        spawned = asyncio.all_tasks() - {asyncio.current_task()}  # the loop is the replay's own
         for task in spawned:  # branches at the end of the history, and orphans of a gather
             task.cancel()
         await asyncio.gather(*spawned, return_exceptions=True)

@@ -292,3 +292,16 @@ async def test_the_cli_replays_a_file_and_the_child_runs_it_holds(harness, tmp_p
     verdicts = json.loads(done.stdout)
     assert [(v["workflow"], v["verdict"]) for v in verdicts] == [("rp_order", "ok"), ("rp_child", "ok")]
     assert verdicts[1]["file"] == f"{path} > {history.children[0].execution_id}"
+
+
+async def test_a_replay_leaves_the_callers_tasks_alone(harness):
+    await harness.worker()
+    client = await harness.client()
+    handle = await rp_order.invoke(client, {"n": 1})
+    await at_approval(client, handle.execution_id)  # its history ends on an open wait: the replay settles
+    history = loads((await export_history(client, handle.execution_id)).dumps())
+    replay = asyncio.create_task(Replayer().replay(history))
+    await asyncio.sleep(0)
+    neighbour = asyncio.create_task(asyncio.sleep(1.0, result="still here"))  # made while the replay runs
+    assert (await replay).verdict == "ok"
+    assert await neighbour == "still here"
