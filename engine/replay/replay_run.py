@@ -123,7 +123,6 @@ class ReplayRun:
         self._on_step = on_step
         self.body: asyncio.Task | None = None  # the workflow body's task, once started
         self._seq = 0
-        self._forever: list[asyncio.Future] = []
 
     def saw(self, step: StepSeen) -> None:
         self.seen.append(step)
@@ -163,12 +162,10 @@ class ReplayRun:
     async def park(self, seq: int, due_at_ms: int | None) -> dict:
         """An open wait in the history: the history ends here; this branch waits for ever."""
         self.progress += 1
-        forever = asyncio.get_running_loop().create_future()
-        self._forever.append(forever)
-        return await forever
+        return await asyncio.get_running_loop().create_future()  # never resolved
 
     async def publish(self, topic: str, key: bytes | None, value: bytes) -> tuple[int, int]:
-        raise NondeterminismError(self.execution_id, 0, expected="(nothing)", found="publish", detail="replay")
+        raise RuntimeError(f"execution {self.execution_id}: a replay publishes nothing")  # only step bodies publish
 
     async def stream_topic(self) -> str:
         return "replay"
