@@ -8,4 +8,4 @@ echo "data dir: $DATA_DIR" >&2
 .venv/bin/logloom run examples/orders.py:process_order \
   --input '{"order_id": "o-1001", "amount": 42.5}' --execution-id order-1001 --data-dir "$DATA_DIR"
 echo "--- history of order-1001 ---" >&2
-.venv/bin/logloom history order-1001 --data-dir "$DATA_DIR"
+.venv/bin/logloom history order-1001 --output table --data-dir "$DATA_DIR"
