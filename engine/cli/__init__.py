@@ -13,20 +13,13 @@ import asyncio
 import logging
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
 from ..errors import LogloomError
+from ..replay.history_file import engine_version
 from . import agent, cluster, events, exits, history, queue, replay, run, schedule, session, workflow
 from .exits import Exit
 
 DESCRIPTION = "Durable execution for Python workflows, on a partitioned log: run workers, start and inspect runs."
-
-
-def _version() -> str:
-    try:
-        return version("logloom")
-    except PackageNotFoundError:  # run from a source tree that is not installed
-        return "unknown"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -36,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="exit codes:\n" + exits.table() + "\n\n`logloom COMMAND --help` shows a command's flags and examples.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--version", action="version", version=f"logloom {_version()}")
+    p.add_argument("--version", action="version", version=f"logloom {engine_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run.add_parsers(sub)  # run, worker
     workflow.add_invoke_parser(sub)

@@ -86,6 +86,7 @@ class HistoryFile(BaseModel):
 
 
 def engine_version() -> str:
+    """The installed logloom's version ("unknown" in a source tree that is not installed)."""
     try:
         return version("logloom")
     except PackageNotFoundError:
