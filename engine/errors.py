@@ -173,6 +173,11 @@ class LogUnavailableError(LogloomError):
     code = "UNAVAILABLE"
 
 
+class StoreAheadOfLogError(LogloomError):
+    """A store has folded offsets the log does not have: it was folded from another log
+    (a topic deleted and made again, another cluster at the same address)."""
+
+
 class LogInUseError(LogloomError):
     """An embedded log is open in another process (one process owns an embedded log)."""
 

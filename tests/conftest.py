@@ -33,6 +33,12 @@ def pytest_addoption(parser):
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cli_caches(tmp_path_factory):
+    """The CLI's caches (its Kafka run index) go to a directory of this run, not ~/.cache."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+
+
 def _selected_logs(config) -> list[str]:
     choice = config.getoption("--log")
     logs = ALL_LOGS if choice == "both" else [choice]

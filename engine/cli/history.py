@@ -13,8 +13,9 @@ from pathlib import Path
 from ..replay.export import export_history
 from .common import add_log_options, command, engine, note
 from .exits import Exit
+from .listing import add_index_options, listing_engine
 from .output import chosen, columns, line, to_text, when
-from .workflow import READ_CODES, add_filter_options, run_filter
+from .workflow import READ_CODES, add_filter_options, run_filters
 
 VERBS = ("show", "export")
 
@@ -82,8 +83,8 @@ async def cmd_export(args) -> int:
     directory = Path(args.directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    async with engine(args, read_only=args.kafka is None) as (client, _):
-        for execution in await client.list_executions(status=args.status, where=run_filter(args)):
+    async with listing_engine(args) as client:
+        for execution in await client.list_executions(**run_filters(args)):
             history = await export_history(client, execution.execution_id, with_children=args.with_children)
             path = directory / (execution.execution_id.replace("/", "%2F") + ".json")
             path.write_bytes(history.dumps())
@@ -138,5 +139,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     export.add_argument("directory", metavar="DIR")
     add_filter_options(export)
     export.add_argument("--with-children", action="store_true", help="each file holds its child runs' histories")
+    add_index_options(export)
     add_log_options(export)
     export.set_defaults(func=cmd_export)

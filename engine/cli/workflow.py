@@ -14,6 +14,7 @@ from ..client import CommandResult, ExecutionHandle, Outcome
 from ..fold.rows import Status
 from .common import add_log_options, command, engine, json_argument, note, warn
 from .exits import FOR_OUTCOME, Exit
+from .listing import add_index_options, listing_engine
 from .output import columns, emit, when
 from .render import describe, describe_lines, progress, resume_command
 
@@ -140,34 +141,27 @@ def _since(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def run_filter(args):
-    since, until = _since(args.since), _since(args.until)
-
-    def where(e) -> bool:
-        return (
-            (args.workflow is None or e.workflow == args.workflow)
-            and (args.session_id is None or e.session_id == args.session_id)
-            and (args.user_id is None or e.user_id == args.user_id)
-            and (args.parent is None or e.parent_execution_id == args.parent)
-            and (since is None or (e.created_at is not None and e.created_at >= since))
-            and (until is None or (e.created_at is not None and e.created_at < until))
-        )
-
-    return where
+def run_filters(args) -> dict:
+    """The ``list_executions`` filters of ``add_filter_options``."""
+    return {
+        "status": args.status,
+        "workflow": args.workflow,
+        "since": _since(args.since),
+        "until": _since(args.until),
+        "session_id": args.session_id,
+        "user_id": args.user_id,
+        "parent_id": args.parent,
+    }
 
 
 async def cmd_list(args) -> int:
-    async with engine(args, read_only=args.kafka is None) as (client, _):
-        executions = await client.list_executions(status=args.status, where=run_filter(args))
-    if args.page_token:
-        ids = [e.execution_id for e in executions]
-        if args.page_token not in ids:
-            raise ValueError(f"--page-token {args.page_token!r} is not an execution of this listing")
-        executions = executions[ids.index(args.page_token) + 1 :]
+    async with listing_engine(args) as client:
+        executions = await client.list_executions(
+            **run_filters(args), after=args.page_token, limit=None if args.limit is None else args.limit + 1
+        )
     page = executions[: args.limit] if args.limit else executions
-    more = len(executions) > len(page)
-    if more:
-        note(f"{len(executions) - len(page)} more: --page-token {page[-1].execution_id}")
+    if len(executions) > len(page):
+        note(f"more: --page-token {page[-1].execution_id}")
     rows = [e.model_dump(mode="json") for e in page]
     emit(args, rows, lambda _: _list_table(page))
     return Exit.OK
@@ -189,8 +183,8 @@ def _list_table(executions) -> list[str]:
 
 
 async def cmd_count(args) -> int:
-    async with engine(args, read_only=args.kafka is None) as (client, _):
-        executions = await client.list_executions(status=args.status, where=run_filter(args))
+    async with listing_engine(args) as client:
+        executions = await client.list_executions(**run_filters(args))
     by_status = {status: sum(e.status == status for e in executions) for status in STATUSES}
     counts = {"total": len(executions), "by_status": {k: v for k, v in by_status.items() if v}}
     emit(args, counts, lambda v: [f"{k:<10} {n}" for k, n in [("total", v["total"]), *v["by_status"].items()]])
@@ -383,11 +377,13 @@ def add_workflow_parser(sub: argparse._SubParsersAction) -> None:
     add_filter_options(listing)
     listing.add_argument("--limit", type=int, metavar="N", help="at most N executions (the rest: --page-token)")
     listing.add_argument("--page-token", metavar="ID", help="the executions after this one (printed when --limit cut)")
+    add_index_options(listing)
     add_log_options(listing)
     listing.set_defaults(func=cmd_list)
 
     count = command(wf, "count", "how many executions, by status", ["logloom workflow count --since 1h"], READ_CODES)
     add_filter_options(count)
+    add_index_options(count)
     add_log_options(count)
     count.set_defaults(func=cmd_count)
 

@@ -14,9 +14,10 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 
-from ..clock import now_ms
+from ..clock import now_ms, to_ms
 from ..errors import ExecutionNotFoundError, InputValidationError, StepNotFoundError
 from ..fold.rows import RECORDED
 from ..log.base import Log
@@ -39,10 +40,12 @@ from .models import (
     WorkerInfo,
 )
 from .outcomes import CommandResult
+from .run_query import RunQuery
 from .run_stream import StreamEvent, stream_events
 from .scans import JournalScans
 from .stored import StoredResults
 from .views import Views
+from .worker_stores import WorkerStores
 
 DECLARED_QUEUES_TTL_S = 60.0  # how long a client trusts what it read of the workers' declared queues
 
@@ -56,6 +59,7 @@ class Client:
         max_idle_keys: int = MAX_IDLE_KEYS,
         max_finished_results: int = MAX_FINISHED_RESULTS,
         store_dir: str | os.PathLike | None = None,
+        worker_data_dir: str | os.PathLike | None = None,
     ):
         """A client holds memory only for what it waits on, plus two bounded sets, whose
         oldest entries are dropped (and read again from the log if asked for):
@@ -65,7 +69,11 @@ class Client:
         With ``store_dir``, the client folds the whole journal into RocksDB stores of its
         own there (``stored.py``), for a long-lived client: results, command verdicts,
         ``get_execution`` and ``list_executions`` are then lookups, whatever the log's
-        length and however many runs it waits on; the two sets above are not used."""
+        length and however many runs it waits on; the two sets above are not used.
+
+        With ``worker_data_dir``, a client on the machine of the workers' stores (the
+        embedded log) lists executions from their run index, read-only
+        (``worker_stores.py``), instead of from the log."""
         self.log = log_
         self.codec = codec or default_codec()
         scans = JournalScans(log_, self.codec)
@@ -74,7 +82,8 @@ class Client:
         else:
             self.live = StoredResults(log_, self.codec, store_dir)
         self._commands = Commands(log_, self.codec, self.live)
-        self._views = Views(scans, self.live)
+        worker_stores = None if worker_data_dir is None else WorkerStores(log_, self.codec, worker_data_dir)
+        self._views = Views(scans, self.live, worker_stores)
         self._cluster = Cluster(scans)
         self._declared: dict[str, dict | None] = {}  # workflow name -> its declared queue
         self._declared_at = 0.0
@@ -282,14 +291,39 @@ class Client:
         return self._views.follow(execution_id, session_id, include_claims, until_ended)
 
     async def list_executions(
-        self, status: str | None = None, *, where: Callable[[Execution], bool] | None = None
+        self,
+        status: str | None = None,
+        *,
+        workflow: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        parent_id: str | None = None,
+        where: Callable[[Execution], bool] | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> list[Execution]:
-        """Every execution in the namespace (optionally of one status, and for which ``where``
-        holds), oldest first, folded from the log.
+        """The executions of the namespace, oldest first (by creation, then id): of one
+        status, of one workflow, created in ``[since, until)``, of a session, a user or a
+        parent, and for which ``where`` holds; ``limit`` of them after the execution
+        ``after`` (a page token: the last id of the page before), or all.
 
-        Reads every partition from offset 0: meant for the CLI and for tests.
+        Read from the run index the fold keeps (``run_query.py``): of the client's stores
+        (``store_dir``) or of the workers' beside it (``worker_data_dir``), so a filtered
+        page costs about the rows it returns. A client with neither folds each partition
+        of the log from offset 0: fine for tests and small logs.
         """
-        return await self._views.list_executions(status, where)
+        query = RunQuery(
+            status=status,
+            workflow=workflow,
+            since_ms=None if since is None else to_ms(since),
+            until_ms=None if until is None else to_ms(until),
+            session_id=session_id,
+            user_id=user_id,
+            parent_id=parent_id,
+        )
+        return await self._views.list_executions(query, where, after, limit)
 
     async def get_schedule(self, schedule_id: str) -> Schedule:
         """The cron schedule ``<workflow>/<key>`` (``ScheduleNotFoundError`` if none); the

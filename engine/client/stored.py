@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from .. import names
-from ..errors import LogloomError
+from ..errors import LogloomError, StoreAheadOfLogError
 from ..fold import EffectKind, MemoryState
-from ..fold.keys import EXECUTION_PREFIX, execution_key
+from ..fold.keys import execution_key
 from ..fold.rows import ENDED
 from ..log.base import Entry, Log
 from ..store import PartitionTransaction, StoreMemory, StorePartition
@@ -199,6 +199,13 @@ class StoredResults:
         """Wait until every partition is folded up to its end as of this call."""
         self._start()
         ends = {p: await self.log.end_offset(p) for p in self._stores}
+        for partition, end in ends.items():
+            if self._applied[partition] + 1 > end:
+                raise StoreAheadOfLogError(
+                    f"the client's store of partition {partition} at {self.store_dir} is at offset "
+                    f"{self._applied[partition]}, past the log's end ({end}): it was folded from another log; "
+                    f"delete it and it is folded again"
+                )
         loop = asyncio.get_running_loop()
         waiters = []
         for partition, end in ends.items():
@@ -230,10 +237,10 @@ class StoredResults:
         await self.current()
         return [value for store in list(self._stores.values()) for _, value in store.scan(prefix)]
 
-    async def rows(self) -> Iterator[dict]:
-        """Every execution row, partition by partition, once the stores are current."""
+    async def states(self) -> list[StorePartition]:
+        """Every partition's store, once the stores are current (for the run index)."""
         await self.current()
-        return (row for store in list(self._stores.values()) for _, row in store.scan(EXECUTION_PREFIX))
+        return list(self._stores.values())
 
     def sizes(self) -> dict[str, int]:
         """What the client holds in memory: only what is waited on now."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from itertools import islice
 
 import orjson
 
@@ -13,7 +13,6 @@ from ..errors import ExecutionNotFoundError, ScheduleNotFoundError
 from ..fold import EffectKind
 from ..fold.effects import verdict
 from ..fold.keys import (
-    EXECUTION_PREFIX,
     QUEUE_PREFIX,
     SCHEDULE_PREFIX,
     execution_key,
@@ -31,8 +30,10 @@ from ..wire.records import RecordType
 from ..wire.serde import from_json
 from .live import LiveResults
 from .models import DeadLetter, Execution, HistoryRecord, QueueKey, Schedule
+from .run_query import RunQuery, select_rows
 from .scans import JournalScans
 from .stored import StoredResults
+from .worker_stores import WorkerStores
 
 
 def _belongs(record: dict, execution_id: str, include_claims: bool) -> bool:
@@ -55,6 +56,13 @@ def _its_schedule_records(folded: list, execution_id: str) -> set[int]:
         if any(e.kind == EffectKind.INVOKED and e.execution_id == execution_id for e in effects):
             break
     return kept
+
+
+def _page(rows, where: Callable[[Execution], bool] | None, limit: int | None) -> list[Execution]:
+    executions = (Execution.from_row(row) for row in rows)
+    if where is not None:
+        executions = filter(where, executions)
+    return list(islice(executions, limit)) if limit is not None else list(executions)
 
 
 def _history_record(entry, record: dict, effects: list) -> HistoryRecord:
@@ -90,10 +98,13 @@ def _dead_letter(entry) -> DeadLetter:
 
 
 class Views:
-    def __init__(self, scans: JournalScans, live: LiveResults | StoredResults):
+    def __init__(
+        self, scans: JournalScans, live: LiveResults | StoredResults, worker_stores: WorkerStores | None = None
+    ):
         self.scans = scans
         self.live = live
         self.log = scans.log
+        self.worker_stores = worker_stores
 
     def _not_found(self, execution_id: str) -> ExecutionNotFoundError:
         return ExecutionNotFoundError(f"no execution {execution_id!r} in namespace {self.log.namespace!r}")
@@ -170,28 +181,40 @@ class Views:
                 return
 
     async def list_executions(
-        self, status: str | None, where: Callable[[Execution], bool] | None = None
+        self,
+        query: RunQuery,
+        where: Callable[[Execution], bool] | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> list[Execution]:
-        """Every execution of the namespace (of one status; for which ``where`` holds), oldest first."""
-        out = []
-        async for row in self._rows():
-            if status is None or row["status"] == status:
-                execution = Execution.from_row(row)
-                if where is None or where(execution):
-                    out.append(execution)
-        return sorted(out, key=lambda e: (e.created_at or datetime.min.replace(tzinfo=UTC), e.execution_id))
-
-    async def _rows(self) -> AsyncIterator[dict]:
-        """Every execution row: from the client's stores if it has them, else by folding
-        each partition in turn (one partition's state in memory at a time)."""
+        """The executions ``query`` admits (and ``where``), oldest first: ``limit`` of them
+        after the execution ``after``, or all. From the run index of the client's stores,
+        or of the workers' stores beside it; with neither, from the log (``_folded``)."""
         if isinstance(self.live, StoredResults):
-            for row in await self.live.rows():
-                yield row
-            return
+            return _page(select_rows(await self.live.states(), query, after=after), where, limit)
+        if self.worker_stores is not None and self.worker_stores.available():
+            try:
+                states = await self.worker_stores.states()
+                if states is not None:
+                    return _page(select_rows(states, query, after=after), where, limit)
+            finally:
+                self.worker_stores.close()
+        return await self._folded(query, where, after, limit)
+
+    async def _folded(self, query, where, after, limit) -> list[Execution]:
+        """Fold each partition from offset 0 in turn (one partition's state in memory at
+        a time), list what its run index admits, and page the merge."""
+        found: list[Execution] = []
         for partition in range(self.log.num_partitions):
             state, _ = await self.scans.partition(partition, key=None, stop=None)
-            for _, row in state.scan(EXECUTION_PREFIX):
-                yield row
+            found += _page(select_rows([state], query), where, None)
+        found.sort(key=lambda e: (e.created_at, e.execution_id))
+        if after is not None:
+            ids = [e.execution_id for e in found]
+            if after not in ids:
+                raise ValueError(f"page token {after!r} is not an execution of this listing")
+            found = found[ids.index(after) + 1 :]
+        return found[:limit] if limit is not None else found
 
     async def schedule(self, schedule_id: str) -> Schedule:
         routing_key = names.schedule_routing_key(schedule_id)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from .. import names
 from ..wire.records import RecordType
-from . import children, queues, schedules, sessions
+from . import children, queues, run_index, schedules, sessions
 from .effects import Effect, EffectKind, duplicate, step
 from .keys import active_key, execution_key, journal_key
 from .rows import EntryStatus, Status, active_row, new_execution
@@ -112,6 +112,7 @@ def _end(state: State, r: dict, outcome: dict) -> list[Effect]:
         row["state"] = r["state"]
     state.put(execution_key(row["id"]), row)
     state.delete(active_key(row["id"]))
+    run_index.on_ended(state, row)
     # What else an end does: report to its parent, cancel its children, free its session,
     # give its schedule's next tick its turn.
     effects = [Effect(_FINISHED, row["id"], row), *children.on_ended(state, row), *sessions.on_ended(state, row)]

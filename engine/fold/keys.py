@@ -21,8 +21,12 @@ class KeyKind(NamedTuple):
 LAYOUT = (
     KeyKind(b"m/applied", "m/applied", "last applied offset, written in the same batch as the state it made"),
     KeyKind(b"m/epoch", "m/epoch", "{epoch, owner, at} of the current claim"),
+    KeyKind(b"m/derived", "m/derived", "which derived keys the store holds for every row ({run_index: version})"),
     KeyKind(b"e/", "e/<execution>", "the execution row: workflow, status, input, result, error, times, open waits"),
     KeyKind(b"a/", "a/<execution>", "present while pending, running or waiting (what recovery resumes)"),
+    KeyKind(b"ix/t/", "ix/t/<created ms>\\0<execution>", "the run index: every execution, by creation time"),
+    KeyKind(b"ix/w/", "ix/w/<workflow>\\0<created ms>\\0<execution>", "the run index: by workflow, then creation time"),
+    KeyKind(b"ix/s/", "ix/s/<status>\\0<created ms>\\0<execution>", "the run index: ended runs, by status and time"),
     KeyKind(b"j/", "j/<execution>\\0<seq>", "one journal entry per step or wait position"),
     KeyKind(b"t/", "t/<due ms>/<execution>/<seq>", "the timer index (sleeps, timeouts, deadlines), by due time"),
     KeyKind(b"s/", "s/<execution>/<name>", "an open suspension, by name"),
@@ -50,6 +54,7 @@ _SEQ_LEN = 10
 
 APPLIED_KEY = b"m/applied"
 EPOCH_KEY = b"m/epoch"
+DERIVED_KEY = b"m/derived"
 
 
 def dead_record_key(offset: int) -> bytes:
@@ -88,6 +93,43 @@ def journal_key(execution_id: str, seq: int) -> bytes:
 def parse_journal_seq(key: bytes) -> int:
     """The step position of a ``j/`` key."""
     return int(key[-_SEQ_LEN:])
+
+
+# -- the run index (``run_index.py``) -----------------------------------------------------------
+
+RUN_TIME_PREFIX = b"ix/t/"
+_CREATED = b"%016d"
+
+
+def run_time_key(created_at_ms: int, execution_id: str) -> bytes:
+    return RUN_TIME_PREFIX + _CREATED % created_at_ms + b"\x00" + execution_id.encode()
+
+
+def run_workflow_prefix(workflow: str) -> bytes:
+    return b"ix/w/" + workflow.encode() + b"\x00"
+
+
+def run_workflow_key(workflow: str, created_at_ms: int, execution_id: str) -> bytes:
+    return run_workflow_prefix(workflow) + _CREATED % created_at_ms + b"\x00" + execution_id.encode()
+
+
+def run_status_prefix(status: str) -> bytes:
+    return b"ix/s/" + status.encode() + b"\x00"
+
+
+def run_status_key(status: str, created_at_ms: int, execution_id: str) -> bytes:
+    return run_status_prefix(status) + _CREATED % created_at_ms + b"\x00" + execution_id.encode()
+
+
+def created_bound(prefix: bytes, created_at_ms: int) -> bytes:
+    """The first key of ``prefix`` (one of the run index's) created at or after this time."""
+    return prefix + _CREATED % max(created_at_ms, 0)
+
+
+def parse_run_index_key(prefix: bytes, key: bytes) -> tuple[int, str]:
+    """(created at ms, execution id) of a run index key under ``prefix``."""
+    rest = key[len(prefix) :]
+    return int(rest[:16]), rest[17:].decode()
 
 
 def timer_key(due_at_ms: int, execution_id: str, seq: int) -> bytes:

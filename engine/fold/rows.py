@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from .. import names
 from ..wire.serde import from_json
-from . import queues
+from . import queues, run_index
 from .effects import Effect, EffectKind, duplicate, ignored, step
 from .keys import active_key, awaiting_key, execution_key, journal_key, suspension_key, timer_key
 from .state import State
@@ -111,6 +111,7 @@ def new_execution(state: State, r: dict) -> list[Effect]:
         effects.append(Effect(EffectKind.TIMER, execution_id, row["deadline"]))
     state.put(execution_key(execution_id), row)
     state.put(active_key(execution_id), {})
+    run_index.on_created(state, row)
     return effects
 
 

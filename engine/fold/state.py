@@ -33,6 +33,7 @@ class MemoryState:
     def delete(self, key: bytes) -> None:
         self.data.pop(key, None)
 
-    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, dict]]:
-        for key in sorted(k for k in self.data if k.startswith(prefix)):
+    def scan(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, dict]]:
+        """Every key under ``prefix`` (from ``start`` on, if later), in key order."""
+        for key in sorted(k for k in self.data if k.startswith(prefix) and k >= start):
             yield key, self.data[key]

@@ -89,6 +89,7 @@ class KafkaLog(Log):
         self.replication_factor = replication_factor
         self.session_timeout_ms = session_timeout_ms
         self.instance_id = instance_id
+        self.cluster_id: str | None = None  # the cluster's id, once started
         producer_config = producer_config or {}
         for option, allowed in PRODUCER_FIXED.items():
             if producer_config.get(option, allowed[0]) not in allowed:
@@ -135,11 +136,13 @@ class KafkaLog(Log):
         """Create ``topic`` unless it exists; wait for its leaders; return its partition count."""
         admin = AdminClient(self.client_config())
         try:
-            existing = admin.list_topics(timeout=self.connect_timeout_s).topics
+            metadata = admin.list_topics(timeout=self.connect_timeout_s)
         except KafkaException as exc:
             raise LogUnavailableError(
                 f"cannot reach Kafka at {self.bootstrap} within {self.connect_timeout_s:g} s ({exc.args[0].str()})"
             ) from None
+        existing = metadata.topics
+        self.cluster_id = metadata.cluster_id  # names what a client's store was folded from
         if topic not in existing and not create:
             raise LogNotFoundError(
                 f"no journal {topic!r} on Kafka at {self.bootstrap}: is the namespace right? (a worker creates it)"

@@ -34,6 +34,21 @@ def fold_batch(
     Returns (last offset, the fold's effects).
     """
     tx = store.transaction()
+    last, effects = fold_entries(tx, codec, entries, applied, observe)
+    if last != applied:
+        tx.commit(last)
+    return last, effects
+
+
+def fold_entries(
+    tx: fold.State,
+    codec: Codec,
+    entries: list[Entry],
+    applied: int,
+    observe: Callable[[Entry, dict, list, PartitionTransaction], None] | None = None,
+) -> tuple[int, list]:
+    """Steps 1-3 of ``fold_batch`` into any state (a transaction, or an overlay that is
+    never written); returns (last offset, the fold's effects)."""
     effects: list[fold.Effect] = []
     last = applied
     for entry in entries:
@@ -58,6 +73,4 @@ def fold_batch(
         if observe is not None:
             observe(entry, record, made, tx)
         effects.extend(made)
-    if last != applied:
-        tx.commit(last)
     return last, effects

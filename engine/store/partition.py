@@ -21,6 +21,7 @@ from pathlib import Path
 import orjson
 from rocksdict import AccessType, Rdict, WriteBatch
 
+from ..fold import run_index
 from ..fold.keys import APPLIED_KEY
 from .memory import StoreMemory
 
@@ -42,6 +43,15 @@ class StorePartition:
             return
         self.path.mkdir(parents=True, exist_ok=True)
         self._db = Rdict(str(self.path), self.memory.options())
+        if not run_index.is_indexed(self):
+            self._index_rows()
+
+    def _index_rows(self) -> None:
+        """Give a store written before the run index its index keys, from its rows
+        (``fold/run_index.py``), in batches, then record that it has them."""
+        writer = _BatchWriter(self)
+        run_index.index_rows(writer)
+        writer.flush()
 
     def memtable_bytes(self) -> int:
         """RocksDB's ``cur-size-all-mem-tables`` of this store: written, not yet flushed."""
@@ -61,9 +71,10 @@ class StorePartition:
         raw = self._db.get(key)
         return orjson.loads(raw) if raw is not None else None
 
-    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, dict]]:
+    def scan(self, prefix: bytes, start: bytes = b"") -> Iterator[tuple[bytes, dict]]:
+        """Every key under ``prefix`` (from ``start`` on, if later), in key order."""
         it = self._db.iter()
-        it.seek(prefix)
+        it.seek(max(prefix, start))
         while it.valid():
             key = it.key()
             if not key.startswith(prefix):
@@ -87,6 +98,38 @@ class StorePartition:
     @staticmethod
     def destroy(path: str | os.PathLike) -> None:
         shutil.rmtree(path, ignore_errors=True)
+
+
+class _BatchWriter:
+    """The fold's ``State`` surface over a store, writing puts straight to it in batches
+    (for a one-off pass over many rows, which a transaction would hold in memory)."""
+
+    BATCH = 10_000
+
+    def __init__(self, store: StorePartition):
+        self._store = store
+        self._batch = WriteBatch(raw_mode=True)
+        self._pending = 0
+
+    def get(self, key: bytes) -> dict | None:
+        return self._store.get(key)
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, dict]]:
+        return self._store.scan(prefix)
+
+    def put(self, key: bytes, value: dict) -> None:
+        self._batch.put(key, orjson.dumps(value))
+        self._pending += 1
+        if self._pending >= self.BATCH:
+            self.flush()
+
+    def delete(self, key: bytes) -> None:
+        self._batch.delete(key)
+
+    def flush(self) -> None:
+        self._store.write(self._batch)
+        self._batch = WriteBatch(raw_mode=True)
+        self._pending = 0
 
 
 class PartitionTransaction:

@@ -15,7 +15,11 @@ def built_keys() -> list[bytes]:
     return [
         keys.APPLIED_KEY,
         keys.EPOCH_KEY,
+        keys.DERIVED_KEY,
         keys.execution_key(ODD_ID),
+        keys.run_time_key(1_700_000_000_000, ODD_ID),
+        keys.run_workflow_key("billing/charge", 1_700_000_000_000, ODD_ID),
+        keys.run_status_key("failed", 1_700_000_000_000, ODD_ID),
         keys.active_key(ODD_ID),
         keys.journal_key(ODD_ID, 7),
         keys.timer_key(1_700_000_000_000, ODD_ID, 7),
@@ -48,6 +52,13 @@ def test_every_key_falls_under_exactly_one_documented_prefix():
 
 
 def test_parsers_invert_builders_for_ids_with_slashes():
+    at = 1_700_000_000_000
+    assert keys.parse_run_index_key(keys.RUN_TIME_PREFIX, keys.run_time_key(at, ODD_ID)) == (at, ODD_ID)
+    flow = keys.run_workflow_prefix("billing/charge")
+    assert keys.parse_run_index_key(flow, keys.run_workflow_key("billing/charge", at, ODD_ID)) == (at, ODD_ID)
+    failed = keys.run_status_prefix("failed")
+    assert keys.parse_run_index_key(failed, keys.run_status_key("failed", at, ODD_ID)) == (at, ODD_ID)
+    assert keys.created_bound(flow, at) < keys.run_workflow_key("billing/charge", at, ODD_ID)
     assert keys.parse_active_key(keys.active_key(ODD_ID)) == ODD_ID
     assert keys.parse_journal_seq(keys.journal_key(ODD_ID, 42)) == 42
     assert keys.parse_timer_key(keys.timer_key(1_700_000_000_000, ODD_ID, 7)) == (1_700_000_000_000, ODD_ID, 7)
