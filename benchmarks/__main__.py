@@ -64,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--replay-steps", default="10k", type=_count, help="REPLAY: steps of the run that is exported and replayed"
     )
+    p.add_argument("--audit-runs", default="100k", type=_count, help="AUDIT: runs on the log that is listed")
     p.add_argument("--sched-seconds", type=int, default=40, help="SCHED: how long the every-second schedule runs")
     p.add_argument("--mem-executions", default="10k", type=_count, help="MEM executions parked at once (default 10k)")
     p.add_argument(

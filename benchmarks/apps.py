@@ -9,7 +9,7 @@ import asyncio
 import os
 import time
 
-from engine import SchedulePayload, WorkflowContext, workflow
+from engine import SchedulePayload, TerminalError, WorkflowContext, workflow
 
 
 async def inc(x: int) -> int:
@@ -108,3 +108,15 @@ async def bench_batch(ctx: WorkflowContext, n: int, max_concurrency: int) -> int
     """FANOUT: ctx.batch of n items, one durable step each."""
     batch = await ctx.batch(inc, list(range(n)), max_concurrency=max_concurrency)
     return sum(batch.results)
+
+
+async def refuse_every_tenth(i: int) -> int:
+    if i % 10 == 0:
+        raise TerminalError(f"run {i} is refused")
+    return i
+
+
+@workflow(name="bench_audit")
+async def bench_audit(ctx: WorkflowContext, i: int) -> int:
+    """AUDIT: one step; every tenth run fails (a listing of failures has 1 in 10)."""
+    return await ctx.step.run("check", refuse_every_tenth, i)
