@@ -65,6 +65,15 @@ def parser() -> argparse.ArgumentParser:
         "--replay-steps", default="10k", type=_count, help="REPLAY: steps of the run that is exported and replayed"
     )
     p.add_argument("--audit-runs", default="100k", type=_count, help="AUDIT: runs on the log that is listed")
+    p.add_argument(
+        "--faults-workers", default="1,2,3", type=lambda s: [int(x) for x in s.split(",")],
+        help="FAULTS: worker counts, comma-separated (default 1,2,3)",
+    )  # fmt: skip
+    p.add_argument("--faults-seconds", type=float, default=60.0, help="FAULTS: how long the load runs (default 60)")
+    p.add_argument("--faults-kill-every-s", type=float, default=10.0, help="FAULTS: a kill -9 this often (default 10)")
+    p.add_argument(
+        "--faults-restart-after-s", type=float, default=3.0, help="FAULTS: restart a killed worker after (default 3)"
+    )
     p.add_argument("--sched-seconds", type=int, default=40, help="SCHED: how long the every-second schedule runs")
     p.add_argument("--mem-executions", default="10k", type=_count, help="MEM executions parked at once (default 10k)")
     p.add_argument(

@@ -120,3 +120,21 @@ async def refuse_every_tenth(i: int) -> int:
 async def bench_audit(ctx: WorkflowContext, i: int) -> int:
     """AUDIT: one step; every tenth run fails (a listing of failures has 1 in 10)."""
     return await ctx.step.run("check", refuse_every_tenth, i)
+
+
+async def noted(path: str, execution_id: str, step: str, x: int) -> int:
+    """FAULTS step body: append ``execution,step,start ns`` to ``path`` (one O_APPEND write)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{execution_id},{step},{time.time_ns()}\n".encode())
+    finally:
+        os.close(fd)
+    return x + 1
+
+
+@workflow(name="bench_fault")
+async def bench_fault(ctx: WorkflowContext, effects: str, x: int) -> int:
+    """FAULTS: W1's three steps, each body noting when it ran in the ``effects`` file."""
+    for step in ("s1", "s2", "s3"):
+        x = await ctx.step.run(step, noted, effects, ctx.execution_id, step, x)
+    return x

@@ -27,6 +27,7 @@ class Record:
     offset: int
     fields: dict  # the decoded record, with its "type"
     applied: bool  # False if the fold ignored it (fenced, duplicate, ...)
+    timestamp_ms: int = 0  # the log's timestamp: when its producer sent it
 
 
 async def scan(log: Log, codec: Codec | None = None, timeout: float = 120.0) -> list[Record]:
@@ -50,7 +51,8 @@ async def scan(log: Log, codec: Codec | None = None, timeout: float = 120.0) -> 
                     position = entry.offset + 1
                     record = codec.decode(entry.value)
                     effects = fold.apply(state, record)
-                    out.append(Record(partition, entry.offset, record, not any(e.kind in NOT_APPLIED for e in effects)))
+                    applied = not any(e.kind in NOT_APPLIED for e in effects)
+                    out.append(Record(partition, entry.offset, record, applied, entry.timestamp))
         finally:
             await reader.close()
     return out

@@ -28,6 +28,7 @@ class Exit(IntEnum):
     BUFFERED = 7
     CONFLICT = 8
     UNAVAILABLE = 9
+    FAULT = 10
     INTERRUPTED = 130
     BROKEN_PIPE = 141
 
@@ -43,6 +44,8 @@ MEANINGS = {
     Exit.BUFFERED: "kept: the run has not reached that wait yet; the resume ends it when it does",
     Exit.CONFLICT: "the execution id is taken by another workflow or another input",
     Exit.UNAVAILABLE: "the log cannot be reached (a Kafka bootstrap that does not answer)",
+    Exit.FAULT: "a worker stopped on a fault it cannot go on from (its store cannot be written); "
+    "its partitions went to the other workers",
     Exit.INTERRUPTED: "interrupted (Ctrl-C); what was recorded stays recorded",
     Exit.BROKEN_PIPE: "the reader of the output went away (| head)",
 }

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import signal
 
+from ..runtime.health import MAX_LAG_RECORDS, HealthEndpoints
 from ..workflow.loading import load_app, load_workflow
 from ..workflow.registry import registry
 from .common import add_log_options, command, engine, json_argument, note, warn
@@ -14,6 +16,10 @@ from .exits import Exit
 from .output import emit
 
 DRAIN_TIMEOUT_S = 30.0
+
+
+def _env_int(name: str) -> int | None:
+    return int(os.environ[name]) if os.environ.get(name) else None
 
 
 async def cmd_run(args) -> int:
@@ -52,18 +58,41 @@ async def cmd_worker(args) -> int:
         warn(f"{args.app} registers no workflows (decorate an async def with @workflow); this worker runs none")
     async with engine(args, worker=True) as (_, worker):
         _freeze_start_up_heap()
+        health = None
+        if args.health_port is not None:
+            health = await HealthEndpoints(worker, args.health_port, max_lag_records=args.ready_max_lag).start()
         triggers = [f"{t.topic} -> {wf.name}" for wf in registry.workflows.values() for t in wf.triggers]
         note(
             f"worker {worker.worker_id} running on {_where(args, worker)}; workflows: {', '.join(workflows) or '-'}"
             + (f"; triggers: {', '.join(triggers)}" if triggers else "")
+            + (f"; health on port {health.port}" if health else "")
             + "; Ctrl-C or SIGTERM stops it"
         )
-        await stop.wait()
-        note(f"worker {worker.worker_id} stopping: steps in flight finish and are recorded first")
-        left = await worker.drain(args.drain_timeout)
-        if left:
-            warn(f"{left} run(s) still had a step in flight after {args.drain_timeout:g} s; they go on elsewhere")
+        try:
+            await _first(stop.wait(), worker.faulted.wait())
+            if health is not None:
+                health.draining()
+            if worker.fault is not None:
+                warn(f"worker {worker.worker_id} stops on a fault: {worker.fault}; its partitions go to the others")
+                return Exit.FAULT
+            note(f"worker {worker.worker_id} stopping: steps in flight finish and are recorded first")
+            left = await worker.drain(args.drain_timeout)
+            if left:
+                warn(f"{left} run(s) still had a step in flight after {args.drain_timeout:g} s; they go on elsewhere")
+        finally:
+            if health is not None:
+                await health.stop()
     return Exit.OK
+
+
+async def _first(*waits) -> None:
+    """Wait until the first of ``waits`` is done; cancel the others."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _where(args, worker) -> str:
@@ -98,8 +127,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         [
             "logloom worker examples/orders.py",
             "logloom worker myapp.workflows --kafka 127.0.0.1:9092 --data-dir /var/lib/logloom",
+            "logloom worker myapp.workflows --kafka kafka:9092 --instance-id $POD_NAME --health-port 8081",
         ],
-        [Exit.OK, Exit.USAGE, Exit.UNAVAILABLE],
+        [Exit.OK, Exit.USAGE, Exit.UNAVAILABLE, Exit.FAULT],
     )
     worker.add_argument("app", metavar="APP", help="module path or .py file whose workflows register on import")
     worker.add_argument("--partitions", type=int, metavar="N", help="partition count when the journal is created")
@@ -163,6 +193,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         default=DRAIN_TIMEOUT_S,
         metavar="SECONDS",
         help=f"on SIGTERM, wait this long for steps in flight to finish and be recorded (default {DRAIN_TIMEOUT_S:g})",
+    )
+    worker.add_argument(
+        "--health-port",
+        type=int,
+        default=_env_int("LOGLOOM_HEALTH_PORT"),
+        metavar="PORT",
+        help="serve /livez, /readyz and /status on this port, for probes (default: none, or $LOGLOOM_HEALTH_PORT)",
+    )
+    worker.add_argument(
+        "--ready-max-lag",
+        type=int,
+        default=MAX_LAG_RECORDS,
+        metavar="RECORDS",
+        help=f"/readyz: ready while no owned partition lags more records than this (default {MAX_LAG_RECORDS})",
     )
     add_log_options(worker, output=False)
     worker.set_defaults(func=cmd_worker)

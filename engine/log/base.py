@@ -51,6 +51,8 @@ class PartitionListener(Protocol):
 
 
 class Subscription(ABC):
+    joined = False  # whether the group has given this member its first assignment (empty or not)
+
     @abstractmethod
     async def close(self) -> None: ...
 

@@ -433,6 +433,7 @@ class _EmbeddedSubscription(Subscription):
         log = self._log
         ends = {p: await log.end_offset(p) for p in range(log.num_partitions)}
         starts = await self._listener.assigned(ends)
+        self.joined = True
         reader = _EmbeddedReader(log)
         for partition, offset in starts.items():
             reader.assign(partition, offset)

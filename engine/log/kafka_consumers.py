@@ -96,6 +96,7 @@ class KafkaSubscription(Subscription):
         starts = self._call(self._listener.assigned(ends)) if partitions else {}
         consumer.incremental_assign([TopicPartition(self._log.topic, p, starts[p]) for p in partitions])
         self._owned.update(partitions)
+        self.joined = True
         log.info("assigned partitions %s", sorted(partitions))
 
     def _stall_after_pause(self) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from enum import StrEnum
@@ -85,6 +86,8 @@ class PartitionProcessor:
         self.phase = Phase.REPLAYING
         self.timers = Timers(self)
         self._catchup_end = 0
+        self._began_at = 0.0
+        self.replay_s: float | None = None  # how long its replay took, once done
         self._waiters: dict[tuple, asyncio.Future] = {}
 
     def outcomes_awaited(self) -> int:
@@ -104,10 +107,16 @@ class PartitionProcessor:
 
     def begin(self, end_offset: int) -> None:
         self._catchup_end = end_offset
+        self._began_at = time.monotonic()
         self._maybe_claim()
 
     def _maybe_claim(self) -> None:
         if self._phase is _REPLAYING and self.applied + 1 >= self._catchup_end:
+            self.replay_s = time.monotonic() - self._began_at
+            log.info(
+                "partition %d: replayed %d records (offsets %d to %d) in %.2f s; claiming",
+                self.partition, self.applied + 1 - self.replayed_from, self.replayed_from, self.applied, self.replay_s,
+            )  # fmt: skip
             self.phase = Phase.CLAIMING
             self._append_claim()
 

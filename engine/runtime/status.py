@@ -5,7 +5,8 @@ RocksDB memory its stores share (``store.memory``). With ``status_file`` set, th
 writes this JSON every ``PROGRESS_EVERY_S`` (written aside, then renamed: a reader never
 sees half of it), for probes, dashboards and the ``mem`` benchmark:
 
-    {"worker": ID, "at": MS, "partitions": {P: {"phase": ..., "applied": OFFSET}},
+    {"worker": ID, "at": MS, "partitions": {P: {"phase": ..., "applied": OFFSET,
+                                                 "replayed_from": OFFSET, "replay_s": S}},
      "runs": {"in_memory": N, "idle": N, "idle_limit": N, "limit": N, "deferred": N,
               "deferred_on_disk": N, "deferred_memory_limit": N},
      "outcomes_awaited": N, "timers_in_flight": N, "appends_in_flight": N,
@@ -38,7 +39,12 @@ def worker_status(worker) -> dict:
         "worker": worker.worker_id,
         "at": now_ms(),
         "partitions": {
-            str(p): {"phase": proc.phase.name.lower(), "applied": proc.applied}
+            str(p): {
+                "phase": proc.phase.name.lower(),
+                "applied": proc.applied,
+                "replayed_from": proc.replayed_from,
+                "replay_s": proc.replay_s,
+            }  # fmt: skip
             for p, proc in sorted(processors.items())
         },
         "runs": {

@@ -97,6 +97,8 @@ class Worker:
         self._ownership_log: asyncio.TimerHandle | None = None
         self._progress: asyncio.Task | None = None
         self._stopped = asyncio.Event()
+        self.fault: Exception | None = None  # what stopped it, if a fault did (``_fail``)
+        self.faulted = asyncio.Event()
 
     def store_path(self, partition: int) -> Path:
         return names.store_path(self.data_dir, self.log.namespace, partition)
@@ -246,13 +248,36 @@ class Worker:
         )  # fmt: skip
 
     def records(self, entries: list[Entry]) -> None:
+        if self.fault is not None:
+            return  # it stops: nothing more is folded
         start = 0
         for i in range(1, len(entries) + 1):  # split into runs of one partition, in order
             if i == len(entries) or entries[i].partition != entries[start].partition:
                 processor = self.processors.get(entries[start].partition)
                 if processor is not None:
-                    processor.on_records(entries[start:i])
+                    try:
+                        processor.on_records(entries[start:i])
+                    except Exception as exc:  # its store cannot be written (disk full, I/O error)
+                        self._fail(processor.partition, exc)
+                        return
                 start = i
+
+    def _fail(self, partition: int, exc: Exception) -> None:
+        """A fault the worker cannot go on from: say so loudly, fold nothing more, and let
+        its host stop it (``faulted``), which gives its partitions to the other workers.
+        The store keeps its last committed batch: a batch is written whole or not at all."""
+        log.critical(
+            "partition %d: cannot fold records into its store at %s: %s: %s; this worker stops "
+            "and gives up its partitions",
+            partition, self.store_path(partition), type(exc).__name__, exc,
+        )  # fmt: skip
+        self.fault = exc
+        self.faulted.set()
+
+    @property
+    def joined(self) -> bool:
+        """Whether the worker group has given this worker its first assignment."""
+        return self._subscription is not None and self._subscription.joined
 
     def active_partitions(self) -> list[int]:
         return sorted(p for p, proc in self.processors.items() if proc.active)
