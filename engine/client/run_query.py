@@ -8,7 +8,7 @@ narrowest index (``fold/run_index.py``):
 1. an ended status: ``ix/s/<status>``, from ``since`` to ``until``;
 2. a status of runs still going: the ``a/`` keys (the active runs only), sorted;
 3. a workflow: ``ix/w/<workflow>``, from ``since`` to ``until``;
-4. otherwise ``ix/t/``, from ``since`` to ``until``.
+4. otherwise every run: the three ended statuses' ranges and the active runs, merged.
 
 Only the rows the index names are read; the other filters are checked on them. The
 partitions' answers are merged in (created, id) order, and the merge stops once the
@@ -25,7 +25,6 @@ from typing import Protocol
 from ..fold import ACTIVE, ENDED
 from ..fold.keys import (
     ACTIVE_PREFIX,
-    RUN_TIME_PREFIX,
     created_bound,
     execution_key,
     parse_active_key,
@@ -78,22 +77,31 @@ def select_rows(states: Iterable[IndexedState], query: RunQuery, *, after: str |
             raise ValueError(f"page token {after!r} is not an execution of this namespace")
         start = max(start, (row["created_at"], after))
     answers = [_rows_of(state, query, start, after is not None) for state in states]
-    return heapq.merge(*answers, key=lambda row: (row["created_at"], row["id"]))
+    return heapq.merge(*answers, key=_position)
 
 
 def _rows_of(state: IndexedState, query: RunQuery, start: tuple[int, str], exclusive: bool) -> Iterator[dict]:
     """One partition's admitted rows from ``start`` (a (created, id) position) on, in order."""
     if query.status in ACTIVE:
-        yield from _active_rows(state, query, start, exclusive)
-        return
+        return _active_rows(state, query, start, exclusive)
     if query.status in ENDED:
-        prefix = run_status_prefix(query.status)
-    elif query.status is not None:
-        return  # no such status: nothing
-    elif query.workflow is not None:
-        prefix = run_workflow_prefix(query.workflow)
-    else:
-        prefix = RUN_TIME_PREFIX
+        return _indexed_rows(state, query, run_status_prefix(query.status), start, exclusive)
+    if query.status is not None:
+        return iter(())  # no such status: nothing
+    if query.workflow is not None:
+        return _indexed_rows(state, query, run_workflow_prefix(query.workflow), start, exclusive)
+    every = [_indexed_rows(state, query, run_status_prefix(status), start, exclusive) for status in sorted(ENDED)]
+    every.append(_active_rows(state, query, start, exclusive))
+    return heapq.merge(*every, key=_position)
+
+
+def _position(row: dict) -> tuple[int, str]:
+    return row["created_at"], row["id"]
+
+
+def _indexed_rows(
+    state: IndexedState, query: RunQuery, prefix: bytes, start: tuple[int, str], exclusive: bool
+) -> Iterator[dict]:
     until = _FAR_FUTURE_MS if query.until_ms is None else query.until_ms
     for key, _ in state.scan(prefix, created_bound(prefix, start[0])):
         position = parse_run_index_key(prefix, key)
@@ -115,4 +123,4 @@ def _active_rows(state: IndexedState, query: RunQuery, start: tuple[int, str], e
         position = (row["created_at"], row["id"])
         if position > start or (position == start and not exclusive):
             rows.append(row)
-    yield from sorted(rows, key=lambda row: (row["created_at"], row["id"]))
+    yield from sorted(rows, key=_position)

@@ -24,7 +24,6 @@ LAYOUT = (
     KeyKind(b"m/derived", "m/derived", "which derived keys the store holds for every row ({run_index: version})"),
     KeyKind(b"e/", "e/<execution>", "the execution row: workflow, status, input, result, error, times, open waits"),
     KeyKind(b"a/", "a/<execution>", "present while pending, running or waiting (what recovery resumes)"),
-    KeyKind(b"ix/t/", "ix/t/<created ms>\\0<execution>", "the run index: every execution, by creation time"),
     KeyKind(b"ix/w/", "ix/w/<workflow>\\0<created ms>\\0<execution>", "the run index: by workflow, then creation time"),
     KeyKind(b"ix/s/", "ix/s/<status>\\0<created ms>\\0<execution>", "the run index: ended runs, by status and time"),
     KeyKind(b"j/", "j/<execution>\\0<seq>", "one journal entry per step or wait position"),
@@ -97,12 +96,7 @@ def parse_journal_seq(key: bytes) -> int:
 
 # -- the run index (``run_index.py``) -----------------------------------------------------------
 
-RUN_TIME_PREFIX = b"ix/t/"
 _CREATED = b"%016d"
-
-
-def run_time_key(created_at_ms: int, execution_id: str) -> bytes:
-    return RUN_TIME_PREFIX + _CREATED % created_at_ms + b"\x00" + execution_id.encode()
 
 
 def run_workflow_prefix(workflow: str) -> bytes:

@@ -1,16 +1,16 @@
-"""The run index: executions by creation time, by workflow and, once ended, by status.
+"""The run index: executions by workflow and, once ended, by status, each by creation time.
 
 ``workflow list`` and its filters read it from a store instead of reading the log
-(``client/run_query.py``). Three kinds of key, each ordered by creation time within
-its prefix, so a time window is one range of keys:
+(``client/run_query.py``). Two kinds of key, each ordered by creation time within its
+prefix, so a time window is one range of keys:
 
-- ``ix/t/<created>\\0<id>``: every execution;
 - ``ix/w/<workflow>\\0<created>\\0<id>``: every execution of a workflow;
-- ``ix/s/<status>\\0<created>\\0<id>``: every ended execution of a status (runs still
-  going are few next to ended ones, and are found through their ``a/`` keys).
+- ``ix/s/<status>\\0<created>\\0<id>``: every ended execution of a status.
 
-The values are empty: the row ``e/<id>`` holds the rest. The fold writes the first two
-when it creates a row and the third when the row ends. A store written by a version
+Runs still going are few next to ended ones, and are found through their ``a/`` keys;
+every run, by time, is the merge of the three ended statuses and those. The values are
+empty: the row ``e/<id>`` holds the rest. The fold writes the first key when it creates
+a row and the second when the row ends: one key each, on the step path. A store written by a version
 before the index gets it from its rows when it is opened (``index_rows``), which
 ``m/derived`` records, so an upgraded worker lists its old runs too.
 """
@@ -21,7 +21,6 @@ from .keys import (
     DERIVED_KEY,
     EXECUTION_PREFIX,
     run_status_key,
-    run_time_key,
     run_workflow_key,
 )
 from .state import State
@@ -31,10 +30,8 @@ _EMPTY: dict = {}
 
 
 def on_created(state: State, row: dict) -> None:
-    """Index a new row by its creation time and its workflow."""
-    created, execution_id = row["created_at"], row["id"]
-    state.put(run_time_key(created, execution_id), _EMPTY)
-    state.put(run_workflow_key(row["workflow"], created, execution_id), _EMPTY)
+    """Index a new row by its workflow."""
+    state.put(run_workflow_key(row["workflow"], row["created_at"], row["id"]), _EMPTY)
 
 
 def on_ended(state: State, row: dict) -> None:

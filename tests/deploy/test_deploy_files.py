@@ -310,7 +310,7 @@ def test_compose_workers_each_own_a_volume_and_an_instance_id():
         data_volumes.append(volume)
         assert worker["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
         assert (COMPOSE.parent / worker["build"]["context"] / worker["build"]["dockerfile"]).resolve() == DOCKERFILE
-        assert seconds(worker["stop_grace_period"]) > float(flag(worker["command"], "--shutdown-timeout"))
+        assert seconds(worker["stop_grace_period"]) > float(flag(worker["command"], "--drain-timeout"))
         port = flag(worker["command"], "--health-port")
         assert urlopen_target(worker["healthcheck"]["test"]) == f"http://127.0.0.1:{port}/readyz"
         assert worker["depends_on"]["kafka"]["condition"] == "service_healthy"
@@ -401,7 +401,7 @@ def test_probes_ask_the_port_the_service_names():
 
 def test_workers_drain_before_they_are_killed():
     pod = k8s_resource("StatefulSet")["spec"]["template"]["spec"]
-    assert pod["terminationGracePeriodSeconds"] > float(flag(k8s_container()["args"], "--shutdown-timeout"))
+    assert pod["terminationGracePeriodSeconds"] > float(flag(k8s_container()["args"], "--drain-timeout"))
 
 
 def test_workers_keep_their_state_on_their_own_volume():

@@ -17,7 +17,6 @@ def built_keys() -> list[bytes]:
         keys.EPOCH_KEY,
         keys.DERIVED_KEY,
         keys.execution_key(ODD_ID),
-        keys.run_time_key(1_700_000_000_000, ODD_ID),
         keys.run_workflow_key("billing/charge", 1_700_000_000_000, ODD_ID),
         keys.run_status_key("failed", 1_700_000_000_000, ODD_ID),
         keys.active_key(ODD_ID),
@@ -53,7 +52,6 @@ def test_every_key_falls_under_exactly_one_documented_prefix():
 
 def test_parsers_invert_builders_for_ids_with_slashes():
     at = 1_700_000_000_000
-    assert keys.parse_run_index_key(keys.RUN_TIME_PREFIX, keys.run_time_key(at, ODD_ID)) == (at, ODD_ID)
     flow = keys.run_workflow_prefix("billing/charge")
     assert keys.parse_run_index_key(flow, keys.run_workflow_key("billing/charge", at, ODD_ID)) == (at, ODD_ID)
     failed = keys.run_status_prefix("failed")
