@@ -11,9 +11,10 @@ Shared by the FAULTS benchmark and the fault suite (``tests/faults``). Its input
 What is provable:
 
 1. **A completed step never runs again.** A step's accepted ``StepCompleted`` was sent at
-   its timestamp T; a worker that replays the partition sees it and never runs the body
-   again. So a body run that started after T is a completed step that ran again: it must
-   never happen. (One clock: every process runs on this machine.)
+   its timestamp T (whole milliseconds); a worker that replays the partition sees it and
+   never runs the body again. So a body run that started in a later millisecond than T is
+   a completed step that ran again: it must never happen. (One clock: every process runs
+   on this machine.)
 2. **Duplicates** are the other extra runs: bodies in flight at a fault, whose result
    was never recorded (or was fenced), run again by the next owner. At-least-once
    bodies allow them; they are counted.
@@ -65,8 +66,8 @@ def judge(effects: Path, records: list[Record], faults: list[tuple[float, list[i
         if recorded_ms is None:
             verdict.unrecorded.append(step)
             continue
-        if any(started / 1e6 > recorded_ms for started in starts):
-            verdict.ran_again.append(step)
+        if any(started // 1_000_000 > recorded_ms for started in starts):  # the log's time is in whole ms
+            verdict.ran_again.append((*step, recorded_ms, *starts))
         verdict.duplicates += len(starts) - 1
     for at_s, partitions in faults:
         at_ms = at_s * 1000

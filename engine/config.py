@@ -28,7 +28,7 @@ class KafkaConfig(BaseModel):
 
     bootstrap: str
     replication_factor: int = 1
-    session_timeout_ms: int = 10_000
+    session_timeout_ms: int = Field(1_500, description="a dead worker's partitions move after this long")
     instance_id: str | None = None
     connect_timeout_s: float = Field(5.0, description="first contact with the cluster fails after this long")
     producer: dict[str, Any] = Field(default_factory=dict, description="raw librdkafka producer options")

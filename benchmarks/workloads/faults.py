@@ -28,6 +28,7 @@ import random
 import shutil
 import signal
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -76,6 +77,8 @@ async def run(env, params: dict) -> dict[str, float]:
     await log.start()
     client = Client(log)
     ids = [f"w{i}" for i in range(params["workers"])]
+    for w in ids:
+        (workdir / w).mkdir()
     workers = {w: await env.start_worker(log, namespace, workdir / w, worker_id=w) for w in ids}
     latencies: list[float] = []
     kills: list[tuple[float, str]] = []
@@ -137,6 +140,8 @@ async def run(env, params: dict) -> dict[str, float]:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     latencies.sort()
+    if verdict.ran_again:
+        print("ran again, e.g.:", verdict.ran_again[:5], file=sys.stderr)
     return {
         "wf_per_s": completed_in_period / params["seconds"],
         "p50_ms": statistics.median(latencies) * 1000,

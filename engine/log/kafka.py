@@ -28,7 +28,7 @@ from functools import partial
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from .. import names
 from ..errors import LogloomError, LogNotFoundError, LogUnavailableError
@@ -38,6 +38,12 @@ from .kafka_consumers import KafkaReader, KafkaSubscription, watermark
 log = logging.getLogger(__name__)
 LIBRDKAFKA_LOG = logging.getLogger("engine.librdkafka")  # librdkafka's own log lines
 CONNECT_TIMEOUT_S = 5.0
+# A worker that stops heartbeating loses its partitions after this long: a dead worker's
+# runs resume elsewhere within it and a rebalance (docs/operations.md, "Fail-over"). The
+# brokers must allow it: their group.min.session.timeout.ms (default 6000) caps it from below.
+SESSION_TIMEOUT_MS = 1_500
+# What an admin client needs of the options given for the producer: how to connect.
+_CONNECTION_OPTIONS = ("security.", "sasl.", "ssl.", "client.dns.lookup", "socket.")
 
 PRODUCER_DEFAULTS = {
     "enable.idempotence": True,
@@ -72,7 +78,7 @@ class KafkaLog(Log):
         partitions: int = 8,
         *,
         replication_factor: int = 1,
-        session_timeout_ms: int = 10_000,
+        session_timeout_ms: int = SESSION_TIMEOUT_MS,
         instance_id: str | None = None,
         producer_config: dict[str, Any] | None = None,
         consumer_config: dict[str, Any] | None = None,
@@ -124,8 +130,32 @@ class KafkaLog(Log):
         self._poller.start()
 
     def client_config(self, **extra) -> dict:
-        """Options every librdkafka client of this log starts from."""
-        return {"bootstrap.servers": self.bootstrap, "logger": LIBRDKAFKA_LOG, **extra}
+        """Options every librdkafka client of this log starts from: the bootstrap, and how
+        to connect (TLS, SASL) as given for the producer, so admin clients connect too."""
+        connection = {k: v for k, v in self._producer_config.items() if k.startswith(_CONNECTION_OPTIONS)}
+        return {"bootstrap.servers": self.bootstrap, "logger": LIBRDKAFKA_LOG, **connection, **extra}
+
+    def group_session_timeout_ms(self) -> int:
+        """The session timeout a worker joins with (blocking): the one configured, unless
+        the brokers' ``group.min.session.timeout.ms`` is higher, which they would refuse."""
+        try:
+            admin = AdminClient(self.client_config())
+            broker = next(iter(admin.list_topics(timeout=10).brokers))
+            resource = ConfigResource(ResourceType.BROKER, str(broker))
+            configs = admin.describe_configs([resource])[resource].result(timeout=10)
+            minimum = int(configs["group.min.session.timeout.ms"].value)
+        except Exception as exc:  # not allowed to describe the brokers: join with the configured one
+            log.debug("cannot read group.min.session.timeout.ms from the brokers: %s", exc)
+            return self.session_timeout_ms
+        if minimum > self.session_timeout_ms:
+            log.warning(
+                "the brokers' group.min.session.timeout.ms is %d ms, above the session timeout of %d ms: "
+                "joining with %d ms, so a dead worker's partitions move only after that long "
+                "(set group.min.session.timeout.ms=1000 on the brokers; docs/operations.md)",
+                minimum, self.session_timeout_ms, minimum,
+            )  # fmt: skip
+            return minimum
+        return self.session_timeout_ms
 
     def _ensure_topic(self) -> None:
         self.num_partitions = self._create_topic(

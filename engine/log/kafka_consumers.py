@@ -65,19 +65,8 @@ class KafkaSubscription(Subscription):
         self._log = kafka_log
         self._listener = listener
         self._loop = asyncio.get_running_loop()
-        config = kafka_log.consumer_config(
-            **{
-                "group.id": names.worker_group(kafka_log.namespace),
-                "partition.assignment.strategy": "cooperative-sticky",
-                "session.timeout.ms": kafka_log.session_timeout_ms,
-                "heartbeat.interval.ms": max(100, kafka_log.session_timeout_ms // 5),
-            }
-        )
-        if kafka_log.instance_id:
-            config["group.instance.id"] = kafka_log.instance_id
-        if member:
-            config["client.id"] = member  # so the group's description names the worker
-        self._consumer = Consumer(config)
+        self._member = member
+        self._consumer: Consumer | None = None  # made on its thread: joining asks the brokers first
         self._progress: dict[int, int] = {}  # offsets to commit, handed from the loop to the thread
         self._progress_lock = threading.Lock()
         self._stop = threading.Event()
@@ -121,8 +110,24 @@ class KafkaSubscription(Subscription):
             self._owned.difference_update(partitions)
         log.info("revoked partitions %s", sorted(partitions))
 
+    def _make_consumer(self) -> Consumer:
+        session_ms = self._log.group_session_timeout_ms()
+        config = self._log.consumer_config(
+            **{
+                "group.id": names.worker_group(self._log.namespace),
+                "partition.assignment.strategy": "cooperative-sticky",
+                "session.timeout.ms": session_ms,
+                "heartbeat.interval.ms": max(100, session_ms // 5),
+            }
+        )
+        if self._log.instance_id:
+            config["group.instance.id"] = self._log.instance_id
+        if self._member:
+            config["client.id"] = self._member  # so the group's description names the worker
+        return Consumer(config)
+
     def _run(self) -> None:
-        consumer = self._consumer
+        consumer = self._consumer = self._make_consumer()
         consumer.subscribe(
             [self._log.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
         )
