@@ -43,8 +43,12 @@ class PartitionListener(Protocol):
     async def assigned(self, ends: dict[int, int]) -> dict[int, int]:
         """Partitions now owned, with their end offsets; returns the offset to start each at."""
 
-    async def revoked(self, partitions: list[int]) -> None:
-        """Partitions no longer owned. Records for them may still arrive and must be ignored."""
+    async def revoked(self, partitions: list[int], lost: bool = False) -> None:
+        """Partitions no longer owned. Records for them may still arrive and must be ignored.
+
+        Given up in a rebalance (``lost`` False), they are still this member's until this
+        returns: the steps in flight there may finish and be recorded. ``lost``: the group
+        has already given them to another member (this one's session expired)."""
 
     def records(self, entries: list[Entry]) -> None:
         """A batch of records, in offset order within each partition."""

@@ -101,11 +101,11 @@ class KafkaSubscription(Subscription):
             threading.Event().wait(self._stall)
         self._last_poll = time.monotonic()
 
-    def _on_revoke(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
+    def _on_revoke(self, consumer: Consumer, revoked: list[TopicPartition], lost: bool = False) -> None:
         self._stall_after_pause()  # revocations are noticed inside poll(), before it returns
         partitions = [tp.partition for tp in revoked]
         if partitions:
-            self._call(self._listener.revoked(partitions))
+            self._call(self._listener.revoked(partitions, lost))
             consumer.incremental_unassign(revoked)
             self._owned.difference_update(partitions)
         log.info("revoked partitions %s", sorted(partitions))
@@ -126,10 +126,13 @@ class KafkaSubscription(Subscription):
             config["client.id"] = self._member  # so the group's description names the worker
         return Consumer(config)
 
+    def _on_lost(self, consumer: Consumer, lost: list[TopicPartition]) -> None:
+        self._on_revoke(consumer, lost, lost=True)
+
     def _run(self) -> None:
         consumer = self._consumer = self._make_consumer()
         consumer.subscribe(
-            [self._log.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+            [self._log.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
         try:
             while not self._stop.is_set():

@@ -69,9 +69,21 @@ class Invoker:
         step body or append is in flight, so every step that ran has its outcome on the log.
         Returns how many runs still had one in flight at the deadline."""
         self.shutdown.draining = True
+        return await self.drain_partitions(None, timeout_s)
+
+    async def drain_partitions(self, partitions: set[int] | None, timeout_s: float) -> int:
+        """Wait up to ``timeout_s`` until no run of ``partitions`` (None: all) has a step body or
+        append in flight; the caller has stopped them from starting new steps. Returns how
+        many still had one at the deadline."""
         deadline = time.monotonic() + timeout_s
         while True:
-            busy = [run for runs in self._runs.values() for run in runs.values() if run.active and not run.task.done()]
+            busy = [
+                run
+                for partition, runs in self._runs.items()
+                if partitions is None or partition in partitions
+                for run in runs.values()
+                if run.active and not run.task.done()
+            ]
             if not busy or time.monotonic() >= deadline:
                 return len(busy)
             await asyncio.sleep(DRAIN_POLL_S)

@@ -83,6 +83,7 @@ class PartitionProcessor:
         self.replayed_from = self.applied + 1
         self.epoch = 0
         self.active = False  # whether this processor owns its partition now (and may append)
+        self.draining = False  # being given up: its runs start no new step
         self.phase = Phase.REPLAYING
         self.timers = Timers(self)
         self._catchup_end = 0

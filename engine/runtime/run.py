@@ -99,10 +99,10 @@ class ExecutionRun:
 
     def check_cancelled(self) -> None:
         """At every step and wait: stop here if the execution was asked to stop, or if the
-        worker is shutting down (its next owner goes on from here)."""
+        worker is shutting down or giving its partition up (its next owner goes on from here)."""
         if self.cancel_reason is not None:
             raise CancelledByRequest(self.cancel_reason)
-        if self.shutdown.draining:
+        if self.shutdown.draining or self.processor.draining:
             raise Draining()
 
     def checkpoint(self, or_none: bool = False) -> str | None:

@@ -34,6 +34,7 @@ from .status import worker_status, write_status_file
 log = logging.getLogger(__name__)
 
 OWNERSHIP_LOG_AFTER_S = 0.5  # one line once the owned partitions settle, not one per partition
+REVOKE_DRAIN_S = 5.0  # a partition given up in a rebalance: how long its steps in flight may take to finish
 PROGRESS_EVERY_S = 2.0  # how often the folded offsets are committed for monitoring (the lag)
 MALLOC_ARENAS = 2  # glibc malloc arenas for the process (c_heap.limit_arenas); 0: glibc's default
 
@@ -97,6 +98,7 @@ class Worker:
         self._ownership_log: asyncio.TimerHandle | None = None
         self._progress: asyncio.Task | None = None
         self._stopped = asyncio.Event()
+        self._stopping = False
         self.fault: Exception | None = None  # what stopped it, if a fault did (``_fail``)
         self.faulted = asyncio.Event()
 
@@ -173,6 +175,7 @@ class Worker:
         return await self.invoker.drain(timeout_s)
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._ownership_log is not None:
             self._ownership_log.cancel()
         if self._progress is not None:
@@ -221,7 +224,20 @@ class Worker:
             processor.begin(end)
         return starts
 
-    async def revoked(self, partitions: list[int]) -> None:
+    async def revoked(self, partitions: list[int], lost: bool = False) -> None:
+        """Give partitions up. In a rebalance they are still ours until this returns, so
+        first their runs start no new step and the steps in flight finish and are recorded
+        (up to ``REVOKE_DRAIN_S``): the next owner then re-runs none of them. Lost ones
+        (our session expired) are closed at once: their next owner has them already."""
+        if not lost and not self._stopping:  # stopping: the host has drained already, or wants it now
+            for partition in partitions:
+                processor = self.processors.get(partition)
+                if processor is not None:
+                    processor.draining = True
+            left = await self.invoker.drain_partitions(set(partitions), REVOKE_DRAIN_S)
+            if left:
+                log.warning("partitions %s given up with %d step(s) still in flight after %g s", partitions, left,
+                            REVOKE_DRAIN_S)  # fmt: skip
         for partition in partitions:
             processor = self.processors.pop(partition, None)
             if processor is not None:

@@ -95,7 +95,7 @@ async def test_subscription_assigns_partitions_and_delivers_in_order(harness):
             assigned.update(ends)
             return {p: 0 for p in ends}
 
-        async def revoked(self, partitions):
+        async def revoked(self, partitions, lost=False):
             pass
 
         def records(self, entries):
