@@ -9,7 +9,7 @@ import asyncio
 import os
 import time
 
-from engine import SchedulePayload, TerminalError, WorkflowContext, workflow
+from engine import SchedulePayload, TerminalError, WorkflowContext, current_step, workflow
 
 
 async def inc(x: int) -> int:
@@ -123,10 +123,11 @@ async def bench_audit(ctx: WorkflowContext, i: int) -> int:
 
 
 async def noted(path: str, execution_id: str, step: str, x: int) -> int:
-    """FAULTS step body: append ``execution,step,start ns`` to ``path`` (one O_APPEND write)."""
+    """FAULTS step body: append ``execution,step,started ms,pid`` to ``path`` (one O_APPEND
+    write); started: when the worker started this attempt (``current_step().started_at_ms``)."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, f"{execution_id},{step},{time.time_ns()}\n".encode())
+        os.write(fd, f"{execution_id},{step},{current_step().started_at_ms},{os.getpid()}\n".encode())
     finally:
         os.close(fd)
     return x + 1

@@ -2,8 +2,10 @@
 
 Shared by the FAULTS benchmark and the fault suite (``tests/faults``). Its inputs:
 
-* the effects file: one line ``execution,step,start ns`` per step body run, written with
-  one O_APPEND ``write`` before the body returns (``bench_fault`` in ``apps.py``);
+* the effects file: one line ``execution,step,started ms,pid`` per step body run, written
+  with one O_APPEND ``write`` before the body returns (``bench_fault`` in ``apps.py``);
+  started: when the worker started the attempt, before it checked that it still owns the
+  run (``StepInfo.started_at_ms``);
 * the journal, read back with the fold's verdict per record (``journal.scan``), with the
   log's timestamp of each record;
 * the faults: when each happened, and which partitions it hit.
@@ -12,9 +14,10 @@ What is provable:
 
 1. **A completed step never runs again.** A step's accepted ``StepCompleted`` was sent at
    its timestamp T (whole milliseconds); a worker that replays the partition sees it and
-   never runs the body again. So a body run that started in a later millisecond than T is
-   a completed step that ran again: it must never happen. (One clock: every process runs
-   on this machine.)
+   never starts the step again. So an attempt started in a later millisecond than T is a
+   completed step that ran again: it must never happen. (One clock: every process runs
+   on this machine.) An attempt started before a pause and run after it was in flight at
+   the fault: a duplicate.
 2. **Duplicates** are the other extra runs: bodies in flight at a fault, whose result
    was never recorded (or was fenced), run again by the next owner. At-least-once
    bodies allow them; they are counted.
@@ -38,21 +41,32 @@ class Verdict:
     duplicates: int = 0  # extra body runs of steps in flight at a fault (allowed)
     ran_again: list[tuple[str, str]] = field(default_factory=list)  # completed steps that ran again (never)
     unrecorded: list[tuple[str, str]] = field(default_factory=list)  # bodies whose step never completed
-    stalls_s: list[float] = field(default_factory=list)  # per fault
+    hits: int = 0  # faults that hit a worker owning partitions (one that owned none stalls nothing)
+    stalls_s: list[float] = field(default_factory=list)  # per hit whose partitions progressed again
 
 
 def body_runs(effects: Path) -> dict[tuple[str, str], list[int]]:
-    """(execution, step) -> the start times (ns) of its body's runs, from the effects file."""
+    """(execution, step) -> the start times (ms) of its body's runs, from the effects file."""
     runs: dict[tuple[str, str], list[int]] = defaultdict(list)
     if effects.exists():
         for line in effects.read_text().splitlines():
-            execution_id, step, started_ns = line.split(",")
+            execution_id, step, started_ns = line.split(",")[:3]
             runs[(execution_id, step)].append(int(started_ns))
     return runs
 
 
-def judge(effects: Path, records: list[Record], faults: list[tuple[float, list[int]]]) -> Verdict:
-    """``faults``: (time.time() of the fault, the partitions it hit)."""
+def owned_at(records: list[Record], at_s: float, worker: str) -> list[int]:
+    """The partitions whose current claim at ``at_s`` (``time.time()``) was ``worker``'s."""
+    owner: dict[int, str] = {}
+    for r in records:
+        if r.fields["type"] == "PartitionClaimed" and r.applied and r.timestamp_ms <= at_s * 1000:
+            owner[r.partition] = r.fields["owner"]
+    return sorted(p for p, o in owner.items() if o.split("/")[0] == worker)
+
+
+def judge(effects: Path, records: list[Record], faults: list[tuple[float, str]]) -> Verdict:
+    """``faults``: (``time.time()`` of the fault, the worker it hit: a worker id, the first
+    part of its claims' owner)."""
     completed: dict[tuple[str, str], int] = {}  # (execution, step) -> accepted record's timestamp ms
     progress: dict[int, list[int]] = defaultdict(list)  # partition -> accepted StepCompleted timestamps
     for r in records:
@@ -66,10 +80,12 @@ def judge(effects: Path, records: list[Record], faults: list[tuple[float, list[i
         if recorded_ms is None:
             verdict.unrecorded.append(step)
             continue
-        if any(started // 1_000_000 > recorded_ms for started in starts):  # the log's time is in whole ms
+        if any(started > recorded_ms for started in starts):
             verdict.ran_again.append((*step, recorded_ms, *starts))
         verdict.duplicates += len(starts) - 1
-    for at_s, partitions in faults:
+    for at_s, worker in faults:
+        partitions = owned_at(records, at_s, worker)
+        verdict.hits += bool(partitions)
         at_ms = at_s * 1000
         resumed = [min((t for t in progress[p] if t > at_ms), default=None) for p in partitions]
         if partitions and all(t is not None for t in resumed):

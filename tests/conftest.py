@@ -26,6 +26,12 @@ ALL_LOGS = ["embedded", "kafka"]
 
 def pytest_addoption(parser):
     parser.addoption(
+        "--soak",
+        action="store_true",
+        default=os.environ.get("LOGLOOM_FAULT_SOAK") == "1",
+        help="the fault suite (tests/faults) runs longer, with more rounds (outside CI)",
+    )
+    parser.addoption(
         "--log",
         choices=["embedded", "kafka", "both"],
         default=os.environ.get("LOGLOOM_TEST_LOGS", "both"),

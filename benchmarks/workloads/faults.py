@@ -45,15 +45,6 @@ IN_FLIGHT = 64
 RESULT_TIMEOUT_S = 180.0
 
 
-def _owned_at(records, at_s: float, worker_id: str) -> list[int]:
-    """The partitions whose current claim at ``at_s`` was ``worker_id``'s."""
-    owner: dict[int, str] = {}
-    for r in records:
-        if r.fields["type"] == "PartitionClaimed" and r.applied and r.timestamp_ms <= at_s * 1000:
-            owner[r.partition] = r.fields["owner"]
-    return sorted(p for p, o in owner.items() if o.split("/")[0] == worker_id)
-
-
 async def _until_owned(workers, partitions: int, timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -135,8 +126,7 @@ async def run(env, params: dict) -> dict[str, float]:
         await log.close()
         await env.drop_namespace(namespace)
     try:
-        hit = [(at, _owned_at(records, at, victim)) for at, victim in kills]
-        verdict = judge(effects, records, hit)
+        verdict = judge(effects, records, kills)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     latencies.sort()
@@ -151,6 +141,7 @@ async def run(env, params: dict) -> dict[str, float]:
         "stall_p50_s": statistics.median(verdict.stalls_s) if verdict.stalls_s else float("nan"),
         "stall_max_s": max(verdict.stalls_s) if verdict.stalls_s else float("nan"),
         "kills": float(len(kills)),
+        "kills_owning": float(verdict.hits),
         "runs": float(len(latencies)),
     }
 
@@ -180,6 +171,7 @@ register(
             Metric("ran_again", "completed steps that ran again", "steps", "lower", {"kafka": 0}),
             Metric("duplicates", "bodies in flight at a kill, run again (allowed)", "steps", "lower"),
             Metric("kills", "workers killed", ""),
+            Metric("kills_owning", "of them, owning partitions at the kill", ""),
             Metric("runs", "runs completed", ""),
         ),
         run=run,

@@ -56,6 +56,13 @@ class PartitionListener(Protocol):
 
 class Subscription(ABC):
     joined = False  # whether the group has given this member its first assignment (empty or not)
+    # When (time.monotonic()) the member last knew it was in its group: a worker starts no
+    # step body while this is stale (``runtime.run``). The one member of a one-process log
+    # always is.
+    alive_at = float("inf")
+
+    async def until_alive(self) -> None:  # noqa: B027 - a one-member log is always in its group
+        """Return once the member knows again that it is in its group."""
 
     @abstractmethod
     async def close(self) -> None: ...

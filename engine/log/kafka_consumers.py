@@ -20,6 +20,10 @@ from .base import Entry, PartitionListener, Reader, Subscription
 
 log = logging.getLogger(__name__)
 
+# A consumer turn later than this after the previous one means the process was paused.
+# Below the shortest pause that can expire a session (the session timeout less a heartbeat).
+PAUSE_SUSPECT_S = 0.75
+
 
 def watermark(consumer: Consumer, topic: str, partition: int, attempts: int = 100) -> int:
     """High watermark of a partition; retries while a new topic's leaders settle."""
@@ -71,13 +75,71 @@ class KafkaSubscription(Subscription):
         self._progress_lock = threading.Lock()
         self._stop = threading.Event()
         self._owned: set[int] = set()
+        self.alive_at = time.monotonic()
+        self._last_iteration = time.monotonic()
+        self._in_doubt = False  # a pause was seen: membership unconfirmed until a commit succeeds
+        self._alive_waiters: list[asyncio.Future] = []
+        self._reported: dict[int, int] = {}  # the last progress committed, per partition
         self._stall = float(os.environ.get("LOGLOOM_FAILPOINT_STALL_AFTER_PAUSE_S", "0"))
         self._last_poll = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="kafka-worker-consumer", daemon=True)
         self._thread.start()
 
     def _call(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        """Run a rebalance callback on the loop and wait for it. Meanwhile the member is in
+        its group's protocol, so runs need not doubt it (``alive_at``)."""
+        self.alive_at = float("inf")
+        try:
+            return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        finally:
+            self.alive_at = self._last_iteration = time.monotonic()
+
+    # -- membership: is this process still in its group? ---------------------------------
+
+    async def until_alive(self) -> None:
+        if time.monotonic() - self.alive_at <= PAUSE_SUSPECT_S:
+            return
+        waiter = self._loop.create_future()
+        self._alive_waiters.append(waiter)
+        await waiter
+
+    def _wake_alive_waiters(self) -> None:
+        waiters, self._alive_waiters = self._alive_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _check_membership(self, consumer: Consumer) -> None:
+        """On the consumer's thread, each turn: a turn that came long after the last means
+        the process was paused (SIGSTOP, a VM freeze), perhaps past its session timeout.
+        Until a commit succeeds, which the coordinator refuses from a member it has expired,
+        ``alive_at`` stays stale and the worker starts no step body; a refused one is
+        followed by the lost partitions' callback. A turn that is on time refreshes it."""
+        now = time.monotonic()
+        if now - self._last_iteration > PAUSE_SUSPECT_S:
+            self._in_doubt = True
+            log.warning("the consumer was paused for %.1f s: confirming group membership", now - self._last_iteration)
+        self._last_iteration = now
+        if self._in_doubt:
+            if not self._confirm(consumer):
+                return
+            self._in_doubt = False
+        self.alive_at = now
+        if self._alive_waiters:
+            self._loop.call_soon_threadsafe(self._wake_alive_waiters)
+
+    def _confirm(self, consumer: Consumer) -> bool:
+        """A synchronous commit of the owned partitions' last progress: accepted only from a
+        current member of the group's current generation."""
+        owned = [TopicPartition(self._log.topic, p, self._reported[p]) for p in self._owned if p in self._reported]
+        if not owned:
+            return True  # nothing folded yet that a step could have followed
+        try:
+            consumer.commit(offsets=owned, asynchronous=False)
+            return True
+        except KafkaException as exc:
+            log.warning("group membership not confirmed (%s): the partitions are being taken", exc.args[0].str())
+            return False
 
     def _on_assign(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
         partitions = [tp.partition for tp in assigned]
@@ -138,6 +200,7 @@ class KafkaSubscription(Subscription):
             while not self._stop.is_set():
                 messages = consume_available(consumer, 0.1)
                 self._stall_after_pause()
+                self._check_membership(consumer)
                 entries = []
                 for msg in messages:
                     if msg.error() is None:
@@ -162,6 +225,7 @@ class KafkaSubscription(Subscription):
         with self._progress_lock:
             progress, self._progress = self._progress, {}
         owned = [TopicPartition(self._log.topic, p, o) for p, o in progress.items() if p in self._owned]
+        self._reported.update(progress)
         if owned:
             try:
                 consumer.commit(offsets=owned, asynchronous=True)

@@ -148,6 +148,12 @@ class ReplayRun:
     def checkpoint(self, or_none: bool = False) -> str | None:
         return None
 
+    def ownership_in_doubt(self) -> bool:
+        return False  # a replay owns its history
+
+    async def confirm_ownership(self) -> None:
+        pass
+
     def busy(self) -> None:
         pass
 

@@ -142,13 +142,19 @@ class PartitionProcessor:
         """Fold a batch of this partition's records; commit it with its last offset; act on the effects."""
         if self._phase is _CLOSED:
             return
-        last, effects = fold_batch(self.store, self.codec, entries, self.applied)
+        last, effects = fold_batch(self.store, self.codec, entries, self.applied, on_dead=self._dead_letter)
         if last == self.applied:
             return
         self.applied = last
         for effect in effects:
             ACTIONS[effect.kind](self, effect)
         self._maybe_claim()
+
+    def _dead_letter(self, entry: Entry, reason: str) -> None:
+        """A journal record that cannot be folded: kept in the store (``d/<offset>``), and,
+        by the partition's owner, also published to the dead-letter topic with its reason."""
+        if self.active and self.messenger.router is not None:
+            asyncio.ensure_future(self.messenger.router.dead_letter(entry, reason))
 
     def _on_step(self, effect: Effect) -> None:
         seq, entry = effect.data

@@ -183,14 +183,14 @@ class Router:
         try:
             data = decode_event(entry.value)
         except ValueError as exc:
-            return [self._dead_letter(entry, f"malformed event: {exc}")]
+            return [self.dead_letter(entry, f"malformed event: {exc}")]
         appends = []
         for wf in workflows:
             payload = trigger_payload(wf, entry, data)
             try:
                 wf.binder.bind(payload)
             except LogloomError as exc:
-                appends.append(self._dead_letter(entry, f"event does not fit workflow {wf.name}: {exc}"))
+                appends.append(self.dead_letter(entry, f"event does not fit workflow {wf.name}: {exc}"))
                 continue
             execution_id = names.trigger_execution_id(wf.name, entry.topic, entry.partition, entry.offset)
             request = None if wf.queue is None else wf.queue.request(None, 0)  # its queue, one key for all events
@@ -219,8 +219,11 @@ class Router:
     def _append(self, routing_key: str, record: records.Record):
         return self.log.append(self.log.partition_for(routing_key), routing_key.encode(), self.codec.encode(record))
 
-    async def _dead_letter(self, entry: Entry, reason: str) -> None:
-        log.warning("dead-lettering %s[%d]@%d: %s", entry.topic, entry.partition, entry.offset, reason)
+    async def dead_letter(self, entry: Entry, reason: str) -> None:
+        """Publish ``entry`` (an event, or a journal record: topic "") to the namespace's
+        dead-letter topic, with the reason."""
+        topic = entry.topic or names.journal_topic(self.log.namespace)
+        log.warning("dead-lettering %s[%d]@%d: %s", topic, entry.partition, entry.offset, reason)
         try:
             value = entry.value.decode()
             encoding = "utf-8"
@@ -228,7 +231,7 @@ class Router:
             value, encoding = base64.b64encode(entry.value).decode(), "base64"
         letter = {
             "reason": reason,
-            "topic": entry.topic,
+            "topic": topic,
             "partition": entry.partition,
             "offset": entry.offset,
             "key": entry.key.decode(errors="replace") if entry.key else None,

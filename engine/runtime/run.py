@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from .. import names
 from ..clock import now_ms
-from ..errors import CancelledByRequest, Draining, StateTooLargeError
+from ..errors import CancelledByRequest, Draining, Fenced, StateTooLargeError
 from ..fold.keys import journal_key, session_state_key
 from ..fold.rows import EntryStatus
 from ..wire import records
@@ -36,15 +37,22 @@ _WAITING = EntryStatus.WAITING
 
 # Waits due sooner than this stay in memory; longer ones are evicted (no task, no coroutine).
 KEEP_IN_MEMORY_MS = 1000
+# A worker that has not heard from its group for this long doubts it still owns its
+# partitions, and starts no step body until it knows (``ownership_in_doubt``). Below the
+# shortest pause that can expire a session (the session timeout less a heartbeat).
+MEMBERSHIP_STALE_S = 0.75
 
 
 class Shutdown:
-    """Shared by a worker's runs: once ``draining``, no run starts another step."""
+    """Shared by a worker's runs, read before each step body: once ``draining``, no run
+    starts another step; and ``membership`` (the worker's group subscription) says when
+    the worker last knew it was in its group (``alive_at``, monotonic seconds)."""
 
-    __slots__ = ("draining",)
+    __slots__ = ("draining", "membership")
 
     def __init__(self):
         self.draining = False
+        self.membership = None  # the worker's Subscription, once it has one
 
 
 class ExecutionRun:
@@ -132,6 +140,20 @@ class ExecutionRun:
             self.idle()
         self.journal.remember(seq, entry)
         return entry
+
+    def ownership_in_doubt(self) -> bool:
+        """Whether the worker has not heard from its group for ``MEMBERSHIP_STALE_S``: the
+        process was paused, perhaps past its session, and its partitions may be another's."""
+        membership = self.shutdown.membership
+        return membership is not None and time.monotonic() - membership.alive_at > MEMBERSHIP_STALE_S
+
+    async def confirm_ownership(self) -> None:
+        """Before a step body, after a pause: wait until the worker knows again that it is in
+        its group. If it was not, its partitions are taken from it meanwhile, and this run
+        is cancelled, never starting the body that the partition's next owner runs."""
+        await self.shutdown.membership.until_alive()
+        if not self.processor.active:
+            raise Fenced(f"partition {self.processor.partition} is no longer owned here")
 
     def busy(self) -> None:
         self.active += 1

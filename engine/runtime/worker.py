@@ -114,6 +114,7 @@ class Worker:
         await self._announce()
         await self._register_schedules()
         self._subscription = self.log.subscribe(self, member=self.worker_id)
+        self.invoker.shutdown.membership = self._subscription  # runs doubt it after a pause
         self._progress = asyncio.ensure_future(self._report_progress())
         return self
 

@@ -40,6 +40,12 @@ class RunPort(Protocol):
     def checkpoint(self, or_none: bool = False) -> str | None:
         """The state's JSON to record with a step, or None if it is as last recorded."""
 
+    def ownership_in_doubt(self) -> bool:
+        """Whether the runtime must confirm it still owns the run before a step body runs."""
+
+    async def confirm_ownership(self) -> None:
+        """Wait until it knows; raise (the run stops) if it does not own the run any more."""
+
     def busy(self) -> None:
         """A step body starts running (the run is not idle)."""
 

@@ -20,6 +20,7 @@ class StepInfo:
     execution_id: str
     key: str
     attempt: int
+    started_at_ms: int = 0  # when the worker started this attempt (ms since the epoch), before its body ran
 
     @property
     def idempotency_key(self) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from ..clock import ms_after
+from ..clock import ms_after, now_ms
 from ..errors import (
     DuplicateStepKeyError,
     NondeterminismError,
@@ -131,7 +131,10 @@ class StepRunner:
                 if not_before_ms is not None:  # a retry was due
                     await sleep_until(not_before_ms)
         while True:  # 4.
-            info = StepInfo(self.execution_id, key, attempt)
+            started_at_ms = now_ms()  # before the check: a pause after it was in flight when it began
+            if run.ownership_in_doubt():  # the process was paused: is the run still ours?
+                await run.confirm_ownership()
+            info = StepInfo(self.execution_id, key, attempt, started_at_ms)
             failure: Exception | None = None
             run.busy()
             try:

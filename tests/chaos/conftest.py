@@ -6,11 +6,8 @@ from: rebuilt from offset 0 up to its applied offset, it must be equal, key by k
 (``engine.replay.verify``). A crash may leave a store behind the log; never beside it.
 """
 
-from pathlib import Path
-
 import pytest
-
-from engine.replay.verify import verify_partition
+from store_checks import verify_stores
 
 
 @pytest.fixture
@@ -34,41 +31,10 @@ def pytest_runtest_makereport(item, call):
         item.passed_its_call = report.passed
 
 
-def _stores(tmp_path: Path) -> list[Path]:
-    """Partition stores under ``tmp_path``: ``<data-dir>/<namespace>/<partition>``, RocksDB."""
-    return sorted(c.parent for c in tmp_path.rglob("CURRENT") if c.parent.name.isdigit())
-
-
 @pytest.fixture(autouse=True)
 async def stores_equal_their_log(request, tmp_path):
     yield
     if not getattr(request.node, "passed_its_call", False):
         return  # a failed test has said what went wrong; its processes may still hold the log
-    stores = _stores(tmp_path)
-    if not stores:
-        return
-    kafka = "kafka_bootstrap" in request.fixturenames
-    logs = {}
-    try:
-        for store in stores:
-            data_dir, namespace = store.parent.parent, store.parent.name
-            if (data_dir, namespace) not in logs:
-                if kafka:
-                    from engine.log.kafka import KafkaLog
-
-                    log = KafkaLog(request.getfixturevalue("kafka_bootstrap"), namespace, 4)
-                else:
-                    from engine import EmbeddedLog
-
-                    log = EmbeddedLog(data_dir, namespace, read_only=True)
-                await log.start()
-                logs[data_dir, namespace] = log
-            log = logs[data_dir, namespace]
-            scratch = tmp_path / "verify-scratch" / str(len(logs))
-            result = await verify_partition(log, int(store.name), store, scratch)
-            assert result.equal, f"the store {store} differs from its log at offset {result.offset}: " + str(
-                result.first_difference
-            )
-    finally:
-        for log in logs.values():
-            await log.close()
+    bootstrap = request.getfixturevalue("kafka_bootstrap") if "kafka_bootstrap" in request.fixturenames else None
+    await verify_stores(tmp_path, bootstrap)

@@ -1,0 +1,174 @@
+"""Real worker processes on Kafka under a steady load, for the fault suite.
+
+``Workers`` runs ``logloom worker benchmarks/apps.py`` processes, each with a data dir
+and a health port of its own, and does to them what operators and failures do:
+``kill -9``, ``SIGSTOP``/``SIGCONT``, ``SIGTERM``, start again. ``Load`` keeps a number of
+``bench_fault`` runs (W1's three steps; each body notes when it ran in the effects file)
+in flight until it is stopped, then waits for every one of them.
+``verdict`` reads the journal back and judges the run (``benchmarks/fault_verdict.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from helpers import ROOT, spawn
+
+from benchmarks import journal
+from benchmarks.apps import bench_fault
+from benchmarks.fault_verdict import Verdict, judge
+from engine import Client
+
+APP = str(ROOT / "benchmarks" / "apps.py")
+PARTITIONS = 4
+RESULT_TIMEOUT_S = 120.0
+
+
+class Workers:
+    def __init__(self, tmp_path: Path, bootstrap: str, namespace: str, env: dict | None = None):
+        self.tmp_path, self.bootstrap, self.namespace = tmp_path, bootstrap, namespace
+        self.env = env or {}
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.faults: list[tuple[float, str]] = []  # (time, worker) of each kill or stop
+
+    def log_file(self, name: str) -> Path:
+        return self.tmp_path / f"{name}.log"
+
+    def start(self, name: str, *extra: str) -> subprocess.Popen:
+        proc = spawn(
+            "worker", APP, "--kafka", self.bootstrap, "--namespace", self.namespace,
+            "--partitions", str(PARTITIONS), "--data-dir", str(self.tmp_path / name), "--worker-id", name,
+            "--health-port", "0", "--drain-timeout", "20", *extra, "-v",
+            env=self.env, log_file=self.log_file(name),
+        )  # fmt: skip
+        self.procs[name] = proc
+        return proc
+
+    def health_port(self, name: str) -> int | None:
+        """The port the worker's last start printed (``--health-port 0``: the OS chose it)."""
+        found = re.findall(r"health on port (\d+)", self.log_file(name).read_text(errors="replace"))
+        return int(found[-1]) if found else None
+
+    def probe(self, name: str, path: str = "/readyz") -> tuple[int, dict]:
+        port = self.health_port(name)
+        if port is None:
+            return 0, {}
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+        except OSError:
+            return 0, {}
+
+    async def until_ready(self, *names: str, timeout_s: float = 90.0) -> None:
+        """Every named worker answers /readyz 200, and together they own every partition."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            answers = {name: self.probe(name) for name in names}
+            owned = {p for _, body in answers.values() for p in body.get("partitions", {})}
+            if all(code == 200 for code, _ in answers.values()) and len(owned) >= PARTITIONS:
+                return
+            for name in names:
+                if self.procs[name].poll() is not None:
+                    raise AssertionError(f"worker {name} exited with {self.procs[name].returncode}:\n{self.tail(name)}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"workers not ready after {timeout_s:g} s: {answers}")
+            await asyncio.sleep(0.2)
+
+    def kill9(self, name: str) -> None:
+        self.procs[name].send_signal(signal.SIGKILL)
+        self.procs[name].wait(timeout=10)
+        self.faults.append((time.time(), name))
+
+    def stop(self, name: str) -> None:
+        """SIGSTOP: the process freezes (its heartbeats too) until ``cont``."""
+        self.procs[name].send_signal(signal.SIGSTOP)
+        self.faults.append((time.time(), name))
+
+    def cont(self, name: str) -> None:
+        self.procs[name].send_signal(signal.SIGCONT)
+
+    async def terminate(self, name: str, timeout_s: float = 60.0) -> int:
+        """SIGTERM, and wait for the graceful exit; returns its exit code."""
+        self.procs[name].send_signal(signal.SIGTERM)
+        return await asyncio.to_thread(self.procs[name].wait, timeout_s)
+
+    def tail(self, name: str, lines: int = 40) -> str:
+        return "\n".join(self.log_file(name).read_text(errors="replace").splitlines()[-lines:])
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+class Load:
+    """``in_flight`` runs of ``bench_fault`` at all times, fresh ids, until ``stop``."""
+
+    def __init__(self, client: Client, effects: Path, in_flight: int = 16):
+        self.client, self.effects, self.in_flight = client, effects, in_flight
+        self.results: dict[str, int] = {}
+        self.expected: dict[str, int] = {}
+        self._stopping = False
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> Load:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def _run(self) -> None:
+        limit = asyncio.Semaphore(self.in_flight)
+        tasks = []
+        i = 0
+        while not self._stopping:
+            await limit.acquire()
+            if self._stopping:
+                break
+            tasks.append(asyncio.create_task(self._one(i, limit)))
+            i += 1
+        await asyncio.gather(*tasks)
+
+    async def _one(self, i: int, limit: asyncio.Semaphore) -> None:
+        try:
+            handle = await bench_fault.invoke(self.client, {"effects": str(self.effects), "x": i})
+            self.expected[handle.execution_id] = i + 3
+            self.results[handle.execution_id] = await handle.result(timeout=RESULT_TIMEOUT_S)
+        finally:
+            limit.release()
+
+    def completed(self) -> int:
+        return len(self.results)
+
+    async def until_completed(self, more: int, timeout_s: float = 60.0) -> None:
+        """Wait until ``more`` runs more than now have completed: the load makes progress."""
+        target = self.completed() + more
+        deadline = time.monotonic() + timeout_s
+        while self.completed() < target:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the load stalled: {self.completed()} of {target} runs completed")
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        """Start no more runs; wait for every run in flight to return its result."""
+        self._stopping = True
+        await self._task
+
+
+async def verdict(client: Client, effects: Path, faults: list[tuple[float, str]]) -> Verdict:
+    """Read the journal back and judge the run (``benchmarks/fault_verdict.py``)."""
+    return judge(effects, await journal.scan(client.log), faults)
