@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from engine import fold
 from engine.fold import NOT_APPLIED, MemoryState
+from engine.errors import SchemaError
 from engine.log.base import Log
 from engine.wire.codec import Codec, default_codec
 
@@ -49,7 +50,10 @@ async def scan(log: Log, codec: Codec | None = None, timeout: float = 120.0) -> 
                     if entry.offset >= stop:
                         break
                     position = entry.offset + 1
-                    record = codec.decode(entry.value)
+                    try:
+                        record = codec.decode(entry.value)
+                    except SchemaError:
+                        continue  # a poison record: the fold skips it too (store.folding)
                     effects = fold.apply(state, record)
                     applied = not any(e.kind in NOT_APPLIED for e in effects)
                     out.append(Record(partition, entry.offset, record, applied, entry.timestamp))

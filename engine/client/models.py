@@ -169,7 +169,8 @@ class HistoryRecord(BaseModel):
 
 
 class DeadLetter(BaseModel):
-    """An event that could not be used, as the router put it on ``<namespace>.dead-letter``."""
+    """An event, or a journal record, that could not be used, as a worker put it on
+    ``<namespace>.dead-letter``."""
 
     partition: int  # where it is on the dead-letter topic
     offset: int
@@ -180,6 +181,7 @@ class DeadLetter(BaseModel):
     key: str | None = None
     value: str  # the event's bytes: UTF-8 text, or base64 (value_encoding)
     value_encoding: str = "utf-8"
+    value_truncated: bool = False  # only the start of a value too big for a letter was kept
     timestamp: datetime | None = None
 
 

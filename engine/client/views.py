@@ -93,6 +93,7 @@ def _dead_letter(entry) -> DeadLetter:
         key=letter.get("key"),
         value=letter["value"],
         value_encoding=letter.get("value_encoding", "utf-8"),
+        value_truncated=letter.get("value_truncated", False),
         timestamp=to_datetime(letter.get("timestamp")),
     )
 

@@ -45,6 +45,7 @@ from ..workflow.registry import Registry, Workflow
 log = logging.getLogger(__name__)
 
 
+LETTER_VALUE_BYTES = 256 * 1024  # of a dead letter's value, the start kept (Kafka's default limit is 1 MB)
 MAX_BATCHES_IN_FLIGHT = 4  # batches read ahead while earlier ones await their acks and commit
 
 
@@ -224,11 +225,12 @@ class Router:
         dead-letter topic, with the reason."""
         topic = entry.topic or names.journal_topic(self.log.namespace)
         log.warning("dead-lettering %s[%d]@%d: %s", topic, entry.partition, entry.offset, reason)
+        kept = entry.value[:LETTER_VALUE_BYTES]  # a letter must fit the topic's default limit
         try:
-            value = entry.value.decode()
+            value = kept.decode()
             encoding = "utf-8"
         except UnicodeDecodeError:
-            value, encoding = base64.b64encode(entry.value).decode(), "base64"
+            value, encoding = base64.b64encode(kept).decode(), "base64"
         letter = {
             "reason": reason,
             "topic": topic,
@@ -237,6 +239,7 @@ class Router:
             "key": entry.key.decode(errors="replace") if entry.key else None,
             "value": value,
             "value_encoding": encoding,
+            "value_truncated": len(kept) < len(entry.value),
             "timestamp": entry.timestamp,
         }
         await self.log.publish(names.dead_letter_topic(self.log.namespace), entry.key or None, orjson.dumps(letter))

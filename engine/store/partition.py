@@ -11,6 +11,7 @@ hold are in ``engine.fold.keys``.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import struct
@@ -26,6 +27,7 @@ from ..fold.keys import APPLIED_KEY
 from .memory import StoreMemory
 
 _OFFSET = struct.Struct(">q")
+log = logging.getLogger(__name__)
 
 
 class StorePartition:
@@ -93,7 +95,12 @@ class StorePartition:
         return PartitionTransaction(self)
 
     def close(self) -> None:
-        self._db.close()
+        """Close it. A store that cannot be written any more (a full disk) cannot flush its
+        memtable either: that is logged, not raised; what it committed is in its WAL."""
+        try:
+            self._db.close()
+        except Exception as exc:
+            log.error("store %s: closing it failed: %s", self.path, exc)
 
     @staticmethod
     def destroy(path: str | os.PathLike) -> None:

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import resource
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
-from helpers import ROOT, spawn
+from helpers import ROOT, logloom_cmd
 
 from benchmarks import journal
 from benchmarks.apps import bench_fault
@@ -42,18 +45,29 @@ class Workers:
         return self.tmp_path / f"{name}.log"
 
     def start(self, name: str, *extra: str) -> subprocess.Popen:
-        proc = spawn(
+        """Start worker ``name``. Its output reaches its log file through a pipe, which the
+        test process copies: a limit on the worker's file sizes (``limit_file_size``) then
+        stops its stores' writes, not its log lines."""
+        args = logloom_cmd(
             "worker", APP, "--kafka", self.bootstrap, "--namespace", self.namespace,
             "--partitions", str(PARTITIONS), "--data-dir", str(self.tmp_path / name), "--worker-id", name,
             "--health-port", "0", "--drain-timeout", "20", *extra, "-v",
-            env=self.env, log_file=self.log_file(name),
         )  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), **self.env}
+        proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        threading.Thread(target=_copy, args=(proc.stdout, self.log_file(name)), daemon=True).start()
         self.procs[name] = proc
         return proc
 
+    def limit_file_size(self, name: str, max_bytes: int) -> None:
+        """RLIMIT_FSIZE on the running worker: any write past ``max_bytes`` into a file
+        fails (EFBIG), as when its disk is full."""
+        resource.prlimit(self.procs[name].pid, resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
     def health_port(self, name: str) -> int | None:
         """The port the worker's last start printed (``--health-port 0``: the OS chose it)."""
-        found = re.findall(r"health on port (\d+)", self.log_file(name).read_text(errors="replace"))
+        path = self.log_file(name)
+        found = re.findall(r"health on port (\d+)", path.read_text(errors="replace")) if path.exists() else []
         return int(found[-1]) if found else None
 
     def probe(self, name: str, path: str = "/readyz") -> tuple[int, dict]:
@@ -102,7 +116,8 @@ class Workers:
         return await asyncio.to_thread(self.procs[name].wait, timeout_s)
 
     def tail(self, name: str, lines: int = 40) -> str:
-        return "\n".join(self.log_file(name).read_text(errors="replace").splitlines()[-lines:])
+        path = self.log_file(name)
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def stop_all(self) -> None:
         for proc in self.procs.values():
@@ -117,10 +132,45 @@ class Workers:
                 proc.wait()
 
 
+def _copy(stream, path: Path) -> None:
+    with open(path, "ab") as out:
+        for line in iter(stream.readline, b""):
+            out.write(line)
+            out.flush()
+
+
+class EffectsPipe:
+    """An effects file whose writers are not limited by a worker's file-size limit: step
+    bodies write their lines into a FIFO, and a thread of the test copies them into the
+    file (a FIFO is not a regular file: RLIMIT_FSIZE does not apply to it)."""
+
+    def __init__(self, effects: Path):
+        self.effects = effects
+        self.fifo = effects.with_suffix(".fifo")
+        os.mkfifo(self.fifo)
+        self._fd = os.open(self.fifo, os.O_RDWR)  # holds a write end too: no EOF between writers
+        self._last_read = time.monotonic()
+        threading.Thread(target=self._copy, daemon=True).start()
+
+    def _copy(self) -> None:
+        with open(self.effects, "ab") as out:
+            while True:
+                chunk = os.read(self._fd, 65536)
+                out.write(chunk)
+                out.flush()
+                self._last_read = time.monotonic()
+
+    async def drained(self, quiet_s: float = 0.5) -> None:
+        """Wait until nothing has come through for ``quiet_s``: every line is in the file."""
+        while time.monotonic() - self._last_read < quiet_s:
+            await asyncio.sleep(0.1)
+
+
 class Load:
     """``in_flight`` runs of ``bench_fault`` at all times, fresh ids, until ``stop``."""
 
     def __init__(self, client: Client, effects: Path, in_flight: int = 16):
+        """``effects``: where the step bodies write (the effects file, or its FIFO)."""
         self.client, self.effects, self.in_flight = client, effects, in_flight
         self.results: dict[str, int] = {}
         self.expected: dict[str, int] = {}

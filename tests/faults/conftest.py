@@ -8,32 +8,8 @@ passed, every store its workers left is checked against the log (``store_checks`
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
-from cluster import Load, Workers
-from store_checks import verify_stores
-
-from engine import Client
-from engine.log.kafka import KafkaLog
-
-
-@dataclass
-class FaultWorld:
-    bootstrap: str
-    namespace: str
-    client: Client
-    effects: Path
-    workers: Workers
-    soak: bool
-
-    def load(self, in_flight: int = 16) -> Load:
-        return Load(self.client, self.effects, in_flight).start()
-
-    def rounds(self, ci: int, soak: int) -> int:
-        return soak if self.soak else ci
+from world import open_world
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -42,25 +18,6 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.when == "call":
         item.passed_its_call = report.passed
-
-
-async def open_world(request, tmp_path: Path, bootstrap: str):
-    namespace = f"f{uuid.uuid4().hex[:10]}"
-    log = KafkaLog(bootstrap, namespace, 4, session_timeout_ms=1500)
-    await log.start()
-    client = Client(log)
-    workers = Workers(tmp_path, bootstrap, namespace)
-    world = FaultWorld(
-        bootstrap, namespace, client, tmp_path / "effects.log", workers, request.config.getoption("--soak")
-    )
-    try:
-        yield world
-    finally:
-        workers.stop_all()
-        await client.close()
-        await log.close()
-    if getattr(request.node, "passed_its_call", False):
-        await verify_stores(tmp_path, bootstrap)
 
 
 @pytest.fixture
