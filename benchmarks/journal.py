@@ -16,8 +16,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from engine import fold
-from engine.fold import NOT_APPLIED, MemoryState
 from engine.errors import SchemaError
+from engine.fold import NOT_APPLIED, MemoryState
 from engine.log.base import Log
 from engine.wire.codec import Codec, default_codec
 
