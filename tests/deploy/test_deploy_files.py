@@ -297,12 +297,14 @@ def test_compose_schema_catches_a_mistake():
     assert list(validator.iter_errors(broken))
 
 
-def test_compose_workers_each_own_a_volume_and_an_instance_id():
+def test_compose_workers_each_own_a_volume_and_fail_over_fast():
     spec = compose()
     workers = compose_workers()
     assert len(workers) == 2
-    ids = [w["environment"]["LOGLOOM_KAFKA_INSTANCE_ID"] for w in workers.values()]
-    assert sorted(ids) == sorted(workers), "instance id = service name"
+    kafka = spec["services"]["kafka"]["environment"]
+    assert int(kafka["KAFKA_GROUP_MIN_SESSION_TIMEOUT_MS"]) <= 1500, "the brokers allow the workers' session timeout"
+    for worker in workers.values():
+        assert "LOGLOOM_KAFKA_INSTANCE_ID" not in worker["environment"], "a static member's partitions wait for it"
     data_volumes = []
     for name, worker in workers.items():
         (volume,) = [v.split(":")[0] for v in worker["volumes"] if v.split(":")[1] == "/data"]
@@ -412,7 +414,11 @@ def test_workers_keep_their_state_on_their_own_volume():
     env = {e["name"]: e for e in container["env"]}
     assert mounts[template["metadata"]["name"]] == env["LOGLOOM_DATA_DIR"]["value"]
     assert template["spec"]["resources"]["requests"]["storage"] == "10Gi"
-    assert env["LOGLOOM_KAFKA_INSTANCE_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert container["args"][container["args"].index("--worker-id") + 1] == "$(POD_NAME)"
+    assert "LOGLOOM_KAFKA_INSTANCE_ID" not in env, "fail-over in 1.5 s: no static membership"
+    config = k8s_resource("ConfigMap")["data"]
+    assert int(config["LOGLOOM_KAFKA_SESSION_TIMEOUT_MS"]) <= 1500
     assert statefulset["podManagementPolicy"] == "Parallel"
     assert container["securityContext"]["readOnlyRootFilesystem"] and mounts["tmp"] == "/tmp"
     name, _, tag = container["image"].rpartition(":")
