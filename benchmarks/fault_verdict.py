@@ -43,6 +43,17 @@ class Verdict:
     unrecorded: list[tuple[str, str]] = field(default_factory=list)  # bodies whose step never completed
     hits: int = 0  # faults that hit a worker owning partitions (one that owned none stalls nothing)
     stalls_s: list[float] = field(default_factory=list)  # per hit whose partitions progressed again
+    # per fault on a worker: the longest pause in the progress of the partitions it did not own,
+    # over the 10 s after it (a cooperative rebalance leaves them running)
+    others_gaps_s: list[float] = field(default_factory=list)
+
+    def summary(self) -> str:
+        stalls = sorted(self.stalls_s)
+        shown = f"p50 {stalls[len(stalls) // 2]:.2f} s, max {stalls[-1]:.2f} s" if stalls else "-"
+        others = f"{max(self.others_gaps_s):.2f} s" if self.others_gaps_s else "-"
+        return (f"bodies {self.bodies}, steps recorded {self.steps_recorded}, duplicates {self.duplicates}, "
+                f"completed steps run again {len(self.ran_again)}, faults hitting partitions {self.hits}, "
+                f"recovery {shown}, other partitions' longest pause {others}")  # fmt: skip
 
 
 def body_runs(effects: Path) -> dict[tuple[str, str], list[int]]:
@@ -64,9 +75,9 @@ def owned_at(records: list[Record], at_s: float, worker: str) -> list[int]:
     return sorted(p for p, o in owner.items() if o.split("/")[0] == worker)
 
 
-def judge(effects: Path, records: list[Record], faults: list[tuple[float, str]]) -> Verdict:
+def judge(effects: Path, records: list[Record], faults: list[tuple[float, str | None]]) -> Verdict:
     """``faults``: (``time.time()`` of the fault, the worker it hit: a worker id, the first
-    part of its claims' owner)."""
+    part of its claims' owner; or None for all the partitions, as when the broker fails)."""
     completed: dict[tuple[str, str], int] = {}  # (execution, step) -> accepted record's timestamp ms
     progress: dict[int, list[int]] = defaultdict(list)  # partition -> accepted StepCompleted timestamps
     for r in records:
@@ -84,10 +95,29 @@ def judge(effects: Path, records: list[Record], faults: list[tuple[float, str]])
             verdict.ran_again.append((*step, recorded_ms, *starts))
         verdict.duplicates += len(starts) - 1
     for at_s, worker in faults:
-        partitions = owned_at(records, at_s, worker)
+        partitions = sorted(progress) if worker is None else owned_at(records, at_s, worker)
         verdict.hits += bool(partitions)
         at_ms = at_s * 1000
         resumed = [min((t for t in progress[p] if t > at_ms), default=None) for p in partitions]
         if partitions and all(t is not None for t in resumed):
             verdict.stalls_s.append((max(resumed) - at_ms) / 1000)
+        if worker is not None:
+            others = [p for p in progress if p not in partitions]
+            gaps = [_longest_gap(progress[p], at_ms, at_ms + OTHERS_WINDOW_MS) for p in others]
+            if gaps:
+                verdict.others_gaps_s.append(max(gaps) / 1000)
     return verdict
+
+
+OTHERS_WINDOW_MS = 10_000
+
+
+def _longest_gap(times_ms: list[int], start_ms: float, end_ms: float) -> float:
+    """The longest time without progress from ``start_ms`` until the first progress past
+    ``end_ms``, from a partition's progress times (0 if it had none after the start)."""
+    edges = [start_ms]
+    for t in sorted(t for t in times_ms if t >= start_ms):
+        edges.append(t)
+        if t > end_ms:
+            break
+    return max((b - a for a, b in zip(edges, edges[1:], strict=False)), default=0.0)

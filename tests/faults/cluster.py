@@ -63,6 +63,7 @@ class Workers:
         """RLIMIT_FSIZE on the running worker: any write past ``max_bytes`` into a file
         fails (EFBIG), as when its disk is full."""
         resource.prlimit(self.procs[name].pid, resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+        self.faults.append((time.time(), name))
 
     def health_port(self, name: str) -> int | None:
         """The port the worker's last start printed (``--health-port 0``: the OS chose it)."""
@@ -112,8 +113,18 @@ class Workers:
 
     async def terminate(self, name: str, timeout_s: float = 60.0) -> int:
         """SIGTERM, and wait for the graceful exit; returns its exit code."""
+        self.faults.append((time.time(), name))
         self.procs[name].send_signal(signal.SIGTERM)
         return await asyncio.to_thread(self.procs[name].wait, timeout_s)
+
+    def replays(self, name: str) -> list[tuple[int, float]]:
+        """(records, seconds) of each partition replay the worker logged."""
+        path = self.log_file(name)
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return [
+            (int(n), float(s))
+            for n, s in re.findall(r"replayed (\d+) records \(offsets -?\d+ to -?\d+\) in ([\d.]+) s", text)
+        ]
 
     def tail(self, name: str, lines: int = 40) -> str:
         path = self.log_file(name)
@@ -219,6 +230,9 @@ class Load:
         await self._task
 
 
-async def verdict(client: Client, effects: Path, faults: list[tuple[float, str]]) -> Verdict:
-    """Read the journal back and judge the run (``benchmarks/fault_verdict.py``)."""
-    return judge(effects, await journal.scan(client.log), faults)
+async def verdict(client: Client, effects: Path, faults: list[tuple[float, str | None]], load: Load) -> Verdict:
+    """Read the journal back, judge the run (``benchmarks/fault_verdict.py``), and print a
+    line of figures for the record (``pytest -s``)."""
+    judged = judge(effects, await journal.scan(client.log), faults)
+    print(f"\n[faults] runs {len(load.results)}, {judged.summary()}")
+    return judged

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 
 import pytest
 from cluster import EffectsPipe, Load, verdict
@@ -55,10 +56,11 @@ async def test_a_broker_restarted_mid_run_loses_nothing(on_own_broker, own_broke
         await asyncio.to_thread(own_broker["broker"].stop)  # SIGTERM: a controlled shutdown
         await asyncio.sleep(2)
         own_broker["broker"] = await asyncio.to_thread(own_broker["start"])  # same ports, same data
+        fault.workers.faults.append((time.time(), None))  # recovery counts from its return
         await load.until_completed(50, timeout_s=120)
     await load.stop()
 
-    judged = await verdict(fault.client, fault.effects, [])
+    judged = await verdict(fault.client, fault.effects, fault.workers.faults, load)
     all_completed(load)
     assert judged.ran_again == []
     assert all(proc.poll() is None for proc in fault.workers.procs.values()), "the workers rode it out"
@@ -77,10 +79,11 @@ async def test_a_broker_paused_for_20_s_loses_nothing(on_own_broker, own_broker)
         await asyncio.sleep(20)
     finally:
         os.kill(pid, signal.SIGCONT)
+    fault.workers.faults.append((time.time(), None))  # recovery counts from its return
     await load.until_completed(50, timeout_s=120)
     await load.stop()
 
-    judged = await verdict(fault.client, fault.effects, [])
+    judged = await verdict(fault.client, fault.effects, fault.workers.faults, load)
     all_completed(load)
     assert judged.ran_again == []
     assert all(proc.poll() is None for proc in fault.workers.procs.values()), "the workers rode it out"
@@ -120,7 +123,7 @@ async def test_poison_oversized_and_unknown_fingerprint_records_are_dead_lettere
     assert "over the journal's limit" in letters["bad-oversized"].reason
     assert all(letters[k].topic == journal and letters[k].event_partition == 1 for k in letters if k.startswith("bad-"))
     assert letters["bad-oversized"].value_truncated, "a letter keeps the start of a record too big to publish"
-    judged = await verdict(fault.client, fault.effects, [])
+    judged = await verdict(fault.client, fault.effects, fault.workers.faults, load)
     all_completed(load)
     assert judged.ran_again == []
 
@@ -142,7 +145,7 @@ async def test_a_store_that_cannot_be_written_stops_its_worker_and_the_other_tak
     told = workers.log_file("w1").read_text(errors="replace")
     assert code == 10, told[-3000:]
     assert "cannot fold records into its store" in told
-    judged = await verdict(fault.client, fault.effects, [])
+    judged = await verdict(fault.client, fault.effects, fault.workers.faults, load)
     all_completed(load)
     assert judged.ran_again == []
     # conftest: after the test, w1's store too must equal its log up to its last committed batch
