@@ -85,14 +85,18 @@ class KafkaSubscription(Subscription):
         self._thread = threading.Thread(target=self._run, name="kafka-worker-consumer", daemon=True)
         self._thread.start()
 
-    def _call(self, coro):
-        """Run a rebalance callback on the loop and wait for it. Meanwhile the member is in
-        its group's protocol, so runs need not doubt it (``alive_at``)."""
-        self.alive_at = float("inf")
+    def _call(self, coro, in_group: bool = True):
+        """Run a rebalance callback on the loop and wait for it. In an assignment or a
+        revocation the member is in its group's protocol, so runs need not doubt it
+        (``alive_at``); when its partitions were lost it is not, and they must."""
+        if in_group:
+            self.alive_at = float("inf")
         try:
             return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
         finally:
-            self.alive_at = self._last_iteration = time.monotonic()
+            self._last_iteration = time.monotonic()
+            if in_group:
+                self.alive_at = self._last_iteration
 
     # -- membership: is this process still in its group? ---------------------------------
 
@@ -167,7 +171,7 @@ class KafkaSubscription(Subscription):
         self._stall_after_pause()  # revocations are noticed inside poll(), before it returns
         partitions = [tp.partition for tp in revoked]
         if partitions:
-            self._call(self._listener.revoked(partitions, lost))
+            self._call(self._listener.revoked(partitions, lost), in_group=not lost)
             consumer.incremental_unassign(revoked)
             self._owned.difference_update(partitions)
         log.info("revoked partitions %s", sorted(partitions))

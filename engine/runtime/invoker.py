@@ -71,10 +71,12 @@ class Invoker:
         self.shutdown.draining = True
         return await self.drain_partitions(None, timeout_s)
 
-    async def drain_partitions(self, partitions: set[int] | None, timeout_s: float) -> int:
+    async def drain_partitions(self, partitions: set[int] | None, timeout_s: float, bodies_only: bool = False) -> int:
         """Wait up to ``timeout_s`` until no run of ``partitions`` (None: all) has a step body or
         append in flight; the caller has stopped them from starting new steps. Returns how
-        many still had one at the deadline."""
+        many still had one at the deadline. ``bodies_only``: only the bodies (a partition
+        being revoked: its records are not folded meanwhile, so waiting for their fold would
+        wait for nothing; the caller waits for the appends' acks instead)."""
         deadline = time.monotonic() + timeout_s
         while True:
             busy = [
@@ -82,7 +84,7 @@ class Invoker:
                 for partition, runs in self._runs.items()
                 if partitions is None or partition in partitions
                 for run in runs.values()
-                if run.active and not run.task.done()
+                if (run.active - run.recording if bodies_only else run.active) and not run.task.done()
             ]
             if not busy or time.monotonic() >= deadline:
                 return len(busy)

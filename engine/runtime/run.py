@@ -59,7 +59,8 @@ class ExecutionRun:
     # One per running execution, made and dropped at every wake: no per-instance dict.
     __slots__ = (
         "processor", "registry", "idle_runs", "row", "journal", "execution_id", "routing_key", "state", "active",
-        "parked", "task", "cancel_reason", "terminate", "idle_token", "ctx", "recorded_state", "shutdown", "_seq",
+        "recording", "parked", "task", "cancel_reason", "terminate", "idle_token", "ctx", "recorded_state", "shutdown",
+        "_seq",
     )  # fmt: skip
 
     def __init__(
@@ -80,6 +81,7 @@ class ExecutionRun:
         self.routing_key: bytes = names.row_routing_key(row).encode()
         self.state = _RUNNING
         self.active = 0
+        self.recording = 0  # of ``active``: records appended, waiting for their fold (no body running)
         self.parked: dict[int, int | None] = {}
         self.task: asyncio.Task | None = None
         self.cancel_reason: str | None = (row.get("cancel") or {}).get("reason")
@@ -133,10 +135,12 @@ class ExecutionRun:
         """1. build the record with the owner's epoch, 2. append it, 3. wait for its fold;
         returns the entry the fold kept at this position."""
         self.busy()
+        self.recording += 1
         try:
             record = build(self.execution_id, self.processor.epoch, now_ms(), seq=seq, key=key, **fields)
             entry = await self.processor.append_and_wait(self.routing_key, record, (self.execution_id, seq))
         finally:
+            self.recording -= 1
             self.idle()
         self.journal.remember(seq, entry)
         return entry

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from pathlib import Path
 
@@ -227,15 +228,20 @@ class Worker:
 
     async def revoked(self, partitions: list[int], lost: bool = False) -> None:
         """Give partitions up. In a rebalance they are still ours until this returns, so
-        first their runs start no new step and the steps in flight finish and are recorded
-        (up to ``REVOKE_DRAIN_S``): the next owner then re-runs none of them. Lost ones
-        (our session expired) are closed at once: their next owner has them already."""
+        first their runs start no new step, the step bodies in flight finish, and their
+        records are appended and acknowledged (up to ``REVOKE_DRAIN_S``): the next owner
+        then re-runs none of them. Meanwhile the group's consumer delivers nothing, so this
+        never waits for a record's fold. Lost ones (our session expired) are closed at
+        once: their next owner has them already."""
         if not lost and not self._stopping:  # stopping: the host has drained already, or wants it now
             for partition in partitions:
                 processor = self.processors.get(partition)
                 if processor is not None:
                     processor.draining = True
-            left = await self.invoker.drain_partitions(set(partitions), REVOKE_DRAIN_S)
+            deadline = time.monotonic() + REVOKE_DRAIN_S
+            left = await self.invoker.drain_partitions(set(partitions), REVOKE_DRAIN_S, bodies_only=True)
+            while self.log.appends_in_flight() and time.monotonic() < deadline:  # the bodies' records reach the log
+                await asyncio.sleep(0.005)
             if left:
                 log.warning("partitions %s given up with %d step(s) still in flight after %g s", partitions, left,
                             REVOKE_DRAIN_S)  # fmt: skip
