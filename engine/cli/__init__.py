@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import sys
+from importlib.metadata import entry_points
 
 from ..errors import LogloomError
 from ..replay.history_file import engine_version
@@ -43,7 +44,15 @@ def parser() -> argparse.ArgumentParser:
     queue.add_parsers(sub)  # queue list|get|set-limit
     cluster.add_parsers(sub)  # workflows, partitions
     agent.add_parsers(sub)  # agent stream|attach
+    _add_plugin_parsers(sub)  # serve (connectors/http)
     return p
+
+
+def _add_plugin_parsers(sub: argparse._SubParsersAction) -> None:
+    """Commands of packages above the engine (the connectors), found by their
+    ``logloom.commands`` entry points: the engine never imports them (docs/architecture.md)."""
+    for entry in sorted(entry_points(group="logloom.commands"), key=lambda e: e.name):
+        entry.load()(sub)
 
 
 def _configure_logging(args) -> None:
