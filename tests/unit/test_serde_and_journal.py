@@ -48,6 +48,16 @@ def test_models_serialise_in_json_mode_and_others_fail_clearly():
         to_json(object(), "result of step 'charge'")
 
 
+@pytest.mark.parametrize("value", [float("nan"), {"x": [float("inf")]}, -float("inf")])
+def test_nan_and_infinity_are_refused_since_they_would_not_read_back(value):
+    with pytest.raises(SerializationError, match="result of step 'score' holds NaN or Infinity"):
+        to_json(value, "result of step 'score'")
+
+
+def test_nan_and_infinity_inside_strings_are_text():
+    assert to_json({"note": "NaN and Infinity"}, "x") == '{"note":"NaN and Infinity"}'
+
+
 def test_journal_names_both_steps_on_divergence():
     journal = Journal("e1", {1: {"key": "validate", "status": "completed", "result": "1"}})
     assert journal.recorded(1, "validate")["result"] == "1"
