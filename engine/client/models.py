@@ -197,12 +197,22 @@ class ExecutionHandle:
     def __repr__(self) -> str:
         return f"<ExecutionHandle {self.execution_id}>"
 
-    async def result(self, timeout: float | None = None) -> Any:
-        """Wait for the execution to end; its result, or ``WorkflowFailedError``."""
+    async def _ended_row(self, timeout: float | None) -> dict:
         row = self._ended
         if row is None:
             row = await self.client.live.wait_finished(self.execution_id, self.routing_key, self._fresh, timeout)
             self._ended = row  # the handle keeps its answer; the client does not
+        return row
+
+    async def wait(self, timeout: float | None = None) -> Execution:
+        """Wait for the execution to end, however it ends; the execution as it ended
+        (its status, result or error), from what the wait saw: no second read of the log.
+        ``TimeoutError`` after ``timeout``."""
+        return Execution.from_row(await self._ended_row(timeout))
+
+    async def result(self, timeout: float | None = None) -> Any:
+        """Wait for the execution to end; its result, or ``WorkflowFailedError``."""
+        row = await self._ended_row(timeout)
         if row["status"] in _FAILED_OR_CANCELLED:
             raise WorkflowFailedError(self.execution_id, row["error"])
         value = from_json(row["result"])

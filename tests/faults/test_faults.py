@@ -125,4 +125,4 @@ async def test_two_workers_added_under_load_then_removed_rerun_nothing(fault):
     assert judged.duplicates == 0, "partitions given up in a rebalance drain their steps in flight first"
     replays = workers.replays("w1") + workers.replays("w2")
     assert replays, "the added workers replayed the partitions they took"
-    print(f"[faults] replays of the added workers on empty volumes (records, s): {replays}")
+    print(f"[faults] replays of the added workers, the first round's on empty volumes (records, s): {replays}")

@@ -172,6 +172,9 @@ async def test_exhausted_retries_fail_the_workflow_with_step_execution_error(har
     assert info.value.error["code"] == "STEP_FAILED" and info.value.error["step"] == "pay"
     assert "ConnectionError" in info.value.error["message"] and "3 attempts" in info.value.error["message"]
     assert ATTEMPTS[handle.execution_id] == 3
+    ended = await handle.wait(timeout=30)  # however it ended, as it ended: no error raised
+    assert ended.execution_id == handle.execution_id and ended.status == "failed"
+    assert ended.error == info.value.error and ended.completed_at is not None
 
 
 async def test_terminal_error_is_never_retried_and_can_be_caught(harness):

@@ -26,7 +26,7 @@ import anyio
 from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from engine import Client, Execution, ExecutionHandle, WorkflowFailedError
+from engine import Client, Execution, ExecutionHandle
 from engine.client import StreamEvent
 
 from .. import errors
@@ -115,8 +115,8 @@ async def _ended(handle: ExecutionHandle) -> Execution:
     """The run as it ended. ``follow`` has yielded its last record, but ``get_execution`` may
     answer from the client's live view, which can fold that record a moment later (Kafka):
     the handle waits until the live view has it too."""
-    with contextlib.suppress(WorkflowFailedError, TimeoutError):
-        await handle.result(timeout=END_CATCH_UP_S)
+    with contextlib.suppress(TimeoutError):
+        return await handle.wait(timeout=END_CATCH_UP_S)
     return await handle.status()
 
 

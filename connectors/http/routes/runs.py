@@ -15,7 +15,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Header, Path, Query
 from fastapi.responses import JSONResponse
 
-from engine import CommandResult, Execution, ExecutionHandle, WorkflowFailedError
+from engine import CommandResult, Execution, ExecutionHandle
 
 from .. import errors
 from ..deps import EngineDep
@@ -64,9 +64,7 @@ async def wait_for_end(handle: ExecutionHandle, timeout_s: float) -> Execution:
     """The run once it has ended, whatever its end: a failed or cancelled run is an answer
     (its ``status`` and ``error``), not an HTTP error. 504 TIMEOUT if it goes on longer."""
     try:
-        await handle.result(timeout=timeout_s)
-    except WorkflowFailedError:
-        pass
+        return await handle.wait(timeout=timeout_s)
     except TimeoutError:
         raise ApiError(
             504,
@@ -76,7 +74,6 @@ async def wait_for_end(handle: ExecutionHandle, timeout_s: float) -> Execution:
             execution_id=handle.execution_id,
             headers={"Location": run_url(handle.execution_id)},
         ) from None
-    return await handle.status()
 
 
 @router.post(
