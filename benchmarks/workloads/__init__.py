@@ -61,4 +61,4 @@ def register(workload: Workload) -> Workload:
     return workload
 
 
-from . import agent, audit, fanout, faults, mem, queue, rebuild, replay, sched, soak, w1, w2, w3, w4  # noqa: E402,F401  (they register themselves)
+from . import agent, audit, fanout, faults, http_w1, mem, queue, rebuild, replay, sched, soak, w1, w2, w3, w4  # noqa: E402,F401  (they register themselves)

@@ -47,6 +47,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-auth", action="store_true", help="no tokens: only when listening on loopback")
     p.add_argument("--no-worker", action="store_true", help="serve only: workers elsewhere run the workflows")
+    p.add_argument("--partitions", type=int, metavar="N", help="partition count when the journal is created")
     p.add_argument("--max-body-bytes", type=int, metavar="BYTES", help="largest request body (default 1 MiB)")
     p.add_argument(
         "--drain-timeout",
@@ -109,6 +110,7 @@ async def cmd_serve(args) -> int:
             await serve(  # 3.
                 client, args.host, args.port, tokens, registry,
                 max_body_bytes=args.max_body_bytes, stop=stop,
+                log_level="error" if args.quiet else "info",
                 started=lambda port: note(f"serving the HTTP API on http://{args.host}:{port} (docs at /docs)"),
             )  # fmt: skip
             if worker is not None:

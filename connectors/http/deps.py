@@ -21,7 +21,8 @@ class Engine:
         return workflow if self.registry is None else self.registry.get(workflow)
 
 
-def _engine(request: Request) -> Engine:
+async def _engine(request: Request) -> Engine:
+    # async: FastAPI would run a plain def in a worker thread, a thread hop per request
     return request.app.state.engine
 
 

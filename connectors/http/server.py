@@ -69,7 +69,7 @@ async def serve(
     (None: no auth; the caller's decision), as for ``create_app``. ``started`` is told the
     port once it listens (port 0: the one the OS chose)."""
     app = create_app(client, tokens=tokens, registry=registry, max_body_bytes=max_body_bytes)
-    server = make_server(app, host, port, log_level=log_level)
+    server = make_server(app, host, port, log_level=log_level, access_log=log_level in ("info", "debug", "trace"))
     serving = asyncio.ensure_future(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.05)
