@@ -120,6 +120,16 @@ async def _ended(handle: ExecutionHandle) -> Execution:
     return await handle.status()
 
 
+async def _opened(
+    client: Client, execution_id: str, last_event_id: str | None
+) -> tuple[Execution, ExecutionHandle, tuple[int, int] | None]:
+    """A stream's run, a handle on it and where to resume: the run is read now, so an
+    unknown one is a 404 before the stream's 200."""
+    after = parse_event_id(last_event_id)
+    execution = await client.get_execution(execution_id)
+    return execution, ExecutionHandle(client, execution.execution_id, execution.routing_key, False), after
+
+
 @router.get("/runs/{execution_id:path}/events", summary="A run's history records, live (SSE)", responses=_SSE)
 async def run_events(
     engine: EngineDep,
@@ -127,10 +137,8 @@ async def run_events(
     last_event_id: LastEventId = None,
     last_event_id_query: LastEventIdQuery = None,
 ) -> EventSourceResponse:
-    after = parse_event_id(last_event_id or last_event_id_query)
     client = engine.client
-    execution = await client.get_execution(execution_id)  # 404 now, before the stream's 200
-    handle = ExecutionHandle(client, execution.execution_id, execution.routing_key, False)
+    execution, handle, after = await _opened(client, execution_id, last_event_id or last_event_id_query)
 
     async def records() -> AsyncIterator[ServerSentEvent]:
         async with contextlib.aclosing(client.follow(execution_id, until_ended=True)) as followed:
@@ -151,10 +159,8 @@ async def run_stream(
     last_event_id: LastEventId = None,
     last_event_id_query: LastEventIdQuery = None,
 ) -> EventSourceResponse:
-    after = parse_event_id(last_event_id or last_event_id_query)
     client = engine.client
-    execution = await client.get_execution(execution_id)  # 404 now, before the stream's 200
-    handle = ExecutionHandle(client, execution.execution_id, execution.routing_key, False)
+    execution, handle, after = await _opened(client, execution_id, last_event_id or last_event_id_query)
     since_ms = None
     if after is None and execution.created_at is not None:
         since_ms = int(execution.created_at.timestamp() * 1000) - STREAM_CLOCK_SKEW_MS
