@@ -26,11 +26,7 @@ def all_completed(load) -> None:
 async def test_kill9_of_a_random_worker_every_few_seconds(fault):
     workers = fault.workers
     names = ["w0", "w1", "w2"]
-    for name in names:
-        workers.start(name)
-    await workers.until_ready(*names)
-    load = fault.load()
-    await load.until_completed(50)
+    load = await fault.under_load(*names)
     rounds = fault.rounds(ci=4, soak=30)
     restarts = []
     for _ in range(rounds):
@@ -54,11 +50,7 @@ async def test_kill9_of_a_random_worker_every_few_seconds(fault):
 
 async def test_a_worker_stopped_past_its_session_is_a_zombie_whose_late_writes_do_not_count(fault):
     workers = fault.workers
-    for name in ("w0", "w1"):
-        workers.start(name)
-    await workers.until_ready("w0", "w1")
-    load = fault.load()
-    await load.until_completed(50)
+    load = await fault.under_load("w0", "w1")
     for _ in range(fault.rounds(ci=1, soak=5)):
         workers.stop("w1")  # SIGSTOP: its session (1.5 s) expires; w0 takes its partitions
         await asyncio.sleep(5)
@@ -82,11 +74,7 @@ async def test_a_worker_stopped_past_its_session_is_a_zombie_whose_late_writes_d
 async def test_a_rolling_restart_with_sigterm_reruns_nothing(fault):
     workers = fault.workers
     names = ["w0", "w1", "w2"]
-    for name in names:
-        workers.start(name)
-    await workers.until_ready(*names)
-    load = fault.load()
-    await load.until_completed(50)
+    load = await fault.under_load(*names)
     for _ in range(fault.rounds(ci=1, soak=5)):
         for name in names:
             assert await workers.terminate(name) == 0, workers.tail(name)
@@ -104,10 +92,7 @@ async def test_a_rolling_restart_with_sigterm_reruns_nothing(fault):
 
 async def test_two_workers_added_under_load_then_removed_rerun_nothing(fault):
     workers = fault.workers
-    workers.start("w0")
-    await workers.until_ready("w0")
-    load = fault.load()
-    await load.until_completed(50)
+    load = await fault.under_load("w0")
     for _ in range(fault.rounds(ci=1, soak=5)):
         workers.start("w1")
         workers.start("w2")

@@ -47,11 +47,7 @@ async def on_own_broker(request, tmp_path, own_broker):
 
 async def test_a_broker_restarted_mid_run_loses_nothing(on_own_broker, own_broker):
     fault = on_own_broker
-    for name in ("w0", "w1"):
-        fault.workers.start(name)
-    await fault.workers.until_ready("w0", "w1")
-    load = fault.load()
-    await load.until_completed(50)
+    load = await fault.under_load("w0", "w1")
     for _ in range(fault.rounds(ci=1, soak=5)):
         await asyncio.to_thread(own_broker["broker"].stop)  # SIGTERM: a controlled shutdown
         await asyncio.sleep(2)
@@ -68,11 +64,7 @@ async def test_a_broker_restarted_mid_run_loses_nothing(on_own_broker, own_broke
 
 async def test_a_broker_paused_for_20_s_loses_nothing(on_own_broker, own_broker):
     fault = on_own_broker
-    for name in ("w0", "w1"):
-        fault.workers.start(name)
-    await fault.workers.until_ready("w0", "w1")
-    load = fault.load()
-    await load.until_completed(50)
+    load = await fault.under_load("w0", "w1")
     pid = own_broker["broker"].pid
     os.kill(pid, signal.SIGSTOP)
     try:
@@ -90,10 +82,7 @@ async def test_a_broker_paused_for_20_s_loses_nothing(on_own_broker, own_broker)
 
 
 async def test_poison_oversized_and_unknown_fingerprint_records_are_dead_lettered(fault):
-    fault.workers.start("w0")
-    await fault.workers.until_ready("w0")
-    load = fault.load()
-    await load.until_completed(50)
+    load = await fault.under_load("w0")
     journal = names.journal_topic(fault.namespace)
     admin = AdminClient({"bootstrap.servers": fault.bootstrap})
     resource = ConfigResource(

@@ -25,6 +25,16 @@ class FaultWorld:
     def load(self, in_flight: int = 16) -> Load:
         return Load(self.client, self.effects, in_flight).start()
 
+    async def under_load(self, *names: str) -> Load:
+        """Start the workers ``names``, wait until they own the partitions, start the load
+        and wait for its first 50 runs: the state every fault begins from."""
+        for name in names:
+            self.workers.start(name)
+        await self.workers.until_ready(*names)
+        load = self.load()
+        await load.until_completed(50)
+        return load
+
     def rounds(self, ci: int, soak: int) -> int:
         return soak if self.soak else ci
 
