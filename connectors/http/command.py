@@ -18,12 +18,11 @@ import contextlib
 import ipaddress
 import signal
 
-from engine.cli.common import add_log_options, command, config_from, note
+from engine.cli.common import add_drain_option, add_log_options, command, config_from, note
 from engine.cli.exits import Exit
 from engine.errors import LogloomError
 
 DEFAULT_PORT = 8080
-DRAIN_TIMEOUT_S = 30.0
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -49,13 +48,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-worker", action="store_true", help="serve only: workers elsewhere run the workflows")
     p.add_argument("--partitions", type=int, metavar="N", help="partition count when the journal is created")
     p.add_argument("--max-body-bytes", type=int, metavar="BYTES", help="largest request body (default 1 MiB)")
-    p.add_argument(
-        "--drain-timeout",
-        type=float,
-        default=DRAIN_TIMEOUT_S,
-        metavar="SECONDS",
-        help=f"on SIGTERM, how long the worker's steps in flight may take (default {DRAIN_TIMEOUT_S:g})",
-    )
+    add_drain_option(p)
     add_log_options(p, output=False)
     p.set_defaults(func=cmd_serve)
 

@@ -144,5 +144,19 @@ def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
+DRAIN_TIMEOUT_S = 30.0
+
+
+def add_drain_option(p: argparse.ArgumentParser) -> None:
+    """``--drain-timeout``: how long a stopping worker lets its steps in flight finish."""
+    p.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=DRAIN_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"on SIGTERM, wait this long for steps in flight to finish and be recorded (default {DRAIN_TIMEOUT_S:g})",
+    )
+
+
 def note(message: str) -> None:
     print(message, file=sys.stderr)

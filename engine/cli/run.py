@@ -11,11 +11,9 @@ import signal
 from ..runtime.health import MAX_LAG_RECORDS, HealthEndpoints
 from ..workflow.loading import load_app, load_workflow
 from ..workflow.registry import registry
-from .common import add_log_options, command, engine, json_argument, note, warn
+from .common import add_drain_option, add_log_options, command, engine, json_argument, note, warn
 from .exits import Exit
 from .output import emit
-
-DRAIN_TIMEOUT_S = 30.0
 
 
 def _env_int(name: str) -> int | None:
@@ -187,13 +185,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="write the worker's status (partitions, runs in memory, RocksDB memory) here as JSON every 2 s",
     )
-    worker.add_argument(
-        "--drain-timeout",
-        type=float,
-        default=DRAIN_TIMEOUT_S,
-        metavar="SECONDS",
-        help=f"on SIGTERM, wait this long for steps in flight to finish and be recorded (default {DRAIN_TIMEOUT_S:g})",
-    )
+    add_drain_option(worker)
     worker.add_argument(
         "--health-port",
         type=int,
