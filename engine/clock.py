@@ -37,3 +37,6 @@ def to_ms(when: datetime) -> int:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return int(when.timestamp() * 1000)
+
+
+CLOCK_SKEW_MS = 5000  # how far two machines' clocks may differ: reads by time start this much earlier

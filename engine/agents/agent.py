@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..clock import now_ms
+from ..clock import now_ms, to_ms
 from ..errors import LogloomError
 from ..workflow import Workflow, WorkflowContext
 from ..workflow import registry as default_registry
@@ -33,8 +33,6 @@ from .results import AgentResult, AgentState
 from .stops import DEFAULT_MAX_STEPS, max_steps
 from .streaming import AgentStream
 from .tools import Tool, ToolDefinitionError, as_tool
-
-STREAM_CLOCK_SKEW_MS = 5000  # the stream topic is read from a little before the run began
 
 OUTPUT_INSTRUCTION = (
     "When you give your final answer, reply with only a JSON object (no prose, no code fence) "
@@ -175,7 +173,7 @@ class Agent:
         """Start a run whose tokens and tool calls stream as they come: iterate
         ``text_chunks`` or ``events``, then ``await result()``."""
         payload = AgentInput.model_validate({"input": input, "stream": True}).model_dump(mode="json")
-        started_ms = now_ms() - STREAM_CLOCK_SKEW_MS
+        started_ms = now_ms()
         handle = await client.invoke(
             self.workflow, payload, session_id=session_id, user_id=user_id, execution_id=execution_id
         )
@@ -187,9 +185,8 @@ class Agent:
         handle = await client.handle(execution_id)
         handle.convert = self.result_from
         execution = await handle.status()
-        since = None if execution.created_at is None else int(execution.created_at.timestamp() * 1000)
-        since = None if since is None else since - STREAM_CLOCK_SKEW_MS
-        return AgentStream(client, handle, from_offset=from_offset, since_ms=since)
+        since_ms = None if execution.created_at is None else to_ms(execution.created_at)
+        return AgentStream(client, handle, from_offset=from_offset, since_ms=since_ms)
 
     def result_from(self, value: Any, execution_id: str | None = None) -> AgentResult:
         """The run's result; ``result`` as the output schema of the agent that answered

@@ -11,13 +11,11 @@ import argparse
 import asyncio
 import sys
 
-from ..clock import now_ms
+from ..clock import now_ms, to_ms
 from ..errors import WorkflowFailedError
 from .common import add_log_options, command, engine, json_argument, note
 from .exits import Exit
 from .output import line
-
-STREAM_CLOCK_SKEW_MS = 5000  # read the stream from a little before the run began
 
 
 def _text_input(text: str):
@@ -36,7 +34,7 @@ def _text_input(text: str):
 async def cmd_stream(args) -> int:
     async with engine(args) as (client, _):
         payload = {"input": _text_input(args.input), "stream": True}
-        since_ms = now_ms() - STREAM_CLOCK_SKEW_MS
+        since_ms = now_ms()
         handle = await client.invoke(
             args.agent, payload, execution_id=args.execution_id, user_id=args.user_id, session_id=args.session_id
         )
@@ -49,8 +47,8 @@ async def cmd_attach(args) -> int:
     async with engine(args) as (client, _):
         handle = await client.handle(args.execution_id)
         execution = await handle.status()
-        since = int(execution.created_at.timestamp() * 1000) - STREAM_CLOCK_SKEW_MS if execution.created_at else None
-        return await _follow(args, client, handle, from_offset=args.from_offset, since_ms=since)
+        since_ms = None if execution.created_at is None else to_ms(execution.created_at)
+        return await _follow(args, client, handle, from_offset=args.from_offset, since_ms=since_ms)
 
 
 async def _follow(args, client, handle, *, from_offset: int | None = None, since_ms: int | None = None) -> int:

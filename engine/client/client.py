@@ -210,7 +210,8 @@ class Client:
     ) -> AsyncIterator[StreamEvent]:
         """The events a run and its call tree stream (``ctx.stream``), in order, under the
         root's ``execution_id``: from ``from_offset`` (to re-attach: the last event's offset
-        + 1), else from ``since_ms`` (else the topic's start). Ends once ``ended`` (a future
+        + 1), else from when the run began, ``since_ms`` (read from ``CLOCK_SKEW_MS``
+        before it: the producers' clocks differ), else from the topic's start. Ends once ``ended`` (a future
         that resolves when the run ends) is done and the stream is read to its end."""
         return stream_events(self.log, execution_id, from_offset=from_offset, since_ms=since_ms, ended=ended)
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import names
-from ..clock import to_datetime
+from ..clock import CLOCK_SKEW_MS, to_datetime
 from ..log.base import Log, partition_for
 from ..wire.serde import from_json
 
@@ -54,7 +54,7 @@ async def stream_events(
         await asyncio.sleep(POLL_S)
     partition = partition_for(root_id, count)
     if from_offset is None:
-        from_offset = 0 if since_ms is None else await log.offset_for_time(topic, partition, since_ms)
+        from_offset = 0 if since_ms is None else await log.offset_for_time(topic, partition, since_ms - CLOCK_SKEW_MS)
     key = root_id.encode()
     reader = log.topic_reader(topic)
     reader.assign(partition, from_offset)

@@ -39,7 +39,6 @@ PING_S = 15  # a comment line this often keeps proxies from closing an idle stre
 CLEANUP_S = 5.0  # closing a stream's readers
 SHUTDOWN_GRACE_S = 2.0  # less than the server's graceful shutdown (server.GRACEFUL_SHUTDOWN_S)
 END_CATCH_UP_S = 10.0  # /events: how long the end event waits for the live view to see the end
-STREAM_CLOCK_SKEW_MS = 5000  # /stream reads from a little before the run was created
 
 router = APIRouter(tags=["live"])
 
@@ -163,7 +162,7 @@ async def run_stream(
     execution, handle, after = await _opened(client, execution_id, last_event_id or last_event_id_query)
     since_ms = None
     if after is None and execution.created_at is not None:
-        since_ms = int(execution.created_at.timestamp() * 1000) - STREAM_CLOCK_SKEW_MS
+        since_ms = int(execution.created_at.timestamp() * 1000)  # the reader starts a little before
     return _response(_streamed(client, handle, after, since_ms))
 
 
