@@ -53,7 +53,12 @@ def load_webhook_secrets(path: str | os.PathLike | None = None, environ: Mapping
     """The secrets of the file at ``path`` (if given) and of ``LOGLOOM_WEBHOOK_SECRETS``."""
     env = os.environ if environ is None else environ
     found: Endpoints = {}
-    sources = [(Path(path).read_text(), str(path))] if path is not None else []
+    sources = []
+    if path is not None:
+        try:
+            sources.append((Path(path).read_text(), str(path)))
+        except OSError as exc:
+            raise LogloomError(f"cannot read the webhook secrets file {path}: {exc.strerror}") from None
     sources.append((env.get(SECRETS_ENV, ""), f"${SECRETS_ENV}"))
     for text, where in sources:
         for endpoint, secrets in parse_secrets(text, where).items():
