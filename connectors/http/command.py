@@ -49,7 +49,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--webhook-secrets",
         metavar="PATH",
-        help="webhook endpoints' secrets, lines 'SOURCE/NAME SECRET...' (or $LOGLOOM_WEBHOOK_SECRETS; docs/webhooks.md)",
+        help="webhook secrets: lines 'SOURCE/NAME SECRET...' (or $LOGLOOM_WEBHOOK_SECRETS; docs/webhooks.md)",
     )
     p.add_argument("--no-auth", action="store_true", help="no tokens: only when listening on loopback")
     p.add_argument("--no-worker", action="store_true", help="serve only: workers elsewhere run the workflows")
