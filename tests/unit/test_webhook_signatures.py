@@ -6,7 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import re
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -233,3 +238,34 @@ def test_a_delivery_binds_a_webhook_delivery_a_model_one_parameter_or_parameters
     assert webhook("stripe", event="invoice.*").matches("stripe", "stripe", "invoice.paid")
     assert not webhook("stripe", event="invoice.*").matches("stripe", "stripe", "charge.failed")
     assert not webhook("stripe", name="a").matches("stripe", "b", "invoice.paid")
+
+
+# -- docs/webhooks.md -----------------------------------------------------------------------
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
+
+
+def _blocks(kind: str) -> list[str]:
+    return re.findall(rf"```{kind}\n(.*?)```", DOC.read_text(), re.S)
+
+
+def test_the_docs_declarations_register_their_triggers_and_the_secrets_example_parses():
+    declared = (
+        _blocks("python")[0]
+        + "\nfrom engine import registry\n"
+        + ("print(sorted(t.label + ' ' + w.name for w in registry.workflows.values() for t in w.triggers))")
+    )
+    root = DOC.parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run(
+        [sys.executable, "-c", declared], capture_output=True, text=True, timeout=60, check=True, cwd=root, env=env
+    )
+    assert out.stdout.strip() == str(
+        [
+            "webhook:github/repo-a[push] build",
+            "webhook:standard/orders_hook orders_hook",
+            "webhook:stripe/stripe[payment_intent.succeeded] fulfil",
+        ]
+    )
+    example = parse_secrets(_blocks("text")[0], "docs/webhooks.md")
+    assert set(endpoints(None, example)) == {("stripe", "stripe"), ("github", "repo-a"), ("standard", "orders_hook")}
