@@ -29,7 +29,7 @@ from connectors.http.errors import ApiError, ErrorCode
 
 from .config import SOURCES, Endpoints
 from .deliveries import DeliveryCounter, RecentDeliveries
-from .signatures import Outcome, Rejected, verify
+from .signatures import Outcome, Rejected, claimed_delivery_id, verify
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,8 @@ async def deliver(source: str, name: str, request: Request, engine: EngineDep) -
     try:  # 2.
         verified = verify(source, secrets, headers, body, time.time())
     except Rejected as exc:
-        _refuse(hooks, (source, name), source, name, exc.delivery_id, exc)
+        claimed = exc.delivery_id or claimed_delivery_id(source, headers, body)  # for the log line only
+        _refuse(hooks, (source, name), source, name, claimed, exc)
     if verified.challenge is not None:
         log.info("webhook %s/%s: answered Slack's url_verification", source, name)
         return {"challenge": verified.challenge}

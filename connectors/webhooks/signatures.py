@@ -67,6 +67,18 @@ def verify(source: str, secrets: list[str], headers: Mapping[str, str], body: by
     return _SOURCES[source](secrets, headers, body, now_s)
 
 
+def claimed_delivery_id(source: str, headers: Mapping[str, str], body: bytes) -> str | None:
+    """The delivery id a refused request claims, unverified, for the log line; None if none."""
+    claimed = {"github": headers.get("x-github-delivery"), "standard": headers.get("webhook-id")}.get(source)
+    if claimed is None and source in ("stripe", "slack"):
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        claimed = doc.get("id" if source == "stripe" else "event_id") if isinstance(doc, dict) else None
+    return repr(claimed[:200]) if isinstance(claimed, str) else None
+
+
 def _hmac_hex(secret: str, message: bytes) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
