@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import names
 from ..clock import now_ms, to_ms
-from ..errors import ExecutionNotFoundError, InputValidationError, StepNotFoundError
+from ..errors import ExecutionNotFoundError, InputValidationError, LogloomError, StepNotFoundError
 from ..fold.rows import RECORDED
 from ..log.base import Log
 from ..wire import records
@@ -28,6 +28,7 @@ from ..wire.serde import from_json, to_json
 from ..wire.webhooks import encode_envelope
 from ..workflow.queues import Queue
 from ..workflow.registry import Workflow
+from ..workflow.webhooks import check_endpoint
 from .cluster import Cluster
 from .commands import Commands, invocation
 from .live import MAX_FINISHED_RESULTS, MAX_IDLE_KEYS, LiveResults
@@ -239,7 +240,11 @@ class Client:
     ) -> tuple[int, int]:
         """Write a verified webhook delivery to its source's topic, keyed by ``delivery_id``,
         as an envelope that keeps the body byte for byte and the headers (``wire/webhooks.py``);
-        returns (partition, offset). The router starts the runs it triggers."""
+        returns (partition, offset). The router starts the runs it triggers. Writing a delivery
+        again starts only runs that do not exist yet (docs/webhooks.md, "Replaying deliveries")."""
+        check_endpoint(source, name)
+        if not delivery_id or len(delivery_id) > 200 or not delivery_id.isprintable():
+            raise LogloomError(f"a webhook delivery id is 1-200 printable characters, got {delivery_id!r}")
         value = encode_envelope(
             source=source,
             name=name,

@@ -80,10 +80,8 @@ class Router:
         self.group = names.router_group(log_.namespace)
         self._tasks: dict[str, asyncio.Task] = {}
         self._awaited: dict[str, int] = {}  # topic -> read it from this time, when never read
-        self._webhook_topics = {  # topic -> the webhook source whose deliveries it holds
-            names.webhook_topic(log_.namespace, trigger.source): trigger.source
-            for _, trigger in registry.webhook_triggers()
-        }
+        self._webhook_triggers = registry.webhook_triggers()
+        self._webhook_topics = {names.webhook_topic(log_.namespace, t.source) for _, t in self._webhook_triggers}
         self._active = False
 
     @property
@@ -169,10 +167,7 @@ class Router:
                     continue
                 appends = []  # one gather for the batch: no task per event
                 for entry in entries:
-                    if topic in self._webhook_topics:
-                        appends.extend(self._handle_webhook(entry))
-                    else:
-                        appends.extend(self._handle(entry, workflows))
+                    appends.extend(self._handle(entry, workflows))
                 positions: dict[int, int] = {}
                 for entry in entries:
                     positions[entry.partition] = max(positions.get(entry.partition, 0), entry.offset + 1)
@@ -200,8 +195,8 @@ class Router:
             data = decode_event(entry.value)
         except ValueError as exc:
             return [self.dead_letter(entry, f"malformed event: {exc}")]
-        appends = []
-        for wf in workflows:
+        appends = self._handle_webhook(entry) if entry.topic in self._webhook_topics else []
+        for wf in workflows:  # event triggers (of any topic, a webhook topic too)
             payload = trigger_payload(wf, entry, data)
             try:
                 wf.binder.bind(payload)
@@ -231,7 +226,7 @@ class Router:
         except (ValueError, KeyError, TypeError) as exc:
             return [self.dead_letter(entry, f"malformed webhook delivery: {exc}")]
         appends = []
-        for wf, trigger in self.registry.webhook_triggers():
+        for wf, trigger in self._webhook_triggers:
             if not trigger.matches(delivery.source, delivery.name, delivery.event):
                 continue
             payload = webhook_payload(wf.binder, delivery)
