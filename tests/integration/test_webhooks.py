@@ -10,12 +10,14 @@ import hashlib
 import hmac
 import json
 import logging
+import re
+import signal
 import time
 import uuid
 from datetime import UTC, datetime
 
 import httpx
-from helpers import assert_eventually
+from helpers import assert_eventually, run_cli, spawn
 from standardwebhooks.webhooks import Webhook
 
 from connectors.http import ErrorCode, create_app, hash_token
@@ -327,3 +329,46 @@ async def test_deliveries_written_while_no_worker_ran_start_their_runs_once_one_
         run_id("wh_paid", "stripe", "stripe", evt),
         run_id("wh_paid", "stripe", "stripe", f"{evt}-m"),
     ]
+
+
+def test_logloom_serve_takes_its_webhook_secrets_from_a_file_and_refuses_a_bad_one(tmp_path):
+    """``logloom serve --webhook-secrets``, a real process on the embedded log, with
+    examples/webhooks.py: a signed GitHub push starts its run; a bad file stops the server."""
+    secrets = tmp_path / "secrets.txt"
+    secrets.write_text(f"# docs/webhooks.md\ngithub/repo-a {GITHUB_SECRET}\n")
+    log_file = tmp_path / "serve.log"
+    args = ["serve", "examples/webhooks.py", "--no-auth", "--port", "0", "--data-dir", str(tmp_path / "data")]
+    server = spawn(*args, "--webhook-secrets", str(secrets), log_file=log_file)
+    try:
+        deadline = time.monotonic() + 60
+        port = None
+        while port is None:
+            assert server.poll() is None and time.monotonic() < deadline, log_file.read_text()
+            found = (
+                re.search(r"HTTP API on http://127\.0\.0\.1:(\d+)", log_file.read_text()) if log_file.exists() else None
+            )
+            port = int(found.group(1)) if found else None
+            time.sleep(0.1)
+        body, delivery_id = b'{"ref": "refs/heads/main", "commits": [{"id": "a"}], "repository": {}}', str(uuid.uuid4())
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            answer = http.post("/v1/webhooks/github/repo-a", content=body, headers=github_post(body, delivery_id))
+            assert answer.status_code == 200 and answer.json()["delivery_id"] == delivery_id, answer.text
+            run = run_id("on_push", "github", "repo-a", delivery_id)
+            deadline = time.monotonic() + 60
+            while (result := http.get(f"/v1/runs/{run}/result", params={"timeout": 30})).status_code == 404:
+                assert time.monotonic() < deadline, result.text
+                time.sleep(0.1)
+            assert result.json()["result"] == {"ref": "refs/heads/main", "commits": 1}, result.text
+            # Stripe's secret is read from $STRIPE_WEBHOOK_SECRET, unset here: that endpoint refuses all.
+            assert http.post("/v1/webhooks/stripe/stripe", content=b"{}").status_code == 404
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+        assert GITHUB_SECRET not in log_file.read_text()
+        assert "webhook endpoint stripe/stripe (of on_payment) has no secret" in log_file.read_text()
+    finally:
+        if server.poll() is None:
+            server.kill()
+    secrets.write_text(f"github {GITHUB_SECRET}\n")
+    refused = run_cli(*args, "--webhook-secrets", str(secrets))
+    assert refused.returncode == 2 and "line 1: expected 'SOURCE/NAME SECRET" in refused.stderr, refused.stderr
+    assert GITHUB_SECRET not in refused.stderr
