@@ -73,7 +73,7 @@ def endpoints(registry: Any, configured: Endpoints | None, environ: Mapping[str,
     declared: dict[tuple[str, str], list[str]] = {}
     for wf, trigger in registry.webhook_triggers() if registry is not None else []:
         declared.setdefault(trigger.endpoint, []).append(wf.name)
-        out.setdefault(trigger.endpoint, []).extend(trigger.resolved_secrets(dict(environ or os.environ)))
+        out.setdefault(trigger.endpoint, []).extend(trigger.resolved_secrets(dict(os.environ if environ is None else environ)))
     for endpoint, secrets in list(out.items()):
         out[endpoint] = list(dict.fromkeys(secrets))
         if not out[endpoint]:
