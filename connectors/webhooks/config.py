@@ -70,10 +70,11 @@ def endpoints(registry: Any, configured: Endpoints | None, environ: Mapping[str,
     """Every endpoint with at least one secret: the registry's declared ones and the
     configured ones. A declared endpoint without a secret is logged (it refuses all)."""
     out: Endpoints = {endpoint: list(secrets) for endpoint, secrets in (configured or {}).items()}
+    env = dict(os.environ if environ is None else environ)
     declared: dict[tuple[str, str], list[str]] = {}
     for wf, trigger in registry.webhook_triggers() if registry is not None else []:
         declared.setdefault(trigger.endpoint, []).append(wf.name)
-        out.setdefault(trigger.endpoint, []).extend(trigger.resolved_secrets(dict(os.environ if environ is None else environ)))
+        out.setdefault(trigger.endpoint, []).extend(trigger.resolved_secrets(env))
     for endpoint, secrets in list(out.items()):
         out[endpoint] = list(dict.fromkeys(secrets))
         if not out[endpoint]:
