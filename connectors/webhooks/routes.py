@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request
 from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
 
 from connectors.http import errors
 from connectors.http.deps import EngineDep
@@ -32,8 +33,6 @@ from .deliveries import DeliveryCounter, RecentDeliveries
 from .signatures import Outcome, Rejected, claimed_delivery_id, verify
 
 log = logging.getLogger(__name__)
-
-PATH_PREFIX = "/v1/webhooks/"
 
 _REFUSALS = {  # outcome -> (HTTP status, error code)
     Outcome.BAD_SIGNATURE: (401, ErrorCode.BAD_SIGNATURE),
@@ -56,12 +55,24 @@ class Webhooks:
         self.counter = DeliveryCounter(self.metrics)
 
 
+class WebhookAnswer(BaseModel):
+    """A taken delivery (``duplicate``: taken before, written once), or Slack's challenge."""
+
+    accepted: bool | None = None
+    duplicate: bool | None = None
+    delivery_id: str | None = None
+    event: str | None = None
+    challenge: str | None = None  # the answer to Slack's url_verification, alone
+
+
 router = APIRouter(tags=["webhooks"])
 
 
 @router.post(
     "/webhooks/{source}/{name}",
     summary="A signed webhook delivery (Stripe, GitHub, Slack, Standard Webhooks); no bearer token",
+    response_model=WebhookAnswer,
+    response_model_exclude_none=True,
     responses={
         status: {"model": errors.ErrorBody, "description": description}
         for status, description in {
@@ -73,7 +84,7 @@ router = APIRouter(tags=["webhooks"])
         }.items()
     },
 )
-async def deliver(source: str, name: str, request: Request, engine: EngineDep) -> dict:
+async def deliver(source: str, name: str, request: Request, engine: EngineDep) -> WebhookAnswer:
     hooks: Webhooks = request.app.state.webhooks
     body = await request.body()
     secrets = hooks.endpoints.get((source, name))  # 1.
@@ -88,11 +99,11 @@ async def deliver(source: str, name: str, request: Request, engine: EngineDep) -
         _refuse(hooks, (source, name), source, name, claimed, exc)
     if verified.challenge is not None:
         log.info("webhook %s/%s: answered Slack's url_verification", source, name)
-        return {"challenge": verified.challenge}
+        return WebhookAnswer(challenge=verified.challenge)
     if not hooks.recent.claim(source, name, verified.delivery_id):  # 3.
         hooks.counter.count(source, name, Outcome.DUPLICATE)
         log.info("webhook %s/%s delivery %s: a duplicate, not written again", source, name, verified.delivery_id)
-        return {"accepted": True, "duplicate": True, "delivery_id": verified.delivery_id}
+        return WebhookAnswer(accepted=True, duplicate=True, delivery_id=verified.delivery_id)
     try:  # 4.
         partition, offset = await engine.client.publish_webhook(
             source=source,
@@ -110,7 +121,7 @@ async def deliver(source: str, name: str, request: Request, engine: EngineDep) -
         "webhook %s/%s delivery %s (%s) written at partition %d offset %d",
         source, name, verified.delivery_id, verified.event, partition, offset,
     )  # fmt: skip
-    return {"accepted": True, "duplicate": False, "delivery_id": verified.delivery_id, "event": verified.event}
+    return WebhookAnswer(accepted=True, duplicate=False, delivery_id=verified.delivery_id, event=verified.event)
 
 
 def _refuse(hooks: Webhooks, labels: tuple[str, str], source: str, name: str, delivery_id: str | None, exc: Rejected):
