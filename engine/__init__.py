@@ -45,6 +45,7 @@ from .errors import (
 from .log import EmbeddedLog, Log
 from .runtime import Worker
 from .wire.events import EventPayload, register_event_schema
+from .wire.webhooks import WebhookDelivery
 from .workflow import (
     Backoff,
     BatchResult,
@@ -61,6 +62,7 @@ from .workflow import (
     SchedulePayload,
     ScheduleSpec,
     StepInfo,
+    WebhookTrigger,
     Workflow,
     WorkflowContext,
     WorkflowState,
@@ -69,6 +71,7 @@ from .workflow import (
     function,
     queue,
     registry,
+    webhook,
     workflow,
 )
 
@@ -124,6 +127,8 @@ __all__ = [
     "ToolResult",
     "UnknownWorkflowError",
     "WaitTimeoutError",
+    "WebhookDelivery",
+    "WebhookTrigger",
     "Worker",
     "Workflow",
     "WorkflowContext",
@@ -143,5 +148,6 @@ __all__ = [
     "registry",
     "schedules",
     "tool",
+    "webhook",
     "workflow",
 ]

@@ -32,6 +32,12 @@ def stream_topic(namespace: str) -> str:
     return f"{namespace}.run-stream"
 
 
+def webhook_topic(namespace: str, source: str) -> str:
+    """The verified deliveries of one webhook source (``stripe``, ``github``, ...), each
+    as received (``wire/webhooks.py``), keyed by its delivery id."""
+    return f"{namespace}.webhooks.{source}"
+
+
 # The journal is the source of truth: Kafka must never delete it by age or size.
 # Records carry up to 1 MB of workflow state plus a step result: allow 8 MB records.
 MAX_RECORD_BYTES = 8 * 1024 * 1024
@@ -158,6 +164,12 @@ def child_execution_id(parent_id: str, step_key: str) -> str:
 def trigger_execution_id(workflow: str, topic: str, partition: int, offset: int) -> str:
     """The run an event starts: one per (workflow, event), however often it is read."""
     return f"{workflow}:{topic}:{partition}:{offset}"
+
+
+def webhook_execution_id(workflow: str, source: str, endpoint: str, delivery_id: str) -> str:
+    """The run a webhook delivery starts: one per (workflow, endpoint, delivery id), however
+    often the provider sends it or the delivery is written to its topic."""
+    return f"{workflow}:webhook:{source}:{endpoint}:{delivery_id}"
 
 
 # -- local paths ---------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 A request goes through, outermost first:
 
-1. ``BearerAuth`` (unless ``tokens`` is None): 401 without an accepted token;
+1. ``BearerAuth`` (unless ``tokens`` is None): 401 without an accepted token (webhook
+   endpoints are open: their signatures are checked by ``connectors.webhooks``);
 2. ``BodySizeLimit``: 413 for a body over the limit, before it is read whole;
 3. FastAPI: the route, whose errors ``errors.install`` answers in the one shape.
 """
@@ -16,14 +17,15 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from prometheus_client import CollectorRegistry
 
 from engine import Client, LogloomError
 
 from . import errors
 from .deps import Engine
-from .middleware import PUBLIC_PATHS, BearerAuth, BodySizeLimit
+from .middleware import BearerAuth, BodySizeLimit, is_public
 from .models import Health
-from .routes import live, resources, runs
+from .routes import live, metrics, resources, runs
 from .tokens import check_digest
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -60,6 +62,7 @@ def create_app(
     tokens: list[str] | None,
     registry: Any = None,
     max_body_bytes: int | None = None,
+    webhook_secrets: dict[tuple[str, str], list[str]] | None = None,
 ) -> FastAPI:
     """The API over ``client``.
 
@@ -68,6 +71,9 @@ def create_app(
     workflows a run may be started of (``engine.workflow.Registry``), whose inputs are
     checked before anything is appended; None starts any name, and the workers judge it.
     ``max_body_bytes``: else ``LOGLOOM_HTTP_MAX_BODY_BYTES``, else 1 MiB.
+    ``webhook_secrets``: secrets of webhook endpoints beside those the registry's workflows
+    declare (``connectors.webhooks.load_webhook_secrets``; docs/webhooks.md).
+    ``/metrics`` serves the app's Prometheus counters, behind the tokens like the API.
     The app does not own ``client``: the caller closes it.
     """
     digests = None if tokens is None else [check_digest(t, "tokens") for t in tokens]
@@ -80,12 +86,18 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
     )
+    from connectors.webhooks import Webhooks, endpoints, webhook_routes
+
     app.state.engine = Engine(client, registry)
+    app.state.metrics = CollectorRegistry()
+    app.state.webhooks = Webhooks(endpoints(registry, webhook_secrets), app.state.metrics)
     errors.install(app)
     guarded = errors.responses(401) if digests is not None else {}
     # live first: its /runs/{id}/events and /stream come before runs' bare /runs/{id}
     for module in (live, runs, resources):
         app.include_router(module.router, prefix="/v1", responses=guarded)
+    app.include_router(webhook_routes.router, prefix="/v1")
+    app.include_router(metrics.router, responses=guarded)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="The server answers (no auth)")
     async def healthz() -> Health:
@@ -107,7 +119,7 @@ def _openapi(app: FastAPI, *, auth: bool) -> dict:
                 "bearer": {"type": "http", "scheme": "bearer", "description": "a token whose SHA-256 the server holds"}
             }
             for path, operations in schema["paths"].items():
-                if path not in PUBLIC_PATHS:
+                if not is_public(path):
                     for operation in operations.values():
                         operation["security"] = [{"bearer": []}]
         app.openapi_schema = schema

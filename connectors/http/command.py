@@ -4,7 +4,8 @@ The CLI finds this command through the ``logloom.commands`` entry point, so ``en
 never imports the connectors. Nothing heavy is imported until the command runs: without
 the ``http`` extra, ``logloom serve`` says what to install.
 
-1. load the app (its workflows are the server's registry) and check the auth flags;
+1. load the app (its workflows are the server's registry), the webhook secrets, and check
+   the auth flags;
 2. start the log, a worker of the app (unless ``--no-worker``) and a client that lists
    from a run index (the workers' stores on the embedded log, a store of its own on Kafka);
 3. serve until SIGTERM or Ctrl-C; then stop taking requests, drain the worker, exit.
@@ -44,6 +45,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="SHA-256 digests of the accepted bearer tokens, one per line (or $LOGLOOM_HTTP_TOKENS)",
     )
+    p.add_argument(
+        "--webhook-secrets",
+        metavar="PATH",
+        help="webhook secrets: lines 'SOURCE/NAME SECRET...' (or $LOGLOOM_WEBHOOK_SECRETS; docs/webhooks.md)",
+    )
     p.add_argument("--no-auth", action="store_true", help="no tokens: only when listening on loopback")
     p.add_argument("--no-worker", action="store_true", help="serve only: workers elsewhere run the workflows")
     p.add_argument("--partitions", type=int, metavar="N", help="partition count when the journal is created")
@@ -63,6 +69,8 @@ def _loopback(host: str) -> bool:
 
 async def cmd_serve(args) -> int:
     try:
+        from connectors.webhooks import load_webhook_secrets
+
         from .server import serve
         from .tokens import load_tokens
     except ImportError as exc:
@@ -74,6 +82,7 @@ async def cmd_serve(args) -> int:
     from engine.workflow.registry import registry
 
     load_app(args.app)  # 1.
+    webhook_secrets = load_webhook_secrets(args.webhook_secrets)
     if args.no_auth:
         if not _loopback(args.host):
             raise ValueError(f"--no-auth serves anyone who reaches {args.host}: only on loopback (127.0.0.1)")
@@ -102,7 +111,7 @@ async def cmd_serve(args) -> int:
         async with Client(log, **listing) as client:
             await serve(  # 3.
                 client, args.host, args.port, tokens, registry,
-                max_body_bytes=args.max_body_bytes, stop=stop,
+                max_body_bytes=args.max_body_bytes, webhook_secrets=webhook_secrets, stop=stop,
                 log_level="error" if args.quiet else "info",
                 started=lambda port: note(f"serving the HTTP API on http://{args.host}:{port} (docs at /docs)"),
             )  # fmt: skip

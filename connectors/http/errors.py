@@ -39,6 +39,8 @@ class ErrorCode(StrEnum):
     TIMEOUT = "TIMEOUT"  # waited longer than ?timeout= (exit 4); the run goes on
     UNAVAILABLE = "UNAVAILABLE"  # the log cannot be reached (exit 9)
     UNAUTHORIZED = "UNAUTHORIZED"  # no bearer token, or not an accepted one
+    BAD_SIGNATURE = "BAD_SIGNATURE"  # a webhook delivery without a valid signature (docs/webhooks.md)
+    STALE_TIMESTAMP = "STALE_TIMESTAMP"  # a webhook delivery signed too long ago: a replay
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"  # a body over the server's limit
     UNKNOWN_ROUTE = "UNKNOWN_ROUTE"  # no endpoint at that path
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"  # an endpoint, but not with that method

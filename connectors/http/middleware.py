@@ -15,20 +15,29 @@ from .errors import BodyTooLarge, ErrorCode, error_response
 from .tokens import accepts
 
 PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+PUBLIC_PREFIXES = ("/v1/webhooks/",)  # signed by their senders: the signature is the auth
+
+
+def is_public(path: str) -> bool:
+    """A path open without a token: a public one, or exactly ``/v1/webhooks/{source}/{name}``."""
+    return path in PUBLIC_PATHS or (path.startswith(PUBLIC_PREFIXES) and path.count("/") == 4 and ".." not in path)
+
+
 REALM = 'Bearer realm="logloom"'
 
 
 class BearerAuth:
     """Lets a request in if its ``Authorization: Bearer <token>`` hashes to one of
     ``digests`` (``tokens.accepts``); else 401 with ``WWW-Authenticate: Bearer``.
-    ``PUBLIC_PATHS`` are open: the health check and the API's description."""
+    ``PUBLIC_PATHS`` are open: the health check and the API's description; so are the
+    webhook endpoints (``PUBLIC_PREFIXES``), which verify their senders' signatures."""
 
     def __init__(self, app: ASGIApp, digests: Collection[str]):
         self.app = app
         self.digests = tuple(digests)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] == "lifespan" or is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
         scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")

@@ -61,14 +61,17 @@ async def serve(
     registry: Any = None,
     *,
     max_body_bytes: int | None = None,
+    webhook_secrets: dict | None = None,
     log_level: str = "info",
     stop: asyncio.Event,
     started: Callable[[int], None] | None = None,
 ) -> None:
     """Serve the API over ``client`` until ``stop`` is set. ``tokens`` are SHA-256 digests
     (None: no auth; the caller's decision), as for ``create_app``. ``started`` is told the
-    port once it listens (port 0: the one the OS chose)."""
-    app = create_app(client, tokens=tokens, registry=registry, max_body_bytes=max_body_bytes)
+    port once it listens (port 0: the one the OS chose). ``webhook_secrets``: as for ``create_app``."""
+    app = create_app(
+        client, tokens=tokens, registry=registry, max_body_bytes=max_body_bytes, webhook_secrets=webhook_secrets
+    )
     server = make_server(app, host, port, log_level=log_level, access_log=log_level in ("info", "debug", "trace"))
     serving = asyncio.ensure_future(server.serve())
     while not server.started and not serving.done():

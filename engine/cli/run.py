@@ -59,7 +59,7 @@ async def cmd_worker(args) -> int:
         health = None
         if args.health_port is not None:
             health = await HealthEndpoints(worker, args.health_port, max_lag_records=args.ready_max_lag).start()
-        triggers = [f"{t.topic} -> {wf.name}" for wf in registry.workflows.values() for t in wf.triggers]
+        triggers = [f"{t.label} -> {wf.name}" for wf in registry.workflows.values() for t in wf.triggers]
         note(
             f"worker {worker.worker_id} running on {_where(args, worker)}; workflows: {', '.join(workflows) or '-'}"
             + (f"; triggers: {', '.join(triggers)}" if triggers else "")

@@ -17,15 +17,18 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
+from .. import names
 from ..clock import now_ms, to_ms
-from ..errors import ExecutionNotFoundError, InputValidationError, StepNotFoundError
+from ..errors import ExecutionNotFoundError, InputValidationError, LogloomError, StepNotFoundError
 from ..fold.rows import RECORDED
 from ..log.base import Log
 from ..wire import records
 from ..wire.codec import Codec, default_codec
 from ..wire.serde import from_json, to_json
+from ..wire.webhooks import encode_envelope
 from ..workflow.queues import Queue
 from ..workflow.registry import Workflow
+from ..workflow.webhooks import check_endpoint
 from .cluster import Cluster
 from .commands import Commands, invocation
 from .live import MAX_FINISHED_RESULTS, MAX_IDLE_KEYS, LiveResults
@@ -224,6 +227,35 @@ class Client:
         can publish the same way: the engine reads the topic directly.
         """
         return await self._commands.publish_event(topic, data, key, schema)
+
+    async def publish_webhook(
+        self,
+        *,
+        source: str,
+        name: str,
+        delivery_id: str,
+        event: str | None,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        received_at_ms: int | None = None,
+    ) -> tuple[int, int]:
+        """Write a verified webhook delivery to its source's topic, keyed by ``delivery_id``,
+        as an envelope that keeps the body byte for byte and the headers (``wire/webhooks.py``);
+        returns (partition, offset). The router starts the runs it triggers. Writing a delivery
+        again starts only runs that do not exist yet (docs/webhooks.md, "Replaying deliveries")."""
+        check_endpoint(source, name)
+        if not delivery_id or len(delivery_id) > 200 or not delivery_id.isprintable():
+            raise LogloomError(f"a webhook delivery id is 1-200 printable characters, got {delivery_id!r}")
+        value = encode_envelope(
+            source=source,
+            name=name,
+            delivery_id=delivery_id,
+            event=event,
+            headers=headers,
+            body=body,
+            received_at_ms=now_ms() if received_at_ms is None else received_at_ms,
+        )
+        return await self.log.publish(names.webhook_topic(self.log.namespace, source), delivery_id.encode(), value)
 
     async def cancel(
         self, execution_id: str, reason: str = "cancelled by a client", *, session_id: str | None = None

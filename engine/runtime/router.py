@@ -21,6 +21,12 @@ missed. For each event, in offset order:
 
 A crash between 2 and 3 reads the events again; the fold ignores an invocation whose
 execution id exists, so every event starts exactly one execution per workflow.
+
+Webhook deliveries take the same path: the router reads the topic of every source a
+``webhook(...)`` trigger names (``names.webhook_topic``). In step 2 a delivery (an
+envelope, ``wire/webhooks.py``) starts the workflows whose trigger matches its endpoint
+and event type, with the execution id ``names.webhook_execution_id``, derived from the
+delivery id: a provider's retry, or a second copy on the topic, starts nothing new.
 """
 
 from __future__ import annotations
@@ -40,7 +46,9 @@ from ..wire import records
 from ..wire.codec import Codec
 from ..wire.events import EventPayload, decode_event
 from ..wire.serde import to_json
+from ..wire.webhooks import decode_envelope, delivery_of
 from ..workflow.registry import Registry, Workflow
+from ..workflow.webhooks import webhook_payload
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +80,8 @@ class Router:
         self.group = names.router_group(log_.namespace)
         self._tasks: dict[str, asyncio.Task] = {}
         self._awaited: dict[str, int] = {}  # topic -> read it from this time, when never read
+        self._webhook_triggers = registry.webhook_triggers()
+        self._webhook_topics = {names.webhook_topic(log_.namespace, t.source) for _, t in self._webhook_triggers}
         self._active = False
 
     @property
@@ -82,7 +92,7 @@ class Router:
         if self._active:
             return
         self._active = True
-        for topic in sorted(set(self.registry.triggered_by()) | set(self._awaited)):
+        for topic in sorted(set(self.registry.triggered_by()) | set(self._webhook_topics) | set(self._awaited)):
             self._start_topic(topic)
 
     def watch(self, topic: str, since_ms: int) -> None:
@@ -185,8 +195,8 @@ class Router:
             data = decode_event(entry.value)
         except ValueError as exc:
             return [self.dead_letter(entry, f"malformed event: {exc}")]
-        appends = []
-        for wf in workflows:
+        appends = self._handle_webhook(entry) if entry.topic in self._webhook_topics else []
+        for wf in workflows:  # event triggers (of any topic, a webhook topic too)
             payload = trigger_payload(wf, entry, data)
             try:
                 wf.binder.bind(payload)
@@ -194,15 +204,7 @@ class Router:
                 appends.append(self.dead_letter(entry, f"event does not fit workflow {wf.name}: {exc}"))
                 continue
             execution_id = names.trigger_execution_id(wf.name, entry.topic, entry.partition, entry.offset)
-            request = None if wf.queue is None else wf.queue.request(None, 0)  # its queue, one key for all events
-            record = records.invocation_requested(
-                execution_id,
-                now_ms(),
-                workflow=wf.name,
-                input=to_json(payload, f"input of execution {execution_id}"),
-                queue=request,
-            )
-            appends.append(self._append(names.invocation_routing_key(execution_id, None, request), record))
+            appends.append(self._invoke(wf, execution_id, payload))
         if entry.topic in self._awaited:
             event_key = entry.key.decode(errors="replace") if entry.key else None
             record = records.event_received(
@@ -216,6 +218,37 @@ class Router:
             )
             appends.append(self._append(names.event_routing_key(entry.topic, event_key), record))
         return appends
+
+    def _handle_webhook(self, entry: Entry) -> list:
+        """Start the runs one webhook delivery starts (its matching triggers); returns the appends."""
+        try:
+            delivery = delivery_of(decode_envelope(entry.value))
+        except (ValueError, KeyError, TypeError) as exc:
+            return [self.dead_letter(entry, f"malformed webhook delivery: {exc}")]
+        appends = []
+        for wf, trigger in self._webhook_triggers:
+            if not trigger.matches(delivery.source, delivery.name, delivery.event):
+                continue
+            payload = webhook_payload(wf.binder, delivery)
+            try:
+                wf.binder.bind(payload)
+            except LogloomError as exc:
+                appends.append(self.dead_letter(entry, f"webhook delivery does not fit workflow {wf.name}: {exc}"))
+                continue
+            execution_id = names.webhook_execution_id(wf.name, delivery.source, delivery.name, delivery.delivery_id)
+            appends.append(self._invoke(wf, execution_id, payload))
+        return appends
+
+    def _invoke(self, wf: Workflow, execution_id: str, payload) -> asyncio.Future:
+        request = None if wf.queue is None else wf.queue.request(None, 0)  # its queue, one key for all events
+        record = records.invocation_requested(
+            execution_id,
+            now_ms(),
+            workflow=wf.name,
+            input=to_json(payload, f"input of execution {execution_id}"),
+            queue=request,
+        )
+        return self._append(names.invocation_routing_key(execution_id, None, request), record)
 
     def _append(self, routing_key: str, record: records.Record):
         return self.log.append(self.log.partition_for(routing_key), routing_key.encode(), self.codec.encode(record))

@@ -124,7 +124,7 @@ class Worker:
         workflows = [
             {
                 "name": wf.name,
-                "triggers": [trigger.topic for trigger in wf.triggers],
+                "triggers": [trigger.label for trigger in wf.triggers],
                 "queue": None if wf.queue is None else {"name": wf.queue.name, "limit": wf.queue.concurrency_limit},
             }
             for wf in sorted(self.registry.workflows.values(), key=lambda wf: wf.name)

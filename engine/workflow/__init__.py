@@ -27,6 +27,7 @@ from .schedule_spec import SchedulePayload, ScheduleSpec
 from .state import WorkflowState
 from .step_context import FunctionContext, StepInfo, current_step
 from .steps import Resumed
+from .webhooks import WebhookTrigger, webhook
 
 __all__ = [
     "Backoff",
@@ -51,11 +52,13 @@ __all__ = [
     "StepInfo",
     "Workflow",
     "WorkflowContext",
+    "WebhookTrigger",
     "WorkflowState",
     "current_step",
     "event",
     "queue",
     "function",
     "registry",
+    "webhook",
     "workflow",
 ]

@@ -44,6 +44,11 @@ class Binder:
         return self._model_param
 
     @property
+    def param_names(self) -> list[str]:
+        """The parameters after ``ctx``, in order."""
+        return list(self._param_names)
+
+    @property
     def payload_model(self) -> type | None:
         """The pydantic model a payload validates against: the parameter's, or one of the
         parameters by name; None when the workflow takes no input. For JSON schemas."""

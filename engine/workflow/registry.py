@@ -20,6 +20,7 @@ from .binding import Binder
 from .queues import Queue
 from .schedule_spec import ScheduleSpec, schedule_from
 from .state import WorkflowState
+from .webhooks import WebhookTrigger, check_endpoint, secrets_of
 
 
 class WorkflowClient(Protocol):
@@ -57,6 +58,14 @@ class EventTrigger:
 
     topic: str
 
+    @property
+    def label(self) -> str:
+        """How listings show it: the topic."""
+        return self.topic
+
+
+Trigger = EventTrigger | WebhookTrigger
+
 
 def event(topic: str, schema: dict | None = None) -> EventTrigger:
     """A trigger on the domain topic ``topic`` (AGNT5 style); ``schema`` if its events are Avro."""
@@ -72,7 +81,7 @@ class Workflow:
         self,
         fn: Callable,
         name: str | None = None,
-        triggers: list[EventTrigger] | None = None,
+        triggers: list[Trigger] | None = None,
         state_schema: type | None = None,
         schedule: ScheduleSpec | None = None,
         queue: Queue | None = None,
@@ -87,6 +96,9 @@ class Workflow:
         self.name = name or fn.__name__
         self.binder = Binder(fn, skip=1)
         self.triggers = list(triggers or [])
+        for trigger in self.triggers:
+            if not isinstance(trigger, EventTrigger | WebhookTrigger):
+                raise LogloomError(f"triggers= takes event(...) and webhook(...), got {trigger!r}")
         self.schedule = schedule  # its own cron schedule (key "global"); more with schedules.create
         if queue is not None and not isinstance(queue, Queue):
             raise LogloomError(f"queue= takes a queue(name, concurrency_limit), got {queue!r}")
@@ -189,18 +201,27 @@ class Registry:
         *,
         name: str | None = None,
         trigger_on_event: str | None = None,
-        triggers: list[EventTrigger] | None = None,
+        triggers: list[Trigger] | None = None,
         state_schema: type | None = None,
         schedule: Any = None,
         cron: str | None = None,
         queue: Queue | None = None,
+        webhook: bool = False,
+        webhook_secret: str | list[str] | None = None,
     ):
         """``@workflow`` into this registry (a worker given this registry runs only these)."""
         all_triggers = list(triggers or []) + ([event(trigger_on_event)] if trigger_on_event else [])
         spec = schedule_from(schedule, cron)
+        if webhook_secret is not None and not webhook:
+            raise LogloomError("webhook_secret= goes with webhook=True (or give webhook(..., secret=) a trigger)")
+        secrets = secrets_of(webhook_secret)
 
         def wrap(f: Callable) -> Workflow:
-            return self.add(Workflow(f, name, all_triggers, state_schema, spec, queue))
+            own = []
+            if webhook:  # a Standard Webhooks endpoint named after the workflow
+                check_endpoint("standard", name or f.__name__)
+                own = [WebhookTrigger("standard", name or f.__name__, None, secrets)]
+            return self.add(Workflow(f, name, all_triggers + own, state_schema, spec, queue))
 
         return wrap(fn) if fn is not None else wrap
 
@@ -209,8 +230,18 @@ class Registry:
         out: dict[str, list[Workflow]] = {}
         for wf in self.workflows.values():
             for trigger in wf.triggers:
-                out.setdefault(trigger.topic, []).append(wf)
+                if isinstance(trigger, EventTrigger):
+                    out.setdefault(trigger.topic, []).append(wf)
         return out
+
+    def webhook_triggers(self) -> list[tuple[Workflow, WebhookTrigger]]:
+        """Every (workflow, webhook trigger), by workflow name."""
+        return [
+            (wf, trigger)
+            for _, wf in sorted(self.workflows.items())
+            for trigger in wf.triggers
+            if isinstance(trigger, WebhookTrigger)
+        ]
 
     def get(self, name: str) -> Workflow:
         try:
@@ -229,11 +260,13 @@ def workflow(
     *,
     name: str | None = None,
     trigger_on_event: str | None = None,
-    triggers: list[EventTrigger] | None = None,
+    triggers: list[Trigger] | None = None,
     state_schema: type | None = None,
     schedule: Any = None,
     cron: str | None = None,
     queue: Queue | None = None,
+    webhook: bool = False,
+    webhook_secret: str | list[str] | None = None,
 ):
     """Register an ``async def wf(ctx: WorkflowContext, ...)`` as a durable workflow.
 
@@ -242,6 +275,10 @@ def workflow(
     ``schedule="0 9 * * *"`` (or a dict with ``cron`` and ``timezone``; Polos style) or
     ``cron="*/5 * * * *"`` (AGNT5 style) start one run per tick (``docs/flow-control.md``).
     ``queue=queue("openai", concurrency_limit=20)`` bounds how many of its runs go at once.
+    ``triggers=[webhook("stripe", event="payment_intent.succeeded")]`` or ``webhook=True``
+    (a Standard Webhooks endpoint named after the workflow; ``webhook_secret=`` its secret,
+    several during a key rotation, or ``"env:NAME"``) start one run per verified webhook
+    delivery (``docs/webhooks.md``).
     """
     return registry.workflow(
         fn,
@@ -252,6 +289,8 @@ def workflow(
         schedule=schedule,
         cron=cron,
         queue=queue,
+        webhook=webhook,
+        webhook_secret=webhook_secret,
     )
 
 

@@ -448,6 +448,8 @@ async def test_the_openapi_document_describes_every_endpoint(harness):
         ("get", "/v1/schedules/{schedule_id}"),
         ("get", "/v1/queues"),
         ("put", "/v1/queues/{queue}/limit"),
+        ("post", "/v1/webhooks/{source}/{name}"),
+        ("get", "/metrics"),
         ("get", "/healthz"),
     }
     found = {(method, path) for path, operations in document["paths"].items() for method in operations}
