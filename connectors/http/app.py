@@ -19,7 +19,7 @@ from fastapi.openapi.utils import get_openapi
 
 from engine import Client, LogloomError
 
-from . import errors
+from . import errors, ui
 from .deps import Engine
 from .middleware import PUBLIC_PATHS, BearerAuth, BodySizeLimit
 from .models import Health
@@ -91,6 +91,7 @@ def create_app(
     async def healthz() -> Health:
         return Health()
 
+    ui.install(app, digests)  # the web UI at /ui (docs/ui.md)
     app.add_middleware(BodySizeLimit, max_bytes=limit)
     if digests is not None:
         app.add_middleware(BearerAuth, digests=digests)  # added last: outermost
