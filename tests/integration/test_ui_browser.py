@@ -135,13 +135,14 @@ def row_ids(driver) -> list[str]:
 
 async def test_the_list_shows_and_filters_runs_and_a_run_shows_its_timeline(harness, browser, model):
     async with served(harness, browser, model.openai_base_url) as (page, client):
-        adds = [await client.invoke("ui_add", {"a": i, "b": 2}) for i in range(2)]
-        failed = await client.invoke("ui_fail")
-        tour = await client.invoke("ui_tour", {"order": "o-9"})
         model.add(reply(tool_calls=[tool_call("lookup", {"sku": "B-2"})], input_tokens=40, output_tokens=12))
         model.add(reply("B-2: 3 in stock.", input_tokens=61, output_tokens=8))
         agent = await client.invoke(AGENT, {"input": "How many B-2 are in stock?"})
-        for handle in (*adds, failed, agent):
+        await agent.wait(timeout=60)  # first: its SDK's import holds up the worker a moment
+        adds = [await client.invoke("ui_add", {"a": i, "b": 2}) for i in range(2)]
+        failed = await client.invoke("ui_fail")
+        tour = await client.invoke("ui_tour", {"order": "o-9"})
+        for handle in (*adds, failed):
             await handle.wait(timeout=60)
         await assert_eventually(lambda: in_status(client, tour.execution_id, "waiting"), timeout=60)
         everything = {*(h.execution_id for h in adds), failed.execution_id, tour.execution_id, agent.execution_id}
@@ -168,12 +169,13 @@ async def test_the_list_shows_and_filters_runs_and_a_run_shows_its_timeline(harn
             ]
         )
         assert steps == ["prepare", "flaky", "flaky", "sleep:1", "kid", "wait_for_user:1"]
+        await page.call(lambda: browser.execute_script("document.getElementById('timeline-heading').scrollIntoView()"))
         await page.screenshot("run")
 
         await page.open(f"/ui/runs/{agent.execution_id}")
         assert await page.text("#tokens") == "101 tokens in, 20 out"
         assert "B-2: 3 in stock." in await page.texts("#turns td.said")
-        await page.call(lambda: browser.execute_script("document.getElementById('turns').scrollIntoView()"))
+        await page.call(lambda: browser.execute_script("document.getElementById('agent-turns').scrollIntoView()"))
         await page.screenshot("agent")
 
 
