@@ -124,7 +124,7 @@ async def served(harness, driver, model_url: str | None = None, tokens: list[str
         yield Page(driver, f"http://127.0.0.1:{port}"), client
     finally:
         await asyncio.to_thread(driver.get, "about:blank")  # no page polls a server that stops
-        await asyncio.to_thread(driver.delete_all_cookies)
+        await asyncio.to_thread(driver.execute_cdp_cmd, "Network.clearBrowserCookies", {})  # for every host
         server.should_exit = True
         await asyncio.wait_for(task, 20)
 

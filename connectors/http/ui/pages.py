@@ -122,8 +122,9 @@ async def run(request: Request, engine: EngineDep, execution_id: str, note: str 
 
 @router.get("/waiting")
 async def waiting(request: Request, engine: EngineDep) -> Response:
-    found = await engine.client.list_executions("waiting")
-    return page(request, "waiting.html", runs=found, now=datetime.now(UTC))
+    found = await engine.client.list_executions("waiting", limit=MAX_PAGE + 1)
+    more = len(found) > MAX_PAGE
+    return page(request, "waiting.html", runs=found[:MAX_PAGE], more=more, now=datetime.now(UTC))
 
 
 @router.get("/queues")
