@@ -120,6 +120,14 @@ async def test_a_run_page_shows_its_timeline_records_state_and_a_live_part(harne
 
         child = await http.get(f"/ui/runs/{handle.execution_id}:kid")
         assert child.status_code == 200 and "ui_kid" in child.text and 'data-step="double"' in child.text
+        assert "data-events" not in child.text  # an ended run's page does not listen
+        streamed = await http.get(f"/ui/runs/{handle.execution_id}:kid/events", timeout=30)  # it ended: the stream ends
+        assert streamed.headers["content-type"].startswith("text/event-stream")
+        assert streamed.text.count("event: record") >= 3 and "event: end" in streamed.text
+        last = re.findall(r"^id: (\d+:\d+)", streamed.text, re.M)[-1]
+        after = await http.get(f"/ui/runs/{handle.execution_id}:kid/events", params={"last_event_id": last})
+        assert "event: record" not in after.text and "event: end" in after.text
+        assert f'data-events="{live_url.removesuffix("/live")}/events"' in html
         assert "no execution 'nope-" in problem(await http.get(f"/ui/runs/nope-{uuid.uuid4().hex[:4]}"), 404)
         assert "no execution" in problem(await http.get("/ui/runs/nope/live"), 404)
 

@@ -15,6 +15,7 @@ from engine import Execution
 
 from ..deps import EngineDep
 from ..models import HistoryEntry, RunStatus
+from ..routes import live
 from .forms import form_for
 from .render import UiError, UiRoute, page, page_url
 from .timeline import agent_view, build_timeline, state_snapshots
@@ -97,6 +98,7 @@ async def _run_view(engine, execution_id: str) -> dict:
         "agent": agent_view(entries),
         "forms": forms,
         "version": _version(execution, entries),
+        "last_event_id": entries[-1].event_id if entries else "",
         "now": datetime.now(UTC),
     }
 
@@ -104,6 +106,18 @@ async def _run_view(engine, execution_id: str) -> dict:
 def _version(execution: Execution, entries: list) -> str:
     """Changes whenever the run page would: a new record, or a new status."""
     return f"{len(entries)}.{execution.status}"
+
+
+@router.get("/runs/{execution_id:path}/events")
+async def run_events(
+    engine: EngineDep,
+    execution_id: str,
+    last_event_id: live.LastEventId = None,
+    last_event_id_query: live.LastEventIdQuery = None,
+) -> Response:
+    """The run's records as they are folded: the API's SSE stream, for the page's script,
+    which asks for the changed part (``/live``) when a record comes."""
+    return await live.run_events(engine, execution_id, last_event_id, last_event_id_query)
 
 
 @router.get("/runs/{execution_id:path}/live")
