@@ -180,6 +180,7 @@ async def test_resume_forms_answer_each_kind_of_question_and_refuse_what_does_no
         assert (await schema.result(timeout=60)) == {"qty": 3, "note": "fast", "rush": True}
         shown = await http.get(f"/ui/runs/{approval.execution_id}", params={"note": "applied: resumed 'approval'"})
         assert 'id="note">applied: resumed &#39;approval&#39;<' in shown.text and 'data-step="drop"' in shown.text
+        assert 'id="state"' not in shown.text  # it keeps no state
 
 
 async def test_cancel_and_rerun_answer_with_a_redirect_to_the_run(harness):

@@ -70,6 +70,8 @@ def test_a_run_still_going_spans_to_now_and_its_open_wait_runs_to_the_end():
     (wait,) = timeline.bars
     assert wait.end_ms is None and wait.status == "waiting" and (wait.left_percent, wait.width_percent) == (25.0, 75.0)
     assert build_timeline([], now_ms=T0).bars == [] and state_snapshots(history) == []
+    empty = [entry("StepCompleted", 5, seq=1, key="a", attempt=1, result=1, state={})]
+    assert state_snapshots(empty) == []  # a run that keeps no state shows none
     assert agent_view(history) is None
 
 

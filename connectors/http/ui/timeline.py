@@ -195,12 +195,14 @@ def _place(bar: Bar, start: int, end: int) -> tuple[float, float]:
 
 
 def state_snapshots(entries: list) -> list[StateSnapshot]:
-    """The state recorded with each step, in order (none if the run keeps no state)."""
-    return [
+    """The state recorded with each step, in order; none if the run keeps no state (a
+    plain ``WorkflowState`` that stayed empty records ``{}`` with every step)."""
+    snapshots = [
         StateSnapshot(e.fields["key"], e.fields.get("seq"), e.at, e.fields["state"])
         for e in entries
         if e.type in ("StepCompleted", "StepFailed") and e.outcome == "applied" and e.fields.get("state") is not None
     ]
+    return snapshots if any(s.state != {} for s in snapshots) else []
 
 
 def agent_view(entries: list) -> AgentView | None:
