@@ -60,6 +60,20 @@ def test_steps_retries_waits_and_children_become_bars_on_the_runs_span():
     assert invocation_of(history)["input"] == {"x": 1}
 
 
+def test_a_resume_kept_before_its_suspension_ends_it_and_a_cancel_ends_what_was_open():
+    history = [
+        entry("InvocationRequested", 0, workflow="w", input=None),
+        entry("ResumeRequested", 5, name="early", data=1),  # buffered: no such wait yet
+        entry("Suspended", 20, seq=1, key="early", data=None),
+        entry("EventAwaited", 30, seq=2, key="pickup", topic="pickups", event_key=None),
+        entry("ExecutionCancelled", 80, reason="no"),
+        entry("ResumeRequested", 90, outcome="ignored: execution is cancelled", name="pickup", data=2),
+    ]
+    timeline = build_timeline(history, now_ms=T0 + 10_000)
+    assert timeline.ended and timeline.span_ms == 80  # the late, ignored record does not stretch it
+    assert bars_of(timeline) == [("suspend", "early", 20, 20, "resumed"), ("event", "pickup", 30, 80, "cancelled")]
+
+
 def test_a_run_still_going_spans_to_now_and_its_open_wait_runs_to_the_end():
     history = [
         entry("InvocationRequested", 0, workflow="w", input=None),

@@ -120,11 +120,12 @@ def build_timeline(entries: list, now_ms: int) -> Timeline:
     if not entries:
         return Timeline(now_ms, now_ms, False)
     start = ms(entries[0].at)
-    ended = any(e.type in ENDED_TYPES and e.outcome == "applied" for e in entries)
-    end = max(ms(e.at) for e in entries) if ended else max(now_ms, max(ms(e.at) for e in entries))
+    ending = next((e for e in reversed(entries) if e.type in ENDED_TYPES and e.outcome == "applied"), None)
+    end = ms(ending.at) if ending is not None else max(now_ms, max(ms(e.at) for e in entries))
     bars: list[Bar] = []
     open_waits: dict[int, Bar] = {}  # seq -> its open wait
     retry_due: dict[int, int] = {}  # seq -> when its next attempt was due
+    resumed_early: set[str] = set()  # resumes kept until their suspension opens (buffered)
     previous = start
     for entry in entries:
         at = ms(entry.at)
@@ -154,18 +155,24 @@ def build_timeline(entries: list, now_ms: int) -> Timeline:
                 if not fields.get("wait", True):  # started, not waited for: a point
                     bar.end_ms, bar.status = at, "started"
             bars.append(bar)
-            if bar.end_ms is None:
+            if kind == "suspend" and bar.name in resumed_early:  # the kept resume ends it at once
+                bar.end_ms, bar.status = at, "resumed"
+            elif bar.end_ms is None:
                 open_waits[bar.seq] = bar
-        else:
-            _close_wait(entry, at, open_waits)
+        elif not _close_wait(entry, at, open_waits) and entry.type == "ResumeRequested":
+            resumed_early.add(fields.get("name"))
         previous = at
+    if ending is not None:  # what was still open ended with the run
+        why = {"ExecutionCancelled": "cancelled", "ExecutionFailed": "failed"}.get(ending.type, "ended")
+        for bar in open_waits.values():
+            bar.end_ms, bar.status = end, why
     for bar in bars:
         bar.left_percent, bar.width_percent = _place(bar, start, end)
-    return Timeline(start, end, ended, bars)
+    return Timeline(start, end, ending is not None, bars)
 
 
-def _close_wait(entry, at: int, open_waits: dict[int, Bar]) -> None:
-    """Ends the wait the record closes, if it closes one."""
+def _close_wait(entry, at: int, open_waits: dict[int, Bar]) -> bool:
+    """Ends the wait the record closes; whether it closed one."""
     fields = entry.fields
     if entry.type == "ResumeRequested":
         bar = next((b for b in open_waits.values() if b.kind == "suspend" and b.name == fields.get("name")), None)
@@ -179,10 +186,12 @@ def _close_wait(entry, at: int, open_waits: dict[int, Bar]) -> None:
             else:
                 status = "timed out"
     else:
-        return
-    if bar is not None:
-        bar.end_ms, bar.status = at, status
-        open_waits.pop(bar.seq, None)
+        return False
+    if bar is None:
+        return False
+    bar.end_ms, bar.status = at, status
+    open_waits.pop(bar.seq, None)
+    return True
 
 
 def _place(bar: Bar, start: int, end: int) -> tuple[float, float]:
