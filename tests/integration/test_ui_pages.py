@@ -231,6 +231,18 @@ async def test_the_waiting_and_queue_pages_list_what_waits(harness):
         assert "Ship o-5?" in page.text and "<code>approval</code>" in page.text
         queues = await http.get("/ui/queues")
         assert queues.status_code == 200 and f"<td>{QUEUE.name}</td>" in queues.text and "<td>1</td>" in queues.text
+        assert f'action="/ui/queues/{QUEUE.name}/limit"' in queues.text
+
+        limit_url = f"/ui/queues/{QUEUE.name}/limit"
+        assert "limit: '0' is not a number" in problem(await http.post(limit_url, data={"limit": "0"}), 422)
+        assert "limit: 'lots'" in problem(await http.post(limit_url, data={"limit": "lots"}), 422)
+        set_limit = await http.post(limit_url, data={"limit": "3"})
+        assert set_limit.status_code == 303 and set_limit.headers["location"].startswith("/ui/queues?note=queue")
+
+        async def limit_is_3():
+            return [q.limit for q in await client.list_queues(QUEUE.name)] == [3]
+
+        await assert_eventually(limit_is_3, timeout=30, message="the workers applied the new limit")
 
 
 async def test_login_sets_an_http_only_strict_cookie_that_only_the_ui_accepts(harness):

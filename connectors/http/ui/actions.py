@@ -1,7 +1,8 @@
-"""The UI's buttons: resume a suspended run with its form, cancel a run, run it again.
+"""The UI's buttons: resume a suspended run with its form, cancel a run, run it again, and
+change a queue's limit.
 
-Each is a POST form from the run page (checked by ``auth.same_origin``); each answers
-with a redirect (303) back to a run page, which says what the fold made of it. A form
+Each is a POST form from a page of the UI (checked by ``auth.same_origin``); each answers
+with a redirect (303) back to a page, which says what the fold made of it. A form
 that does not fit is a 4xx page naming what was wrong, and nothing is appended.
 """
 
@@ -16,13 +17,15 @@ from fastapi.responses import RedirectResponse
 from engine import CommandResult
 
 from ..deps import EngineDep
-from ..models import HistoryEntry
+from ..middleware import UI_PREFIX
+from ..models import MAX_ID_CHARS, HistoryEntry
 from .auth import SameOrigin
 from .forms import FormError, answer, form_for
 from .render import UiError, UiRoute, run_url
 from .timeline import invocation_of
 
 MAX_REASON_CHARS = 4096
+MAX_QUEUE_LIMIT = 1_000_000  # as the API's PUT /v1/queues/{queue}/limit
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False, dependencies=[SameOrigin])
 
@@ -73,3 +76,15 @@ async def rerun(engine: EngineDep, execution_id: str) -> Response:
     )  # fmt: skip
     note = f"started: a new run of {execution.workflow} with the input of {execution_id}"
     return RedirectResponse(run_url(handle.execution_id) + "?" + urlencode({"note": note}), status_code=303)
+
+
+@router.post("/queues/{queue}/limit")
+async def set_queue_limit(engine: EngineDep, queue: str, limit: Annotated[str, Form()] = "") -> Response:
+    """The queue's limit for every key, at once (the workers apply it as they fold it)."""
+    if not 1 <= len(queue) <= MAX_ID_CHARS:
+        raise UiError(422, f"queue: 1 to {MAX_ID_CHARS} characters")
+    if not limit.strip().isdigit() or not 1 <= int(limit) <= MAX_QUEUE_LIMIT:
+        raise UiError(422, f"limit: {limit!r} is not a number from 1 to {MAX_QUEUE_LIMIT}")
+    await engine.client.set_queue_limit(queue, int(limit))
+    note = f"queue {queue}: the limit is now {int(limit)} (the workers apply it in a moment)"
+    return RedirectResponse(f"{UI_PREFIX}/queues?" + urlencode({"note": note}), status_code=303)

@@ -142,5 +142,5 @@ async def waiting(request: Request, engine: EngineDep) -> Response:
 
 
 @router.get("/queues")
-async def queues(request: Request, engine: EngineDep) -> Response:
-    return page(request, "queues.html", queues=await engine.client.list_queues())
+async def queues(request: Request, engine: EngineDep, note: str | None = None) -> Response:
+    return page(request, "queues.html", queues=await engine.client.list_queues(), note=note)
