@@ -58,9 +58,11 @@ async def ui_tour(ctx: WorkflowContext, order: str) -> dict:
     return {"order": order, "kid": z, "color": color}
 
 
-async def ui_approval(ctx: WorkflowContext, order: str) -> dict:
+async def ui_approval(ctx: WorkflowContext, order: str, pause_s: float = 0.0) -> dict:
     await ctx.step.run("prepare", bump, 1)
     approved = await ctx.wait_for_user(f"Ship {order}?", input_type="approval", name="approval")
+    if pause_s:  # the run goes on a while after the answer (its page follows it live)
+        await ctx.sleep(pause_s)
     await ctx.step.run("ship" if approved else "drop", bump, 2)
     return {"order": order, "approved": approved}
 

@@ -181,7 +181,7 @@ async def test_the_list_shows_and_filters_runs_and_a_run_shows_its_timeline(harn
 
 async def test_approving_a_suspended_run_with_a_click_completes_it_on_the_page(harness, browser):
     async with served(harness, browser) as (page, client):
-        handle = await client.invoke("ui_approval", {"order": "o-10"})
+        handle = await client.invoke("ui_approval", {"order": "o-10", "pause_s": 1.5})
         await assert_eventually(lambda: in_status(client, handle.execution_id, "waiting"), timeout=60)
         await page.open(f"/ui/runs/{handle.execution_id}")
         assert await page.text("#resume-approval .question") == "Ship o-10?"
@@ -189,7 +189,10 @@ async def test_approving_a_suspended_run_with_a_click_completes_it_on_the_page(h
         await page.click("#resume-approval button[value=approve]")
         await page.until(lambda d: "note=applied" in d.current_url, "the answer's redirect")
         assert (await page.text("#note")).startswith("applied: resumed 'approval'")
+        assert await page.text("#status") != "completed"  # it sleeps 1.5 s first
+        await page.call(lambda: browser.execute_script("window.notReloaded = true"))
         await page.until(lambda d: d.find_element("id", "status").text == "completed", "the page shows the end")
+        assert await page.call(lambda: browser.execute_script("return window.notReloaded")) is True  # live
         assert "ship" in await page.call(
             lambda: [r.get_attribute("data-step") for r in browser.find_elements("css selector", "#timeline tr")]
         )
