@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from engine import Client, LogloomError
 
-from . import errors
+from . import errors, ui
 from .deps import Engine
 from .middleware import BearerAuth, BodySizeLimit, is_public
 from .models import Health
@@ -103,6 +103,7 @@ def create_app(
     async def healthz() -> Health:
         return Health()
 
+    ui.install(app, digests)  # the web UI at /ui (docs/ui.md)
     app.add_middleware(BodySizeLimit, max_bytes=limit)
     if digests is not None:
         app.add_middleware(BearerAuth, digests=digests)  # added last: outermost

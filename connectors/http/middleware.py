@@ -7,8 +7,11 @@ shape of ``errors.py``.
 from __future__ import annotations
 
 from collections.abc import Collection
+from urllib.parse import quote
 
 from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import BodyTooLarge, ErrorCode, error_response
@@ -24,23 +27,39 @@ def is_public(path: str) -> bool:
 
 
 REALM = 'Bearer realm="logloom"'
+UI_PREFIX = "/ui"  # the web UI (connectors/http/ui): a browser sends its token as a cookie
+UI_COOKIE = "logloom_token"  # HttpOnly, SameSite=Strict, Path=/ui: set by /ui/login
+UI_PUBLIC_PATHS = frozenset({"/ui/login"})
+UI_STATIC_PREFIX = "/ui/static/"
+
+
+def _ui_path(path: str) -> bool:
+    return path == UI_PREFIX or path.startswith(UI_PREFIX + "/")
 
 
 class BearerAuth:
     """Lets a request in if its ``Authorization: Bearer <token>`` hashes to one of
     ``digests`` (``tokens.accepts``); else 401 with ``WWW-Authenticate: Bearer``.
     ``PUBLIC_PATHS`` are open: the health check and the API's description; so are the
-    webhook endpoints (``PUBLIC_PREFIXES``), which verify their senders' signatures."""
+    webhook endpoints (``PUBLIC_PREFIXES``), which verify their senders' signatures.
+
+    Under ``/ui`` the token may come as the cookie ``UI_COOKIE`` instead (a browser cannot
+    send the header), hashed and compared the same way; a page asked for without one is
+    sent to ``/ui/login``. The login page and the UI's static files are open."""
 
     def __init__(self, app: ASGIApp, digests: Collection[str]):
         self.app = app
         self.digests = tuple(digests)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan" or is_public(scope["path"]):
+        path = scope.get("path", "")
+        if scope["type"] == "lifespan" or is_public(path) or _ui_public(path):
             await self.app(scope, receive, send)
             return
         scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
+        if scope["type"] == "http" and _ui_path(path):
+            await self._ui(scope, receive, send, token.strip() if scheme.lower() == "bearer" else "")
+            return
         if scope["type"] == "websocket":  # none yet; one added later is guarded too
             if scheme.lower() == "bearer" and accepts(self.digests, token.strip()):
                 await self.app(scope, receive, send)
@@ -61,6 +80,25 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         await answer(scope, receive, send)
+
+    async def _ui(self, scope: Scope, receive: Receive, send: Send, bearer: str) -> None:
+        token = bearer or HTTPConnection(scope).cookies.get(UI_COOKIE, "")
+        if token and accepts(self.digests, token):
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD"):
+            query = scope.get("query_string", b"").decode("latin-1")
+            back = scope["path"] + (f"?{query}" if query else "")
+            answer = RedirectResponse(f"{UI_PREFIX}/login?next={quote(back, safe='')}", status_code=303)
+        else:
+            answer = error_response(
+                401, ErrorCode.UNAUTHORIZED, "log in at /ui/login first", headers={"WWW-Authenticate": REALM}
+            )
+        await answer(scope, receive, send)
+
+
+def _ui_public(path: str) -> bool:
+    return path in UI_PUBLIC_PATHS or path.startswith(UI_STATIC_PREFIX)
 
 
 class BodySizeLimit:
