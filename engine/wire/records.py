@@ -95,60 +95,40 @@ def execution_started(execution_id: str, epoch: int, at_ms: int, *, worker: str)
 
 
 def step_completed(
-    execution_id: str,
-    epoch: int,
-    at_ms: int,
-    *,
-    seq: int,
-    key: str,
-    attempt: int,
-    result: str,
-    state: str | None = None,
-) -> Record:
+    execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str, attempt: int, result: str,
+    state: str | None = None, started_at: int | None = None,
+) -> Record:  # fmt: skip
+    """A step returned; ``started_at`` (ms) is when this attempt began."""
     return _record(
-        RecordType.STEP_COMPLETED,
-        execution_id,
-        epoch,
-        at_ms,
-        seq=seq,
-        key=key,
-        attempt=attempt,
-        result=result,
-        state=state,
-    )
+        RecordType.STEP_COMPLETED, execution_id, epoch, at_ms,
+        seq=seq, key=key, attempt=attempt, result=result, state=state, started_at=started_at,
+    )  # fmt: skip
 
 
 def step_attempt_failed(
-    execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str, attempt: int, error: dict, retry_at: int
-) -> Record:
-    """A retryable failure; ``retry_at`` (ms) is when the next attempt is due."""
-    return _record(
-        RecordType.STEP_ATTEMPT_FAILED,
-        execution_id,
-        epoch,
-        at_ms,
-        seq=seq,
-        key=key,
-        attempt=attempt,
-        error=error,
-        retry_at=retry_at,
-    )
+    execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str, attempt: int, error: dict, retry_at: int,
+    started_at: int | None = None,
+) -> Record:  # fmt: skip
+    """A retryable failure; ``retry_at`` (ms) is when the next attempt is due, ``started_at``
+    when this one began."""
+    fields = {
+        "seq": seq,
+        "key": key,
+        "attempt": attempt,
+        "error": error,
+        "retry_at": retry_at,
+        "started_at": started_at,
+    }
+    return _record(RecordType.STEP_ATTEMPT_FAILED, execution_id, epoch, at_ms, **fields)
 
 
 def step_failed(
-    execution_id: str,
-    epoch: int,
-    at_ms: int,
-    *,
-    seq: int,
-    key: str,
-    attempt: int,
-    error: dict,
-    state: str | None = None,
-) -> Record:
-    return _record(
-        RecordType.STEP_FAILED, execution_id, epoch, at_ms, seq=seq, key=key, attempt=attempt, error=error, state=state
-    )
+    execution_id: str, epoch: int, at_ms: int, *, seq: int, key: str, attempt: int, error: dict,
+    state: str | None = None, started_at: int | None = None,
+) -> Record:  # fmt: skip
+    """The step failed for good; ``started_at`` (ms) is when its last attempt began."""
+    fields = {"seq": seq, "key": key, "attempt": attempt, "error": error, "state": state, "started_at": started_at}
+    return _record(RecordType.STEP_FAILED, execution_id, epoch, at_ms, **fields)
 
 
 def execution_completed(execution_id: str, epoch: int, at_ms: int, *, result: str, state: str | None = None) -> Record:

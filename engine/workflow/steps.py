@@ -152,7 +152,13 @@ class StepRunner:
                     failure = exc
                 else:
                     entry = await run.record_step(
-                        records.step_completed, seq, key, attempt=attempt, result=result, state=checkpoint
+                        records.step_completed,
+                        seq,
+                        key,
+                        attempt=attempt,
+                        result=result,
+                        state=checkpoint,
+                        started_at=started_at_ms,
                     )
                     break
             error = to_record(failure, step=key)
@@ -161,7 +167,13 @@ class StepRunner:
                 if not gives_up:
                     error["message"] = f"{error['message']} (gave up after {attempt} attempts)"
                 entry = await run.record_step(
-                    records.step_failed, seq, key, attempt=attempt, error=error, state=run.checkpoint(or_none=True)
+                    records.step_failed,
+                    seq,
+                    key,
+                    attempt=attempt,
+                    error=error,
+                    state=run.checkpoint(or_none=True),
+                    started_at=started_at_ms,
                 )
                 break
             asked = isinstance(failure, RetryableError) and failure.retry_after is not None
@@ -175,7 +187,13 @@ class StepRunner:
                 delay_s,
             )
             entry = await run.record_step(
-                records.step_attempt_failed, seq, key, attempt=attempt, error=error, retry_at=ms_after(delay_s)
+                records.step_attempt_failed,
+                seq,
+                key,
+                attempt=attempt,
+                error=error,
+                retry_at=ms_after(delay_s),
+                started_at=started_at_ms,
             )
             if entry["status"] != EntryStatus.RETRYING:
                 break
