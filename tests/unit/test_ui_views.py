@@ -60,6 +60,22 @@ def test_steps_retries_waits_and_children_become_bars_on_the_runs_span():
     assert invocation_of(history)["input"] == {"x": 1}
 
 
+def test_a_step_that_recorded_when_it_started_gets_its_bar_from_then():
+    history = [
+        entry("InvocationRequested", 0, workflow="w", input={}),
+        entry("ExecutionStarted", 10),
+        entry("StepCompleted", 100, seq=1, key="a", attempt=1, result=1, started_at=T0 + 60),
+        entry("StepAttemptFailed", 130, seq=2, key="b", attempt=1, error={}, retry_at=T0 + 140, started_at=T0 + 105),
+        entry("StepCompleted", 200, seq=2, key="b", attempt=2, result=2, started_at=T0 + 170),
+        entry("ExecutionCompleted", 210, result=2),
+    ]
+    assert bars_of(build_timeline(history, now_ms=T0)) == [
+        ("step", "a", 60, 100, "completed"),  # not from ExecutionStarted: it began later
+        ("retry", "b", 105, 130, "retried"),
+        ("step", "b", 170, 200, "completed"),  # not from retry_at: it began later still
+    ]
+
+
 def test_a_resume_kept_before_its_suspension_ends_it_and_a_cancel_ends_what_was_open():
     history = [
         entry("InvocationRequested", 0, workflow="w", input=None),

@@ -5,10 +5,11 @@ go in, plain data comes out; no I/O, no clock (the caller gives ``now_ms`` for a
 still going).
 
 1. **Timeline.** One bar per step attempt, wait and child run, from its start to its end,
-   placed on the run's span (from its invocation to its end, or to now). A step records
-   only its end: its first attempt starts at the run's record before it (the run's start,
-   the step before, or the wake that let it run); a retry starts when the failed attempt
-   said it was due (``retry_at``). A wait (timer, suspension, event, child) starts at the
+   placed on the run's span (from its invocation to its end, or to now). A step attempt
+   starts at its record's ``started_at``; records written before that field (null) only
+   say when it ended, so there a first attempt starts at the run's record before it (the
+   run's start, the step before, or the wake that let it run), and a retry when the failed
+   attempt said it was due (``retry_at``). A wait (timer, suspension, event, child) starts at the
    record that opened it and ends at the record that closed it (a timer no sooner than
    it was due).
 2. **State.** The state recorded with each step (``WorkflowState``), in order.
@@ -134,7 +135,8 @@ def build_timeline(entries: list, now_ms: int) -> Timeline:
             continue
         if entry.type in _STEP_ENDS:
             seq = fields.get("seq")
-            began = min(retry_due.pop(seq, previous), at)
+            guessed = min(retry_due.pop(seq, previous), at)
+            began = fields.get("started_at") or guessed  # null in records older than the field
             if entry.type == "StepAttemptFailed":
                 bars.append(
                     Bar("retry", fields["key"], began, at, "retried", seq, fields.get("attempt"), fields["error"])
