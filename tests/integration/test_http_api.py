@@ -527,6 +527,7 @@ async def test_fuzzed_requests_get_no_server_error_and_answers_that_fit_the_docu
                 return failures
 
             failures = await asyncio.to_thread(fuzz)
+            print(f"fuzzed {len(calls)} requests over {operations} operations; {len(failures)} failing")
         assert not failures, "\n\n".join(failures)
         assert len(calls) >= 10 * operations, f"{len(calls)} requests over {operations} operations"
     finally:
