@@ -157,7 +157,10 @@ def run_filters(args) -> dict:
 async def cmd_list(args) -> int:
     async with listing_engine(args) as client:
         executions = await client.list_executions(
-            **run_filters(args), after=args.page_token, limit=None if args.limit is None else args.limit + 1
+            **run_filters(args),
+            after=args.page_token,
+            limit=None if args.limit is None else args.limit + 1,
+            newest_first=args.newest_first,
         )
     page = executions[: args.limit] if args.limit else executions
     if len(executions) > len(page):
@@ -370,13 +373,18 @@ def add_workflow_parser(sub: argparse._SubParsersAction) -> None:
     listing = command(
         wf,
         "list",
-        "executions, oldest first, with filters and pages",
-        ["logloom workflow list --status waiting", "logloom workflow list --workflow report --since 24h --limit 20"],
+        "executions, oldest first (or --newest-first), with filters and pages",
+        [
+            "logloom workflow list --status waiting",
+            "logloom workflow list --workflow report --since 24h --limit 20",
+            "logloom workflow list --status failed --newest-first --limit 10",
+        ],
         READ_CODES,
     )
     add_filter_options(listing)
     listing.add_argument("--limit", type=int, metavar="N", help="at most N executions (the rest: --page-token)")
     listing.add_argument("--page-token", metavar="ID", help="the executions after this one (printed when --limit cut)")
+    listing.add_argument("--newest-first", action="store_true", help="the most recently created first")
     add_index_options(listing)
     add_log_options(listing)
     listing.set_defaults(func=cmd_list)

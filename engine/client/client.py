@@ -336,11 +336,13 @@ class Client:
         where: Callable[[Execution], bool] | None = None,
         after: str | None = None,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[Execution]:
-        """The executions of the namespace, oldest first (by creation, then id): of one
-        status, of one workflow, created in ``[since, until)``, of a session, a user or a
-        parent, and for which ``where`` holds; ``limit`` of them after the execution
-        ``after`` (a page token: the last id of the page before), or all.
+        """The executions of the namespace, oldest first (by creation, then id; with
+        ``newest_first``, the reverse): of one status, of one workflow, created in
+        ``[since, until)``, of a session, a user or a parent, and for which ``where`` holds;
+        ``limit`` of them after the execution ``after`` (a page token: the last id of the
+        page before), or all.
 
         Read from the run index the fold keeps (``run_query.py``): of the client's stores
         (``store_dir``) or of the workers' beside it (``worker_data_dir``), so a filtered
@@ -356,7 +358,7 @@ class Client:
             user_id=user_id,
             parent_id=parent_id,
         )
-        return await self._views.list_executions(query, where, after, limit)
+        return await self._views.list_executions(query, where, after, limit, newest_first)
 
     async def get_schedule(self, schedule_id: str) -> Schedule:
         """The cron schedule ``<workflow>/<key>`` (``ScheduleNotFoundError`` if none); the

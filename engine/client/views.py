@@ -187,29 +187,32 @@ class Views:
         where: Callable[[Execution], bool] | None = None,
         after: str | None = None,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[Execution]:
-        """The executions ``query`` admits (and ``where``), oldest first: ``limit`` of them
-        after the execution ``after``, or all. From the run index of the client's stores,
-        or of the workers' stores beside it; with neither, from the log (``_folded``)."""
+        """The executions ``query`` admits (and ``where``), oldest first (or newest):
+        ``limit`` of them after the execution ``after``, or all. From the run index of the
+        client's stores, or of the workers' stores beside it; with neither, from the log
+        (``_folded``)."""
         if isinstance(self.live, StoredResults):
-            return _page(select_rows(await self.live.states(), query, after=after), where, limit)
+            rows = select_rows(await self.live.states(), query, after=after, newest_first=newest_first)
+            return _page(rows, where, limit)
         if self.worker_stores is not None and self.worker_stores.available():
             try:
                 states = await self.worker_stores.states()
                 if states is not None:
-                    return _page(select_rows(states, query, after=after), where, limit)
+                    return _page(select_rows(states, query, after=after, newest_first=newest_first), where, limit)
             finally:
                 self.worker_stores.close()
-        return await self._folded(query, where, after, limit)
+        return await self._folded(query, where, after, limit, newest_first)
 
-    async def _folded(self, query, where, after, limit) -> list[Execution]:
+    async def _folded(self, query, where, after, limit, newest_first) -> list[Execution]:
         """Fold each partition from offset 0 in turn (one partition's state in memory at
         a time), list what its run index admits, and page the merge."""
         found: list[Execution] = []
         for partition in range(self.log.num_partitions):
             state, _ = await self.scans.partition(partition, key=None, stop=None)
             found += _page(select_rows([state], query), where, None)
-        found.sort(key=lambda e: (e.created_at, e.execution_id))
+        found.sort(key=lambda e: (e.created_at, e.execution_id), reverse=newest_first)
         if after is not None:
             ids = [e.execution_id for e in found]
             if after not in ids:

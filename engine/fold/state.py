@@ -37,3 +37,8 @@ class MemoryState:
         """Every key under ``prefix`` (from ``start`` on, if later), in key order."""
         for key in sorted(k for k in self.data if k.startswith(prefix) and k >= start):
             yield key, self.data[key]
+
+    def scan_back(self, prefix: bytes, end: bytes) -> Iterator[tuple[bytes, dict]]:
+        """Every key under ``prefix`` before ``end``, last key first."""
+        for key in sorted((k for k in self.data if k.startswith(prefix) and k < end), reverse=True):
+            yield key, self.data[key]

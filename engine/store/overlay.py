@@ -53,6 +53,24 @@ class StoreOverlay:
             if value is not _GONE:
                 yield key, value
 
+    def scan_back(self, prefix: bytes, end: bytes) -> Iterator[tuple[bytes, dict]]:
+        """The store's keys under ``prefix`` before ``end`` merged with the changes,
+        lazily, last key first."""
+        if self._sorted is None:
+            self._sorted = sorted(self._changes)
+        changed = self._changed_back(prefix, end)
+        stored = ((k, v) for k, v in self.store.scan_back(prefix, end) if k not in self._changes)
+        for key, value in heapq.merge(changed, stored, key=lambda kv: kv[0], reverse=True):
+            if value is not _GONE:
+                yield key, value
+
+    def _changed_back(self, prefix: bytes, end: bytes) -> Iterator[tuple[bytes, dict | None]]:
+        keys = self._sorted
+        i = bisect_left(keys, end) - 1
+        while i >= 0 and keys[i].startswith(prefix):
+            yield keys[i], self._changes[keys[i]]
+            i -= 1
+
     def _changed(self, prefix: bytes, first: bytes) -> Iterator[tuple[bytes, dict | None]]:
         keys = self._sorted
         i = bisect_left(keys, first)

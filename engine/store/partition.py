@@ -84,6 +84,19 @@ class StorePartition:
             yield key, orjson.loads(it.value())
             it.next()
 
+    def scan_back(self, prefix: bytes, end: bytes) -> Iterator[tuple[bytes, dict]]:
+        """Every key under ``prefix`` before ``end`` (at most the prefix's end), newest
+        key first."""
+        it = self._db.iter()
+        it.seek_for_prev(end)
+        while it.valid():
+            key = it.key()
+            if key < end:
+                if not key.startswith(prefix):
+                    return
+                yield key, orjson.loads(it.value())
+            it.prev()
+
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         """Every raw key and value, in key order (for audits and tests)."""
         return iter(self._db.items())

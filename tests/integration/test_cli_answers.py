@@ -235,6 +235,9 @@ async def test_list_filters_pages_and_counts(world):
     code, mine = world.json("workflow", "list", "--workflow", "echo", "--since", "10m")
     mine = [e for e in mine if e["execution_id"].startswith(f"page-{tag}")]
     assert code == 0 and [e["execution_id"] for e in mine] == ids, "oldest first"
+    code, newest = world.json("workflow", "list", "--workflow", "echo", "--since", "10m", "--newest-first")
+    newest = [e["execution_id"] for e in newest if e["execution_id"].startswith(f"page-{tag}")]
+    assert code == 0 and newest == ids[::-1], "--newest-first"
     first_page = world.cli("workflow", "list", "--workflow", "echo", "--limit", "1", "--output", "json")
     token = first_page.stderr.split("--page-token ")[1].split()[0]
     code, rest = world.json("workflow", "list", "--workflow", "echo", "--page-token", token)

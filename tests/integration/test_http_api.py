@@ -234,6 +234,11 @@ async def test_list_with_filters_and_pages_and_a_runs_history(harness):
             if token is None:
                 break
         assert [len(p) for p in pages] == [2, 2, 1] and sum(pages, []) == ids, "oldest first, pages in order"
+        newest = (await http.get("/v1/runs", params={"workflow": "http_three", "order": "newest", "limit": 3})).json()
+        token = newest["next_page_token"]
+        older = await http.get("/v1/runs", params={"workflow": "http_three", "order": "newest", "page_token": token})
+        newest_ids = [r["execution_id"] for r in newest["runs"] + older.json()["runs"]]
+        assert newest_ids == ids[::-1], "?order=newest: newest first, and its pages go back in time"
 
         bo = (await http.get("/v1/runs", params={"user_id": "bo", "status": "completed"})).json()
         assert [r["execution_id"] for r in bo["runs"]] == [ids[1], ids[3]] and bo["next_page_token"] is None

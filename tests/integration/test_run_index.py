@@ -89,6 +89,11 @@ async def test_listings_from_the_index_answer_what_the_log_answers(harness, tmp_
         assert ids(await beside.list_executions(**filters)) == expected, f"the workers' stores, {filters}"
         assert await pages(stored, 4, **filters) == expected, f"pages of the client's store, {filters}"
         assert await pages(beside, 5, **filters) == expected, f"pages of the workers' stores, {filters}"
+        newest = expected[::-1]
+        assert ids(await starter.list_executions(**filters, newest_first=True)) == newest, f"folded, {filters}"
+        assert ids(await stored.list_executions(**filters, newest_first=True)) == newest, f"newest first, {filters}"
+        assert await pages(stored, 4, **filters, newest_first=True) == newest, f"newest pages, {filters}"
+        assert await pages(beside, 5, **filters, newest_first=True) == newest, f"newest pages beside, {filters}"
 
     assert ids(everything) == [f"ix-{x:02d}" for x in range(24)], "oldest first"
     failed = ids(await stored.list_executions(status="failed"))

@@ -153,8 +153,8 @@ async def test_the_list_shows_and_filters_runs_and_a_run_shows_its_timeline(harn
 
         await page.type("#filters input[name=workflow]", "ui_add")
         await page.click("#filters button[type=submit]")
-        wanted = [h.execution_id for h in adds]
-        await page.until(lambda d: row_ids(d) == wanted, "the list shows only the ui_add runs")
+        wanted = [h.execution_id for h in reversed(adds)]
+        await page.until(lambda d: row_ids(d) == wanted, "the list shows only the ui_add runs, newest first")
         assert "workflow=ui_add" in browser.current_url
 
         await page.click(f'tr[data-id="{adds[0].execution_id}"] a')

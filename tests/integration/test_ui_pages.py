@@ -66,7 +66,7 @@ async def test_the_run_list_filters_pages_and_refuses_bad_filters(harness):
         failed = await client.invoke("ui_fail")
         for handle in (*adds, failed):
             await handle.wait(timeout=60)
-        add_ids = [h.execution_id for h in adds]
+        add_ids = [h.execution_id for h in reversed(adds)]  # the list is newest first
 
         listed = await http.get("/ui")
         assert listed.status_code == 200 and set(run_ids(listed.text)) == {*add_ids, failed.execution_id}

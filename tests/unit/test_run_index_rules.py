@@ -26,7 +26,8 @@ def end(state, execution_id: str, at: int, failed: bool = False) -> None:
 
 def listed(states, **query) -> list[str]:
     after = query.pop("after", None)
-    return [row["id"] for row in select_rows(states, RunQuery(**query), after=after)]
+    newest_first = query.pop("newest_first", False)
+    return [row["id"] for row in select_rows(states, RunQuery(**query), after=after, newest_first=newest_first)]
 
 
 def two_partitions() -> list[MemoryState]:
@@ -120,6 +121,22 @@ def test_an_overlay_merges_its_changes_over_the_store_in_key_order(tmp_path):
     assert listed([overlay]) == ["s1", "s2", "s3"]
     assert listed([overlay], status="completed") == ["s3"]
     assert listed([store]) == ["s1", "s3"] and listed([store], status="completed") == []
+    assert listed([overlay], newest_first=True) == ["s3", "s2", "s1"]
+    assert listed([overlay], workflow="orders", newest_first=True, after="s3") == ["s2", "s1"]
     overlay.delete(b"ix/w/orders\x000000000000000030\x00s3")
     assert listed([overlay], workflow="orders") == ["s1", "s2"], "a deleted key is gone from the merge"
+    assert listed([overlay], workflow="orders", newest_first=True) == ["s2", "s1"], "and from the merge backwards"
+    assert listed([store], newest_first=True) == ["s3", "s1"]
     store.close()
+
+
+def test_newest_first_walks_the_index_backwards_within_since_and_until():
+    states = two_partitions()
+    assert listed(states, newest_first=True) == ["a3", "b2", "a2", "b1", "a1"]
+    assert listed(states, newest_first=True, after="b2") == ["a2", "b1", "a1"], "a page after a tie at 30"
+    assert listed(states, newest_first=True, after="a2") == ["b1", "a1"]
+    assert listed(states, status="failed", newest_first=True) == ["a2", "a1"]
+    assert listed(states, since_ms=20, until_ms=40, newest_first=True) == ["b2", "a2", "b1"]
+    assert listed(states, workflow="billing", newest_first=True) == ["b1"]
+    assert listed(states, status="pending", newest_first=True) == ["a3", "b2"]
+    assert listed(states, status="running", newest_first=True) == []

@@ -9,7 +9,7 @@ before the bare ``GET /runs/{execution_id}``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Header, Path, Query
@@ -130,7 +130,12 @@ async def start_run(
     return JSONResponse(execution.model_dump(mode="json"), status_code=200, headers=location)
 
 
-@router.get("/runs", response_model=RunList, summary="List runs, oldest first", responses=errors.responses(400, 422))
+@router.get(
+    "/runs",
+    response_model=RunList,
+    summary="List runs, oldest first (or ?order=newest)",
+    responses=errors.responses(400, 422),
+)
 async def list_runs(
     engine: EngineDep,
     status: RunStatus | None = None,
@@ -142,6 +147,9 @@ async def list_runs(
     parent: Annotated[str | None, Query(description="runs started by this run")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
     page_token: Annotated[str | None, Query(description="next_page_token of the page before")] = None,
+    order: Annotated[
+        Literal["oldest", "newest"], Query(description="oldest first (by creation, then id) or newest first")
+    ] = "oldest",
 ) -> RunList:
     try:
         runs = await engine.client.list_executions(
@@ -154,6 +162,7 @@ async def list_runs(
             parent_id=parent,
             after=page_token,
             limit=limit + 1,  # one more than the page: is there a next one?
+            newest_first=order == "newest",
         )
     except ValueError as exc:  # the page token names no run of this listing
         if page_token is None:

@@ -69,7 +69,7 @@ async def runs(
     try:
         found = await engine.client.list_executions(
             filters["status"], workflow=filters["workflow"], since=_time("since", since), until=_time("until", until),
-            session_id=filters["session"], after=after or None, limit=count + 1,
+            session_id=filters["session"], after=after or None, limit=count + 1, newest_first=True,
         )  # fmt: skip
     except ValueError as exc:  # the page token names no run of this listing
         if not after:
