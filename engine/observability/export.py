@@ -5,7 +5,8 @@ and handed to a span processor's ``on_end``, the way the SDK's own tracer hands 
 finished span; no tracer, no id generator, no context is involved. Where they go is
 configured only by the standard ``OTEL_*`` variables, read by the SDK itself:
 ``OTEL_TRACES_EXPORTER`` (``otlp``, the default, ``console`` or ``none``, found by the
-SDK's ``opentelemetry_traces_exporter`` entry points), ``OTEL_EXPORTER_OTLP_ENDPOINT``
+SDK's ``opentelemetry_traces_exporter`` entry points; ``otlp`` is OTLP over HTTP unless
+``OTEL_EXPORTER_OTLP_PROTOCOL=grpc`` and the gRPC exporter is installed), ``OTEL_EXPORTER_OTLP_ENDPOINT``
 and the other exporter variables (read by the exporter), ``OTEL_SERVICE_NAME`` and
 ``OTEL_RESOURCE_ATTRIBUTES`` (``Resource.create``), ``OTEL_BSP_*`` (the batch processor).
 """
@@ -35,6 +36,11 @@ def processor_from_env() -> SpanProcessor | None:
     name = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").split(",")[0].strip() or "otlp"
     if name == "none":
         return None
+    if name == "otlp":  # the SDK's rule: the protocol variable picks the transport
+        protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get(
+            "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
+        )
+        name = "otlp_proto_grpc" if protocol.strip() == "grpc" else "otlp_proto_http"
     found = entry_points(group="opentelemetry_traces_exporter", name=name)
     if not found:
         raise RuntimeError(f"OTEL_TRACES_EXPORTER={name!r}: no such span exporter is installed")
