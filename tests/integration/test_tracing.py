@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from helpers import assert_eventually
 
-from engine import RetryableError, WorkflowContext, workflow
+from engine import Agent, RetryableError, WorkflowContext, tool, workflow
+from engine.agents.testing import ScriptedModelServer, reply, tool_call
 from engine.observability import ids
+from engine.workflow.registry import Registry
 
 pytest.importorskip("opentelemetry.sdk")
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
@@ -86,3 +88,56 @@ async def test_a_run_gives_its_span_tree_with_parents_ids_and_durations(harness)
     assert flaky.start_time <= attempt.start_time <= attempt.end_time <= flaky.end_time
     assert flaky.end_time - attempt.end_time >= 0.15e9  # the retry waited its retry_after
     assert flaky.status.status_code is StatusCode.OK
+
+
+@tool
+async def look_up_stock(sku: str) -> dict:
+    """Current stock for a SKU.
+
+    Args:
+        sku: the product's stock-keeping unit
+    """
+    return {"sku": sku, "in_stock": 3}
+
+
+async def test_an_agent_run_gives_genai_spans_with_tokens_and_the_reason_for_a_tool(harness):
+    registry = Registry()
+    with ScriptedModelServer() as model:
+        agent = Agent(
+            id="clerk", provider="openai", model="clerk-model", provider_base_url=model.openai_base_url,
+            registry=registry, tools=[look_up_stock], api_key="test-key",
+        )  # fmt: skip
+        reason = "I need the stock of B2 before I can answer."
+        model.add(reply(reason, [tool_call("look_up_stock", {"sku": "B2"}, id="call-1")]), reply("B2: 3 in stock."))
+        trace, exporter = tracing()
+        await harness.worker(registry=registry, interceptors=[trace])
+        client = await harness.client()
+        result = await agent.run(client, "How many B2?", timeout=60)
+    assert result.result == "B2: 3 in stock."
+
+    await assert_eventually(
+        lambda: any(s.name == "run clerk" for s in exporter.get_finished_spans()), message="the agent run's span"
+    )
+    spans = exporter.get_finished_spans()
+    chats = sorted(
+        (s for s in spans if s.attributes.get("gen_ai.operation.name") == "chat"), key=lambda s: s.start_time
+    )
+    assert len(chats) == 2
+    first = chats[0]
+    assert first.name == "chat clerk-model"
+    assert first.attributes["gen_ai.provider.name"] == "openai"
+    assert first.attributes["gen_ai.request.model"] == "clerk-model"
+    assert first.attributes["gen_ai.usage.input_tokens"] > 0 and first.attributes["gen_ai.usage.output_tokens"] > 0
+    assert list(first.attributes["gen_ai.response.tool_calls"]) == ["look_up_stock"]
+    llm_step = next(s for s in spans if s.name == "step llm:1")
+    assert first.parent.span_id == llm_step.context.span_id
+
+    (tool_span,) = [s for s in spans if s.attributes.get("gen_ai.operation.name") == "execute_tool"]
+    assert tool_span.name == "execute_tool look_up_stock"
+    assert tool_span.attributes["gen_ai.tool.name"] == "look_up_stock"
+    assert tool_span.attributes["gen_ai.tool.call.id"] == "call-1"
+    assert tool_span.attributes["logloom.gen_ai.tool.reason"] == reason
+    assert tool_span.events[0].name == "gen_ai.choice" and tool_span.events[0].attributes["reason"] == reason
+    tool_step = next(s for s in spans if s.name == "step tool:1.0:look_up_stock")
+    assert tool_span.parent.span_id == tool_step.context.span_id
+    assert {s.context.trace_id for s in spans} == {ids.trace_id(result.execution_id)}
