@@ -46,6 +46,7 @@ def invocation(
     concurrency_key: str | None = None,
     priority: int = 0,
     rerun: dict | None = None,
+    traceparent: str | None = None,
 ) -> records.Record:
     """The ``InvocationRequested`` record, checked: bad input raises before anything is written.
 
@@ -73,7 +74,24 @@ def invocation(
         run_timeout_ms=None if run_timeout_s is None else int(run_timeout_s * 1000),
         queue=None if queue is None else queue.request(concurrency_key, priority),
         rerun=rerun,
+        traceparent=valid_traceparent(traceparent),
     )
+
+
+def valid_traceparent(value: str | None) -> str | None:
+    """A W3C ``traceparent`` (``00-<32 hex>-<16 hex>-<2 hex>``), or None for none or a
+    malformed one: a caller's bad header must not fail its invocation."""
+    if not value:
+        return None
+    value = value.strip().lower()
+    parts = value.split("-")
+    if len(parts) != 4 or [len(p) for p in parts] != [2, 32, 16, 2] or parts[0] == "ff":
+        return None
+    if any(c not in "0123456789abcdef" for c in value.replace("-", "")):
+        return None
+    if parts[1] == "0" * 32 or parts[2] == "0" * 16:
+        return None
+    return value
 
 
 def invocation_routing_key(record: records.Record) -> str:

@@ -1,7 +1,9 @@
 """Trace and span ids derived from what the journal records, never drawn at random.
 
 The trace id is the first 16 bytes of SHA-256 of the ROOT execution id, so every run of
-a tree, and a run that resumes on another worker days later, is in the same trace. A
+a tree, and a run that resumes on another worker days later, is in the same trace (when
+the root was invoked with a ``traceparent``, the tree is in the caller's trace instead,
+recorded with the invocation: ``model.trace_of``). A
 span id is the first 8 bytes of SHA-256 of (execution id, what the span is: ``run``,
 ``entry:<seq>``, ``entry:<seq>:attempt:<n>``, ``model:<seq>``...), so a record folded
 again after a crash gives the span it gave the first time. Both are never 0 (an invalid

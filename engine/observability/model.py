@@ -17,7 +17,8 @@ a span is exported once, whole:
    from its start (the previous attempt's ``retry_at``, or as in 1) to the record's ``at``;
 3. a run's end (``FINISHED``): the run's span, from ``ExecutionStarted`` (the row's
    ``started_at``) to the end. A child run's span is a child of its parent's entry span
-   for it; a root run's span has no parent, or the ``traceparent`` it was invoked with;
+   for it; a root run's span has no parent, or the ``traceparent`` it was invoked with
+   (then the whole tree is in that trace: ``trace_of``);
 4. extra spans for the entry by kind (``genai.py``: an agent's model and tool calls).
 
 A record the fold rejected or found a duplicate (``FENCED``, ``DUPLICATE``, ``IGNORED``)
@@ -113,7 +114,7 @@ def run_span(row: dict, end_ms: int) -> SpanSpec:
     error = row.get("error")
     return SpanSpec(
         name=f"run {row['workflow']}",
-        trace_id=ids.trace_id(row.get("root_id") or execution_id),
+        trace_id=trace_of(row),
         span_id=ids.run_span(execution_id),
         parent_span_id=parent_span,
         start_ms=start_ms,
@@ -124,8 +125,15 @@ def run_span(row: dict, end_ms: int) -> SpanSpec:
     )
 
 
+def trace_of(row: dict) -> int:
+    """The run's trace: its tree's ``traceparent`` trace, if the root was invoked with one
+    (children inherit it), else the one derived from the root execution id."""
+    remote = _remote_parent(row)
+    return remote[0] if remote is not None else ids.trace_id(row.get("root_id") or row["id"])
+
+
 def _remote_parent(row: dict) -> tuple[int, int, int] | None:
-    """The ``traceparent`` a root run was invoked with (W3C: ``00-<trace>-<span>-<flags>``)."""
+    """The ``traceparent`` a run's tree was invoked with (W3C: ``00-<trace>-<span>-<flags>``)."""
     value = row.get("traceparent")
     if not value:
         return None
@@ -173,7 +181,7 @@ def _entry_spans(folded, row, seq, entry, end_ms, previous_at, starts) -> list[S
     error = entry.get("error") if entry["status"] == EntryStatus.FAILED else None
     span = SpanSpec(
         name=name,
-        trace_id=ids.trace_id(row.get("root_id") or execution_id),
+        trace_id=trace_of(row),
         span_id=ids.entry_span(execution_id, seq),
         parent_span_id=ids.run_span(execution_id),
         start_ms=start_ms,
@@ -194,7 +202,7 @@ def _attempt_span(folded, row, seq, entry, end_ms, previous_at, starts) -> SpanS
     error = entry.get("error") or {}
     return SpanSpec(
         name=f"attempt {attempt} {entry['key']}",
-        trace_id=ids.trace_id(row.get("root_id") or execution_id),
+        trace_id=trace_of(row),
         span_id=ids.attempt_span(execution_id, seq, attempt),
         parent_span_id=ids.entry_span(execution_id, seq),
         start_ms=min(start_ms, end_ms),

@@ -265,9 +265,12 @@ def invocation_requested(
     reply_key: str | None = None,
     queue: dict | None = None,
     rerun: dict | None = None,
+    traceparent: str | None = None,
 ) -> Record:
     """Start an execution; idempotent by execution id. ``queue``: {name, key, limit, priority}.
-    ``rerun``: {execution_id, from_step, from_seq, journal} of the run it reruns."""
+    ``rerun``: {execution_id, from_step, from_seq, journal} of the run it reruns.
+    ``traceparent``: the caller's W3C trace context; left out when None (its default), so
+    what the fold keeps of an invocation (a child's in its parent's outbox) is unchanged."""
     return _record(
         RecordType.INVOCATION_REQUESTED,
         execution_id,
@@ -285,6 +288,7 @@ def invocation_requested(
         reply_key=reply_key,
         queue=queue,
         rerun=rerun,
+        **({} if traceparent is None else {"traceparent": traceparent}),
     )
 
 

@@ -141,3 +141,34 @@ async def test_an_agent_run_gives_genai_spans_with_tokens_and_the_reason_for_a_t
     tool_step = next(s for s in spans if s.name == "step tool:1.0:look_up_stock")
     assert tool_span.parent.span_id == tool_step.context.span_id
     assert {s.context.trace_id for s in spans} == {ids.trace_id(result.execution_id)}
+
+
+async def test_a_traceparent_sent_with_an_http_invoke_becomes_the_run_spans_parent(harness):
+    httpx = pytest.importorskip("httpx")
+    from connectors.http import create_app
+
+    trace, exporter = tracing()
+    await harness.worker(interceptors=[trace])
+    client = await harness.client()
+    caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    transport = httpx.ASGITransport(app=create_app(client, tokens=None))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60) as http:
+        answer = await http.post(
+            "/v1/workflows/t_traced_child/runs?wait=true&timeout=60",
+            json={"input": {"n": 2}},
+            headers={"traceparent": f"00-{caller_trace}-{caller_span}-01"},
+        )
+    assert answer.status_code == 200, answer.text
+    execution_id = answer.json()["execution_id"]
+
+    await assert_eventually(
+        lambda: any(s.name == "run t_traced_child" for s in exporter.get_finished_spans()), message="the run's span"
+    )
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    run = spans["run t_traced_child"]
+    assert run.parent is not None and run.parent.is_remote
+    assert (run.parent.trace_id, run.parent.span_id) == (int(caller_trace, 16), int(caller_span, 16))
+    assert run.context.trace_id == int(caller_trace, 16)  # the caller's trace goes on
+    assert run.context.span_id == ids.run_span(execution_id)
+    assert spans["step double"].context.trace_id == int(caller_trace, 16)
+    assert spans["step double"].parent.span_id == run.context.span_id
