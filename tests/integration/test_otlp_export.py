@@ -5,59 +5,18 @@ from __future__ import annotations
 
 import re
 import signal
-import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from helpers import ROOT, assert_eventually, run_cli, spawn
 
 from engine.observability import ids
 
-trace_service_pb2 = pytest.importorskip("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
+pytest.importorskip("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
+from otlp_receiver import Receiver  # noqa: E402
 
 APP = str(ROOT / "examples" / "orders.py")
 ORDER = '{"order_id": "o-otlp", "amount": 5}'
-
-
-class Receiver:
-    """A tiny OTLP/HTTP trace receiver: decodes each ``ExportTraceServiceRequest``."""
-
-    def __init__(self):
-        self.spans: list = []  # (trace id hex, span id hex, parent span id hex, name, service name)
-        received = self.spans
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                request = trace_service_pb2.ExportTraceServiceRequest.FromString(body)
-                for resource_spans in request.resource_spans:
-                    service = next(
-                        (a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"),
-                        None,
-                    )
-                    for scope_spans in resource_spans.scope_spans:
-                        for span in scope_spans.spans:
-                            received.append(
-                                (span.trace_id.hex(), span.span_id.hex(), span.parent_span_id.hex(), span.name, service)
-                            )
-                answer = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def scrape(port: int) -> str:
@@ -107,14 +66,13 @@ async def test_a_worker_process_exports_spans_by_otel_env_and_serves_metrics(
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
 
-        def run_spans() -> list:
-            return [s for s in receiver.spans if s[3] == "run process_order"]
-
-        await assert_eventually(lambda: run_spans(), timeout=30, message="the run's span reached the receiver")
-        trace, span, parent, _, service = run_spans()[0]
-        assert service == "orders-worker"
-        assert trace == ids.format_trace_id(ids.trace_id(execution_id)) and parent == ""
-        steps = {s[3] for s in receiver.spans if s[2] == span}
+        await assert_eventually(
+            lambda: receiver.named("run process_order"), timeout=30, message="the run's span reached the receiver"
+        )
+        (run,) = receiver.named("run process_order")
+        assert run.service == "orders-worker"
+        assert run.trace_id == ids.format_trace_id(ids.trace_id(execution_id)) and run.parent_span_id == ""
+        steps = {s.name for s in receiver.spans if s.parent_span_id == run.span_id}
         assert {"step validate", "step charge"} <= steps
 
         metrics = scrape(port)
