@@ -222,7 +222,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=_env_int("LOGLOOM_HEALTH_PORT"),
         metavar="PORT",
-        help="serve /livez, /readyz and /status on this port, for probes (default: none, or $LOGLOOM_HEALTH_PORT)",
+        help="serve /livez, /readyz, /status and /metrics (Prometheus) on this port "
+        "(default: none, or $LOGLOOM_HEALTH_PORT)",
     )
     worker.add_argument(
         "--ready-max-lag",
