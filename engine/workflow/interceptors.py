@@ -11,11 +11,13 @@ every journal record it folds LIVE for a partition it owns, in log order:
 3. the batch is committed; then the runtime acts on the fold's effects.
 
 Records folded while a processor replays its partition at start-up (store to log end)
-and while it claims it are not shown, so a restart shows nothing twice; a record that
-was shown by an owner that crashed before committing its batch is shown again by the
-next owner (at-least-once: an interceptor derives what it emits from the record, so
-the second time is the same thing). ``on_record`` runs on the worker's event loop, in
-the fold: it must not block or raise (an exception is logged and the record goes on).
+and while it claims it are not shown, so a restart or a handover shows nothing twice.
+The price is a crash's window: records the dead owner appended but had not folded yet
+are folded by the next owner in its replay, and shown by nobody. An interceptor that
+emits something per record should derive it from the record alone (as tracing derives
+its ids), so that a record shown again, by a hook that re-reads the log, is the same
+thing. ``on_record`` runs on the worker's event loop, in the fold: it must not block
+or raise (an exception is logged and the record goes on).
 """
 
 from __future__ import annotations
