@@ -38,6 +38,7 @@ _STEP, _FINISHED = EffectKind.STEP, EffectKind.FINISHED
 _SKIP = frozenset((EffectKind.FENCED, EffectKind.DUPLICATE, EffectKind.IGNORED))
 _ENDED = frozenset((EntryStatus.COMPLETED, EntryStatus.FAILED))
 _RETRYING = EntryStatus.RETRYING
+MAX_RUNS_TRACKED = 100_000  # runs whose last record time ``StepStarts`` keeps
 _WAIT_KINDS = {EntryKind.TIMER: "sleep", EntryKind.SUSPEND: "suspend", EntryKind.EVENT: "wait event"}
 
 
@@ -45,7 +46,7 @@ class StepStarts:
     """When each run last made progress (the ``at`` of its last record folded here), and
     when a retried step's next attempt was due: the start of a step's span and of an
     attempt's, as far as the journal tells. In memory, per worker; a run's entries leave
-    when it ends."""
+    when it ends, and at most ``MAX_RUNS_TRACKED`` runs are kept."""
 
     def __init__(self):
         self.last_at: dict[str, int] = {}
@@ -55,6 +56,8 @@ class StepStarts:
     def saw(self, execution_id: str, at_ms: int) -> int | None:
         """Record that the run made progress at ``at_ms``; returns the previous time."""
         before = self.last_at.get(execution_id)
+        if before is None and len(self.last_at) >= MAX_RUNS_TRACKED:  # runs that moved away never end here
+            del self.last_at[next(iter(self.last_at))]  # the longest known: its span falls back to the journal
         self.last_at[execution_id] = at_ms
         return before
 

@@ -29,6 +29,7 @@ from ..workflow.interceptors import FoldedRecord
 _STEP, _STARTED, _FINISHED = EffectKind.STEP, EffectKind.STARTED, EffectKind.FINISHED
 _SKIP = frozenset((EffectKind.FENCED, EffectKind.DUPLICATE, EffectKind.IGNORED))
 _COMPLETED, _FAILED, _RETRYING = EntryStatus.COMPLETED, EntryStatus.FAILED, EntryStatus.RETRYING
+MAX_RUNS_TRACKED = 100_000  # runs whose last record time is kept (a step's start)
 STEP_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
 
@@ -63,6 +64,8 @@ class WorkerMetrics:
         record = folded.record
         execution_id, at_ms = record["execution_id"], record["at"]
         before = self._last_at.get(execution_id)
+        if before is None and len(self._last_at) >= MAX_RUNS_TRACKED:  # runs that moved away never end here
+            del self._last_at[next(iter(self._last_at))]
         self._last_at[execution_id] = at_ms
         for effect in effects:
             kind = effect.kind

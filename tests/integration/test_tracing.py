@@ -39,7 +39,8 @@ async def t_traced(ctx: WorkflowContext, n: int) -> dict:
     await ctx.sleep(SLEEP_S, name="nap")
     child = await ctx.step.invoke_and_wait("kid", t_traced_child, {"n": first})
     flaky = await ctx.step.run("flaky", _flaky, ctx.execution_id, max_retries=2, base_delay=0.1)
-    return {"child": child, "flaky": flaky}
+    approved = await ctx.step.suspend("approve", data={"amount": n})
+    return {"child": child, "flaky": flaky, "approved": approved.data}
 
 
 def tracing() -> tuple[Tracing, InMemorySpanExporter]:
@@ -52,11 +53,14 @@ async def test_a_run_gives_its_span_tree_with_parents_ids_and_durations(harness)
     await harness.worker(interceptors=[trace])
     client = await harness.client()
     handle = await t_traced.invoke(client, {"n": 1})
-    assert await handle.result(timeout=60) == {"child": 4, "flaky": "ok"}
     root = handle.execution_id
 
     def names() -> set[str]:
         return {s.name for s in exporter.get_finished_spans()}
+
+    await assert_eventually(lambda: "step flaky" in names(), message="the run reached its approval")
+    await client.resume(root, "approve", True)
+    assert await handle.result(timeout=60) == {"child": 4, "flaky": "ok", "approved": True}
 
     await assert_eventually(lambda: "run t_traced" in names(), message="the root run's span is exported")
     spans = {s.name: s for s in exporter.get_finished_spans()}
@@ -68,7 +72,7 @@ async def test_a_run_gives_its_span_tree_with_parents_ids_and_durations(harness)
     assert run.parent is None
     assert {s.context.trace_id for s in spans.values()} == {ids.trace_id(root)}  # the child's too
 
-    for name in ("step first", "sleep nap", "child t_traced_child", "step flaky"):
+    for name in ("step first", "sleep nap", "child t_traced_child", "step flaky", "suspend approve"):
         assert spans[name].parent.span_id == run.context.span_id, name
         assert run.start_time <= spans[name].start_time <= spans[name].end_time <= run.end_time, name
 
@@ -88,6 +92,9 @@ async def test_a_run_gives_its_span_tree_with_parents_ids_and_durations(harness)
     assert flaky.start_time <= attempt.start_time <= attempt.end_time <= flaky.end_time
     assert flaky.end_time - attempt.end_time >= 0.15e9  # the retry waited its retry_after
     assert flaky.status.status_code is StatusCode.OK
+    approve = spans["suspend approve"]
+    assert approve.attributes["logloom.wait.kind"] == "suspend"
+    assert flaky.end_time <= approve.start_time <= approve.end_time <= run.end_time
 
 
 @tool
