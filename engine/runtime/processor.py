@@ -57,7 +57,7 @@ class Phase(StrEnum):
 
 
 # Read per batch of records, as module names (docs/architecture.md: enum members on hot paths).
-_REPLAYING, _ACTIVE, _CLOSED = Phase.REPLAYING, Phase.ACTIVE, Phase.CLOSED
+_REPLAYING, _CLAIMING, _ACTIVE, _CLOSED = Phase.REPLAYING, Phase.CLAIMING, Phase.ACTIVE, Phase.CLOSED
 
 
 class PartitionProcessor:
@@ -77,6 +77,7 @@ class PartitionProcessor:
         self.interceptors = tuple(interceptors)  # workflow hooks (``workflow.interceptors``)
         # what ``fold_batch`` hands each record to: None unless there are interceptors
         self._observe = self._intercept if self.interceptors else None
+        self._live_from = 1 << 62  # the offset of its accepted claim, once folded (``_intercept``)
         self.messenger = messenger  # commands for other partitions (events, children)
         self.on_ownership = on_ownership  # called with True when active, False when that ends
         self.log = log_
@@ -159,9 +160,14 @@ class PartitionProcessor:
 
     def _intercept(self, entry: Entry, record: dict, effects: list, tx) -> None:
         """Show a record folded live to the interceptors (``workflow.interceptors``): only
-        while this processor owns the partition, so replay at start-up shows nothing."""
+        while this processor owns the partition, so replay at start-up shows nothing. It
+        owns it from its accepted claim on, which the fold applies in the middle of a
+        batch; the phase turns active only once the batch is folded."""
         if not self.active:
-            return
+            if self._phase is _CLAIMING and self._claim_accepted(effects):
+                self._live_from = entry.offset
+            if self._phase is not _CLAIMING or entry.offset <= self._live_from:
+                return
         folded = FoldedRecord(record, entry.partition, entry.offset, entry.timestamp, effects, tx)
         for interceptor in self.interceptors:
             try:
@@ -169,6 +175,9 @@ class PartitionProcessor:
             except Exception:  # a hook never stops the fold
                 log.exception("partition %d offset %d: interceptor %r failed", self.partition, entry.offset,
                               interceptor)  # fmt: skip
+
+    def _claim_accepted(self, effects: list) -> bool:
+        return any(e.kind is EffectKind.CLAIMED and e.data["owner"] == self.owner for e in effects)
 
     def _dead_letter(self, entry: Entry, reason: str) -> None:
         """A journal record that cannot be folded: kept in the store (``d/<offset>``), and,
