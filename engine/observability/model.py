@@ -71,8 +71,9 @@ class StepStarts:
 def spans_of(folded: FoldedRecord, starts: StepStarts) -> list[SpanSpec]:
     """The spans that ``folded`` ends (1-4 above)."""
     effects = folded.effects
-    if not effects or any(e.kind in _SKIP for e in effects):
-        return []
+    for effect in effects:
+        if effect.kind in _SKIP:
+            return []
     r = folded.record
     execution_id, at_ms = r["execution_id"], r["at"]
     previous_at = starts.saw(execution_id, at_ms) if execution_id else None

@@ -22,6 +22,9 @@ runs waiting for room to start) and ``logloom_outcomes_awaited``.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from itertools import accumulate
+
 from ..fold.effects import EffectKind
 from ..fold.rows import EntryStatus
 from ..workflow.interceptors import FoldedRecord
@@ -34,24 +37,23 @@ STEP_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 6
 
 
 class WorkerMetrics:
-    """The counters of one worker, and the interceptor that moves them."""
+    """The counters of one worker, and the interceptor that moves them.
+
+    ``on_record`` adds to plain ints in dicts (a few dict operations a record, on the
+    event loop); ``prometheus_client`` meets them only when scraped (``WorkerCounts``), on
+    the health thread, which reads copies made under the GIL."""
 
     def __init__(self):
-        from prometheus_client import CollectorRegistry, Counter, Histogram
+        from prometheus_client import CollectorRegistry
 
-        self.registry = CollectorRegistry(auto_describe=True)
-        self.runs_started = Counter("logloom_runs_started", "Runs started", ["workflow"], registry=self.registry)
-        self.runs_ended = Counter(
-            "logloom_runs_ended", "Runs ended, by how", ["workflow", "status"], registry=self.registry
-        )
-        self.steps = Counter("logloom_steps", "Step outcomes recorded", ["status"], registry=self.registry)
-        self.step_duration = Histogram(
-            "logloom_step_duration_seconds",
-            "From the run's previous record to the step's outcome",
-            buckets=STEP_BUCKETS_S,
-            registry=self.registry,
-        )
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.runs_started: dict[str, int] = {}  # workflow -> runs
+        self.runs_ended: dict[tuple[str, str], int] = {}  # (workflow, status) -> runs
+        self.steps: dict[str, int] = {}  # status -> step outcomes
+        self.step_buckets = [0] * (len(STEP_BUCKETS_S) + 1)  # the last: above every bound
+        self.step_sum_s = 0.0
         self._last_at: dict[str, int] = {}  # a running run's last record (ms): a step's start
+        self.registry.register(WorkerCounts(self))
 
     def watch(self, worker, lag_of) -> None:
         """Add the gauges read from ``worker`` at each scrape; ``lag_of()``: {partition: lag}."""
@@ -59,39 +61,76 @@ class WorkerMetrics:
 
     def on_record(self, folded: FoldedRecord) -> None:
         effects = folded.effects
-        if not effects or any(e.kind in _SKIP for e in effects):
-            return
+        for effect in effects:
+            if effect.kind in _SKIP:
+                return
         record = folded.record
         execution_id, at_ms = record["execution_id"], record["at"]
-        before = self._last_at.get(execution_id)
-        if before is None and len(self._last_at) >= MAX_RUNS_TRACKED:  # runs that moved away never end here
-            del self._last_at[next(iter(self._last_at))]
-        self._last_at[execution_id] = at_ms
+        last_at = self._last_at
+        before = last_at.get(execution_id)
+        if before is None and len(last_at) >= MAX_RUNS_TRACKED:  # runs that moved away never end here
+            del last_at[next(iter(last_at))]
+        last_at[execution_id] = at_ms
         for effect in effects:
             kind = effect.kind
-            if kind is _STEP and effect.execution_id == execution_id:
+            if kind is _STEP:
                 entry = effect.data[1]
-                if entry.get("kind") is not None:
+                if entry.get("kind") is not None or effect.execution_id != execution_id:
                     continue  # a wait or a child, not a step body
                 status = entry["status"]
                 if status == _RETRYING:
-                    self.steps.labels("retried").inc()
+                    self.steps["retried"] = self.steps.get("retried", 0) + 1
                 elif status == _COMPLETED or status == _FAILED:
-                    self.steps.labels(str(status)).inc()
+                    self.steps[status] = self.steps.get(status, 0) + 1
                     if before is not None:
-                        self.step_duration.observe(max(0, at_ms - before) / 1000)
+                        duration_s = max(0, at_ms - before) / 1000
+                        self.step_buckets[bisect_left(STEP_BUCKETS_S, duration_s)] += 1
+                        self.step_sum_s += duration_s
             elif kind is _STARTED:
-                self.runs_started.labels(effect.data["workflow"]).inc()
+                workflow = effect.data["workflow"]
+                self.runs_started[workflow] = self.runs_started.get(workflow, 0) + 1
             elif kind is _FINISHED:
                 row = effect.data
-                self.runs_ended.labels(row["workflow"], str(row["status"])).inc()
-                self._last_at.pop(row["id"], None)
+                ended = (row["workflow"], row["status"])
+                self.runs_ended[ended] = self.runs_ended.get(ended, 0) + 1
+                last_at.pop(row["id"], None)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text format and its content type."""
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class WorkerCounts:
+    """A collector: ``WorkerMetrics``' counts as Prometheus counters and a histogram."""
+
+    def __init__(self, metrics: WorkerMetrics):
+        self.metrics = metrics
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+        m = self.metrics
+        started = CounterMetricFamily("logloom_runs_started", "Runs started", labels=["workflow"])
+        for workflow, runs in sorted(dict(m.runs_started).items()):
+            started.add_metric([workflow], runs)
+        yield started
+        ended = CounterMetricFamily("logloom_runs_ended", "Runs ended, by how", labels=["workflow", "status"])
+        for (workflow, status), runs in sorted(dict(m.runs_ended).items()):
+            ended.add_metric([workflow, str(status)], runs)
+        yield ended
+        steps = CounterMetricFamily("logloom_steps", "Step outcomes recorded", labels=["status"])
+        for status, count in sorted(dict(m.steps).items()):
+            steps.add_metric([str(status)], count)
+        yield steps
+        counts, total, buckets = list(m.step_buckets), m.step_sum_s, []
+        for bound, count in zip((*map(str, STEP_BUCKETS_S), "+Inf"), accumulate(counts)):
+            buckets.append((bound, count))
+        yield HistogramMetricFamily(
+            "logloom_step_duration_seconds", "From the run's previous record to the step's outcome",
+            buckets=buckets, sum_value=total,
+        )  # fmt: skip
 
 
 class WorkerGauges:
