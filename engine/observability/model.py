@@ -1,8 +1,8 @@
 """The span model: which spans a record folded live makes, with ids and times from the journal.
 
 No I/O and no OpenTelemetry: a ``FoldedRecord`` (and what ``StepStarts`` remembers of
-the run) goes in, ``SpanSpec``s come out; the exporter turns them into SDK spans. A span is made when what it covers has ENDED, since
-a span is exported once, whole:
+the run) goes in, ``SpanSpec``s come out; the exporter turns them into SDK spans. A span
+is made when what it covers has ENDED, since a span is exported once, whole:
 
 1. a journal entry (a step, a sleep, a suspension, an event wait, a child, a session
    turn) whose outcome the record fixed (the fold's ``STEP`` effect with a completed or
