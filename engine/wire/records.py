@@ -271,7 +271,7 @@ def invocation_requested(
     ``rerun``: {execution_id, from_step, from_seq, journal} of the run it reruns.
     ``traceparent``: the caller's W3C trace context; left out when None (its default), so
     what the fold keeps of an invocation (a child's in its parent's outbox) is unchanged."""
-    return _record(
+    record = _record(
         RecordType.INVOCATION_REQUESTED,
         execution_id,
         COMMAND_EPOCH,
@@ -288,8 +288,10 @@ def invocation_requested(
         reply_key=reply_key,
         queue=queue,
         rerun=rerun,
-        **({} if traceparent is None else {"traceparent": traceparent}),
     )
+    if traceparent is not None:
+        record["traceparent"] = traceparent
+    return record
 
 
 def cancel_requested(execution_id: str, at_ms: int, *, reason: str, terminate: bool = False) -> Record:
