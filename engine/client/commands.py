@@ -26,6 +26,7 @@ from ..wire import records
 from ..wire.codec import Codec
 from ..wire.events import encode_event, split_topic
 from ..wire.serde import from_json, to_json
+from ..wire.trace_context import valid_traceparent
 from ..workflow.queues import Queue
 from ..workflow.registry import Workflow
 from ..workflow.state import dump_state
@@ -76,22 +77,6 @@ def invocation(
         rerun=rerun,
         traceparent=valid_traceparent(traceparent),
     )
-
-
-def valid_traceparent(value: str | None) -> str | None:
-    """A W3C ``traceparent`` (``00-<32 hex>-<16 hex>-<2 hex>``), or None for none or a
-    malformed one: a caller's bad header must not fail its invocation."""
-    if not value:
-        return None
-    value = value.strip().lower()
-    parts = value.split("-")
-    if len(parts) != 4 or [len(p) for p in parts] != [2, 32, 16, 2] or parts[0] == "ff":
-        return None
-    if any(c not in "0123456789abcdef" for c in value.replace("-", "")):
-        return None
-    if parts[1] == "0" * 32 or parts[2] == "0" * 16:
-        return None
-    return value
 
 
 def invocation_routing_key(record: records.Record) -> str:

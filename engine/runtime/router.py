@@ -40,6 +40,7 @@ from ..wire import records
 from ..wire.codec import Codec
 from ..wire.events import EventPayload, decode_event
 from ..wire.serde import to_json
+from ..wire.trace_context import valid_traceparent
 from ..workflow.registry import Registry, Workflow
 
 log = logging.getLogger(__name__)
@@ -201,6 +202,7 @@ class Router:
                 workflow=wf.name,
                 input=to_json(payload, f"input of execution {execution_id}"),
                 queue=request,
+                traceparent=valid_traceparent(getattr(entry, "traceparent", None)),  # a Kafka header (TopicEntry)
             )
             appends.append(self._append(names.invocation_routing_key(execution_id, None, request), record))
         if entry.topic in self._awaited:

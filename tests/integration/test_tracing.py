@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import assert_eventually
 
-from engine import Agent, RetryableError, WorkflowContext, tool, workflow
+from engine import Agent, EventPayload, RetryableError, WorkflowContext, tool, workflow
 from engine.agents.testing import ScriptedModelServer, reply, tool_call
 from engine.observability import ids
 from engine.workflow.registry import Registry
@@ -179,3 +179,46 @@ async def test_a_traceparent_sent_with_an_http_invoke_becomes_the_run_spans_pare
     assert run.context.span_id == ids.run_span(execution_id)
     assert spans["step double"].context.trace_id == int(caller_trace, 16)
     assert spans["step double"].parent.span_id == run.context.span_id
+
+
+async def test_a_traceparent_header_on_a_triggering_kafka_event_becomes_the_run_spans_parent(
+    tmp_path, kafka_bootstrap, namespace
+):
+    """Kafka only: the embedded log's topics carry no headers."""
+    from confluent_kafka import Producer
+    from helpers import EngineHarness
+
+    topic = f"{namespace}.signup"
+    registry = Registry()
+
+    @registry.workflow(trigger_on_event=topic)
+    async def t_on_signup(ctx: WorkflowContext, event: EventPayload) -> str:
+        return await ctx.step.run("greet", lambda: f"hello {event.data['user']}")
+
+    harness = EngineHarness("kafka", tmp_path, namespace, kafka_bootstrap)
+    try:
+        trace, exporter = tracing()
+        await harness.worker(registry=registry, interceptors=[trace])
+        client = await harness.client()
+        await client.publish_event(f"{topic}/plain", {"user": "plain"})  # creates the topic; no header
+        caller_trace, caller_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+        producer = Producer({"bootstrap.servers": kafka_bootstrap})
+        producer.produce(
+            topic,
+            value=b'{"user": "ana"}',
+            key=b"ana",
+            headers=[("traceparent", f"00-{caller_trace}-{caller_span}-01")],
+        )
+        producer.flush(10)
+
+        def runs() -> list:
+            return [s for s in exporter.get_finished_spans() if s.name == "run t_on_signup"]
+
+        await assert_eventually(lambda: len(runs()) == 2, timeout=30, message="both events' runs ended")
+        (traced,) = [s for s in runs() if s.parent is not None]
+        assert traced.parent.is_remote and traced.parent.span_id == int(caller_span, 16)
+        assert traced.context.trace_id == int(caller_trace, 16)
+        (plain,) = [s for s in runs() if s.parent is None]
+        assert plain.context.trace_id == ids.trace_id(plain.attributes["logloom.execution_id"])
+    finally:
+        await harness.close()

@@ -4,9 +4,9 @@ import hashlib
 
 import pytest
 
-from engine.client.commands import valid_traceparent
 from engine.observability import ids
 from engine.observability.setup import tracing_wanted
+from engine.wire.trace_context import valid_traceparent
 
 
 def test_the_trace_id_is_the_first_16_bytes_of_sha256_of_the_root_id():
