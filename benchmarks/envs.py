@@ -138,9 +138,10 @@ class EmbeddedEnv:
     kind = "embedded"
     partitions = 4
 
-    def __init__(self):
+    def __init__(self, interceptors: tuple = ()):
         self.pids = {"harness": os.getpid()}  # worker + client
         self.info = {"log": "embedded (RocksDB, fsync per group commit)"}
+        self.interceptors = interceptors  # workflow hooks of its workers (tracing's cost: w1-traced)
 
     def new_log(self, data_dir: Path, namespace: str, partitions: int) -> Log:
         return EmbeddedLog(data_dir, namespace, partitions=partitions)
@@ -148,7 +149,8 @@ class EmbeddedEnv:
     async def start_worker(
         self, log: Log, namespace: str, data_dir: Path, worker_id: str | None = None, app: Path = APPS
     ) -> InProcessWorker:
-        return InProcessWorker(await Worker(log, data_dir=data_dir, worker_id=worker_id).start())
+        worker = Worker(log, data_dir=data_dir, worker_id=worker_id, interceptors=self.interceptors)
+        return InProcessWorker(await worker.start())
 
     async def drop_namespace(self, namespace: str) -> None:
         pass  # the data dir is removed with the repetition's temp dir

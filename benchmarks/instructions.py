@@ -11,6 +11,10 @@ imports cancel out.
 Scenarios, on the embedded log with worker and client in one process:
 
 * ``w1``: W1's workflow of three steps, 64 in flight (``bench_w1``);
+* ``w1-traced``: ``w1`` with tracing on (``engine.observability.Tracing``), its spans
+  exported in batches to an exporter that drops them: what building them costs;
+* ``w1-metrics``: ``w1`` with the worker's Prometheus counters on (``runtime.metrics``,
+  as ``logloom worker --health-port`` installs them);
 * ``wake``: each run waits for an event on its own key, the worker keeps no idle run in
   memory (``max_idle_runs=0``), then one event per run wakes it (``bench_w2``): a wait,
   an eviction, a delivery across partitions and a replay per workflow.
@@ -44,6 +48,34 @@ async def _w1(count: int) -> None:
     await WORKLOADS["w1"].run(EmbeddedEnv(), params)
 
 
+async def _w1_traced(count: int) -> None:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    from engine.observability import Tracing
+
+    from .envs import EmbeddedEnv
+    from .workloads import WORKLOADS
+
+    class Dropped(SpanExporter):
+        def export(self, spans):
+            return SpanExportResult.SUCCESS
+
+    tracing = Tracing(span_processor=BatchSpanProcessor(Dropped()))
+    params = {"workflows": count, "concurrency": 64, "sequential": 0, "warmup": 0, "steps": 3}
+    await WORKLOADS["w1"].run(EmbeddedEnv(interceptors=(tracing,)), params)
+    tracing.shutdown()
+
+
+async def _w1_metrics(count: int) -> None:
+    from engine.runtime.metrics import WorkerMetrics
+
+    from .envs import EmbeddedEnv
+    from .workloads import WORKLOADS
+
+    params = {"workflows": count, "concurrency": 64, "sequential": 0, "warmup": 0, "steps": 3}
+    await WORKLOADS["w1"].run(EmbeddedEnv(interceptors=(WorkerMetrics(),)), params)
+
+
 async def _wake(count: int) -> None:
     from engine import Client, EmbeddedLog, Worker
 
@@ -68,7 +100,7 @@ async def _wake(count: int) -> None:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-SCENARIOS = {"w1": _w1, "wake": _wake}
+SCENARIOS = {"w1": _w1, "w1-traced": _w1_traced, "w1-metrics": _w1_metrics, "wake": _wake}
 
 
 def count_instructions(scenario: str, workflows: int) -> int:
@@ -88,7 +120,11 @@ def count_instructions(scenario: str, workflows: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.instructions", description=__doc__.splitlines()[0])
-    p.add_argument("--scenarios", default="w1,wake", help="comma-separated, from: w1, wake (default both)")
+    p.add_argument(
+        "--scenarios",
+        default="w1,wake",
+        help="comma-separated, from: w1, w1-traced, w1-metrics, wake (default w1,wake)",
+    )
     p.add_argument("--workflows", type=int, default=1000, help="N: workflows counted (default 1000)")
     p.add_argument("--base", type=int, default=10, help="workflows of the run subtracted (default 10)")
     p.add_argument("--out", type=Path, help="also write the figures as JSON")
@@ -113,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             "instructions_full": full,
             "instructions_per_workflow": (full - base) / args.workflows,
         }
-        print(f"{scenario:5} {(full - base) / args.workflows:>12,.0f} instructions per workflow "
+        print(f"{scenario:10} {(full - base) / args.workflows:>12,.0f} instructions per workflow "
               f"(({full:,} - {base:,}) / {args.workflows})")  # fmt: skip
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))

@@ -102,8 +102,11 @@ def config_from(args) -> EngineConfig:
 
 
 @contextlib.asynccontextmanager
-async def engine(args, *, worker: bool = False, read_only: bool = False, create: bool | None = None):
-    """A started log and client, and with ``worker`` a worker on it; stopped afterwards.
+async def engine(
+    args, *, worker: bool = False, read_only: bool = False, create: bool | None = None, interceptors: tuple = ()
+):
+    """A started log and client, and with ``worker`` a worker on it (with ``interceptors``);
+    stopped afterwards.
 
     Only a command that hosts a worker creates a log by default; ``create`` overrides it
     (``publish`` may create the topic it publishes to)."""
@@ -130,6 +133,7 @@ async def engine(args, *, worker: bool = False, read_only: bool = False, create:
                 worker_id=getattr(args, "worker_id", None),
                 store_memory=memory,
                 status_file=getattr(args, "status_file", None),
+                interceptors=interceptors,
                 **cache,
             ).start()
         async with Client(log) as client:

@@ -54,16 +54,21 @@ async def cmd_worker(args) -> int:
     workflows = load_app(args.app)
     if not workflows:
         warn(f"{args.app} registers no workflows (decorate an async def with @workflow); this worker runs none")
-    async with engine(args, worker=True) as (_, worker):
+    tracing, metrics = _observers(args)
+    interceptors = tuple(i for i in (tracing, metrics) if i is not None)
+    async with engine(args, worker=True, interceptors=interceptors) as (_, worker):
         _freeze_start_up_heap()
         health = None
         if args.health_port is not None:
-            health = await HealthEndpoints(worker, args.health_port, max_lag_records=args.ready_max_lag).start()
+            health = await HealthEndpoints(
+                worker, args.health_port, max_lag_records=args.ready_max_lag, metrics=metrics
+            ).start()
         triggers = [f"{t.label} -> {wf.name}" for wf in registry.workflows.values() for t in wf.triggers]
         note(
             f"worker {worker.worker_id} running on {_where(args, worker)}; workflows: {', '.join(workflows) or '-'}"
             + (f"; triggers: {', '.join(triggers)}" if triggers else "")
-            + (f"; health on port {health.port}" if health else "")
+            + (f"; health on port {health.port} (/metrics too)" if health else "")
+            + ("; tracing on (OTEL_*)" if tracing else "")
             + "; Ctrl-C or SIGTERM stops it"
         )
         try:
@@ -80,7 +85,25 @@ async def cmd_worker(args) -> int:
         finally:
             if health is not None:
                 await health.stop()
+    if tracing is not None:
+        await asyncio.to_thread(tracing.shutdown)  # export the spans still queued
     return Exit.OK
+
+
+def _observers(args) -> tuple:
+    """Tracing when ``--otel`` or the ``OTEL_*`` variables ask for it (``observability.setup``);
+    metrics when the health port is on (``runtime.metrics``)."""
+    tracing = None
+    if args.otel or any(name.startswith("OTEL_") for name in os.environ):
+        from ..observability.setup import tracing_from_env
+
+        tracing = tracing_from_env(args.otel)  # OtelMissingError: a usage error
+    metrics = None
+    if args.health_port is not None:
+        from ..runtime.metrics import WorkerMetrics
+
+        metrics = WorkerMetrics()
+    return tracing, metrics
 
 
 async def _first(*waits) -> None:
@@ -191,7 +214,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=_env_int("LOGLOOM_HEALTH_PORT"),
         metavar="PORT",
-        help="serve /livez, /readyz and /status on this port, for probes (default: none, or $LOGLOOM_HEALTH_PORT)",
+        help="serve /livez, /readyz, /status and /metrics (Prometheus) on this port "
+        "(default: none, or $LOGLOOM_HEALTH_PORT)",
     )
     worker.add_argument(
         "--ready-max-lag",
@@ -199,6 +223,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         default=MAX_LAG_RECORDS,
         metavar="RECORDS",
         help=f"/readyz: ready while no owned partition lags more records than this (default {MAX_LAG_RECORDS})",
+    )
+    worker.add_argument(
+        "--otel",
+        action="store_true",
+        help="export OpenTelemetry spans, configured by the standard OTEL_* variables (needs the otel extra); "
+        "without it, tracing is on when an OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER asks for it",
     )
     add_log_options(worker, output=False)
     worker.set_defaults(func=cmd_worker)

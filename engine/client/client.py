@@ -115,6 +115,7 @@ class Client:
         queue: Queue | None = None,
         concurrency_key: str | None = None,
         priority: int = 0,
+        traceparent: str | None = None,
     ) -> ExecutionHandle:
         """Append an invocation. A payload the workflow rejects raises and starts nothing.
 
@@ -123,13 +124,15 @@ class Client:
         ``ExecutionIdConflictError``: the id deduplicates queued runs too. With
         ``run_timeout_seconds``, an execution still running then is cancelled. On a
         queue (``queue=``, else the workflow's own), the run starts once its (queue,
-        ``concurrency_key``) has a free slot, higher ``priority`` first.
+        ``concurrency_key``) has a free slot, higher ``priority`` first. ``traceparent``
+        (a W3C trace context, e.g. an HTTP request's header) is recorded with the
+        invocation: the run's trace continues it (docs/observability.md).
         """
         if isinstance(workflow, str) and queue is None:  # by name: the queue its workers declare
             queue = await self._declared_queue(workflow)
         record = invocation(
             workflow, payload, execution_id, user_id, session_id, run_timeout_seconds, initial_state,
-            queue, concurrency_key, priority,
+            queue, concurrency_key, priority, traceparent=traceparent,
         )  # fmt: skip
         if execution_id is None:
             routing_key = await self._commands.submit(record, fresh=True)

@@ -26,6 +26,7 @@ from ..wire import records
 from ..wire.codec import Codec
 from ..wire.events import encode_event, split_topic
 from ..wire.serde import from_json, to_json
+from ..wire.trace_context import valid_traceparent
 from ..workflow.queues import Queue
 from ..workflow.registry import Workflow
 from ..workflow.state import dump_state
@@ -46,6 +47,7 @@ def invocation(
     concurrency_key: str | None = None,
     priority: int = 0,
     rerun: dict | None = None,
+    traceparent: str | None = None,
 ) -> records.Record:
     """The ``InvocationRequested`` record, checked: bad input raises before anything is written.
 
@@ -73,6 +75,7 @@ def invocation(
         run_timeout_ms=None if run_timeout_s is None else int(run_timeout_s * 1000),
         queue=None if queue is None else queue.request(concurrency_key, priority),
         rerun=rerun,
+        traceparent=valid_traceparent(traceparent),
     )
 
 

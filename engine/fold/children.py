@@ -77,6 +77,7 @@ def child_invoked(state: State, r: dict) -> list[Effect]:
         parent_seq=seq,
         reply_key=names.row_routing_key(row),  # a queued parent lives on its queue key
         queue=r.get("queue"),
+        traceparent=row.get("traceparent"),  # the tree is one trace
     )
     outbox = {"routing": names.invocation_routing_key(child, session, r.get("queue")), "invocation": invocation}
     state.put(child_key(parent, child), outbox)

@@ -92,6 +92,8 @@ def new_execution(state: State, r: dict) -> list[Effect]:
         "initial_state": r.get("initial_state"),
         "state": r.get("initial_state"),
     }
+    if r.get("traceparent"):  # the caller's trace: the run's spans continue it (engine.observability)
+        row["traceparent"] = r["traceparent"]
     if r.get("routing"):  # a run on a queue: routed by its queue key
         row["routing"] = r["routing"]
     if r.get("parent_execution_id") and r.get("reply_key"):  # a child: it reports its end there

@@ -32,6 +32,13 @@ class Entry:
     topic: str = ""  # "" for the journal; a named topic's name otherwise
 
 
+@dataclass(slots=True, frozen=True)
+class TopicEntry(Entry):
+    """A record of a named topic that came with a W3C ``traceparent`` header (Kafka)."""
+
+    traceparent: str | None = None
+
+
 def partition_for(routing_key: str | bytes, num_partitions: int) -> int:
     """CRC-32 of the key modulo the partition count (librdkafka's ``consistent`` partitioner)."""
     if isinstance(routing_key, str):

@@ -16,7 +16,8 @@ import uuid
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from .. import names
-from .base import Entry, PartitionListener, Reader, Subscription
+from ..wire.trace_context import HEADER as TRACEPARENT
+from .base import Entry, PartitionListener, Reader, Subscription, TopicEntry
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,17 @@ def consume_available(consumer: Consumer, timeout_s: float) -> list:
 
 def to_entry(msg, topic: str = "") -> Entry:
     return Entry(msg.partition(), msg.offset(), msg.key() or b"", msg.value() or b"", msg.timestamp()[1], topic)
+
+
+def to_topic_entry(msg, topic: str) -> Entry:
+    """A named topic's record; one with a ``traceparent`` header keeps it (``TopicEntry``)."""
+    headers = msg.headers()
+    if headers:
+        for name, value in headers:
+            if name == TRACEPARENT and value:
+                return TopicEntry(msg.partition(), msg.offset(), msg.key() or b"", msg.value() or b"",
+                                  msg.timestamp()[1], topic, value.decode("ascii", errors="replace"))  # fmt: skip
+    return to_entry(msg, topic)
 
 
 class KafkaSubscription(Subscription):
@@ -271,8 +283,9 @@ class KafkaReader(Reader):
             if self._changed:
                 self._consumer.assign([TopicPartition(self._topic, p, o) for p, o in self._positions.items()])
                 self._changed = False
+        topic = self._entry_topic
         out = [
-            to_entry(msg, self._entry_topic)
+            to_topic_entry(msg, topic) if topic else to_entry(msg)
             for msg in consume_available(self._consumer, timeout_s)
             if msg.error() is None
         ]

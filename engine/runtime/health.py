@@ -13,6 +13,8 @@ worker knows about itself:
   partitions) is ready: it is a standby.
 - ``GET /status``: the same, with the worker's whole status (``runtime.status``) as of
   the snapshot.
+- ``GET /metrics``: Prometheus' text format (``runtime.metrics``), when the endpoints
+  were given the worker's ``WorkerMetrics`` (``logloom worker --health-port`` does).
 
 Every answer is JSON: ``{"ready", "live", "reason", "worker", "partitions": {P: {"phase",
 "applied", "end", "lag"}}}``.
@@ -46,8 +48,11 @@ MAX_LAG_RECORDS = 1000
 
 
 class HealthEndpoints:
-    def __init__(self, worker, port: int, host: str = "0.0.0.0", max_lag_records: int = MAX_LAG_RECORDS):
+    def __init__(self, worker, port: int, host: str = "0.0.0.0", max_lag_records: int = MAX_LAG_RECORDS, metrics=None):
         self.worker = worker
+        self.metrics = metrics  # a WorkerMetrics installed as the worker's interceptor, or None
+        if metrics is not None:
+            metrics.watch(worker, self.lags)
         self.host, self.port = host, port
         self.max_lag_records = max_lag_records
         self._snapshot: dict = {"ready": False, "reason": "starting", "partitions": {}, "at": time.monotonic()}
@@ -63,6 +68,10 @@ class HealthEndpoints:
         self._refresh = asyncio.ensure_future(self._refresh_forever())
         log.info("health: /livez and /readyz on port %d", self.port)
         return self
+
+    def lags(self) -> dict[int, int]:
+        """Each owned partition's lag in records, as of the last snapshot."""
+        return {int(p): info["lag"] for p, info in self._snapshot.get("partitions", {}).items()}
 
     def draining(self) -> None:
         """Step 3: a graceful shutdown has begun; not ready from now on."""
@@ -134,10 +143,15 @@ class HealthEndpoints:
 def _handler(endpoints: HealthEndpoints) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            code, body = endpoints.answer(self.path.split("?")[0])
-            payload = orjson.dumps(body)
+            path = self.path.split("?")[0]
+            if path == "/metrics" and endpoints.metrics is not None:
+                payload, content_type = endpoints.metrics.exposition()
+                code = 200
+            else:
+                code, body = endpoints.answer(path)
+                payload, content_type = orjson.dumps(body), "application/json"
             self.send_response(code)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

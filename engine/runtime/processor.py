@@ -40,6 +40,7 @@ from ..store.folding import fold_batch
 from ..wire import records
 from ..wire.codec import Codec
 from ..wire.records import Record
+from ..workflow.interceptors import FoldedRecord
 from .timers import Timers
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class Phase(StrEnum):
 
 
 # Read per batch of records, as module names (docs/architecture.md: enum members on hot paths).
-_REPLAYING, _ACTIVE, _CLOSED = Phase.REPLAYING, Phase.ACTIVE, Phase.CLOSED
+_REPLAYING, _CLAIMING, _ACTIVE, _CLOSED = Phase.REPLAYING, Phase.CLAIMING, Phase.ACTIVE, Phase.CLOSED
 
 
 class PartitionProcessor:
@@ -70,8 +71,13 @@ class PartitionProcessor:
         worker_id: str,
         on_ownership=lambda processor, owned: None,
         messenger=None,
+        interceptors: tuple = (),
     ):
         self.partition = partition
+        self.interceptors = tuple(interceptors)  # workflow hooks (``workflow.interceptors``)
+        # what ``fold_batch`` hands each record to: None unless there are interceptors
+        self._observe = self._intercept if self.interceptors else None
+        self._live_from = 1 << 62  # the offset of its accepted claim, once folded (``_intercept``)
         self.messenger = messenger  # commands for other partitions (events, children)
         self.on_ownership = on_ownership  # called with True when active, False when that ends
         self.log = log_
@@ -142,13 +148,36 @@ class PartitionProcessor:
         """Fold a batch of this partition's records; commit it with its last offset; act on the effects."""
         if self._phase is _CLOSED:
             return
-        last, effects = fold_batch(self.store, self.codec, entries, self.applied, on_dead=self._dead_letter)
+        last, effects = fold_batch(
+            self.store, self.codec, entries, self.applied, self._observe, on_dead=self._dead_letter
+        )
         if last == self.applied:
             return
         self.applied = last
         for effect in effects:
             ACTIONS[effect.kind](self, effect)
         self._maybe_claim()
+
+    def _intercept(self, entry: Entry, record: dict, effects: list, tx) -> None:
+        """Show a record folded live to the interceptors (``workflow.interceptors``): only
+        while this processor owns the partition, so replay at start-up shows nothing. It
+        owns it from its accepted claim on, which the fold applies in the middle of a
+        batch; the phase turns active only once the batch is folded."""
+        if not self.active:
+            if self._phase is _CLAIMING and self._claim_accepted(effects):
+                self._live_from = entry.offset
+            if self._phase is not _CLAIMING or entry.offset <= self._live_from:
+                return
+        folded = FoldedRecord(record, entry.partition, entry.offset, entry.timestamp, effects, tx)
+        for interceptor in self.interceptors:
+            try:
+                interceptor.on_record(folded)
+            except Exception:  # a hook never stops the fold
+                log.exception("partition %d offset %d: interceptor %r failed", self.partition, entry.offset,
+                              interceptor)  # fmt: skip
+
+    def _claim_accepted(self, effects: list) -> bool:
+        return any(e.kind is EffectKind.CLAIMED and e.data["owner"] == self.owner for e in effects)
 
     def _dead_letter(self, entry: Entry, reason: str) -> None:
         """A journal record that cannot be folded: kept in the store (``d/<offset>``), and,

@@ -46,6 +46,7 @@ from ..wire import records
 from ..wire.codec import Codec
 from ..wire.events import EventPayload, decode_event
 from ..wire.serde import to_json
+from ..wire.trace_context import valid_traceparent
 from ..wire.webhooks import decode_envelope, delivery_of
 from ..workflow.registry import Registry, Workflow
 from ..workflow.webhooks import webhook_payload
@@ -204,7 +205,8 @@ class Router:
                 appends.append(self.dead_letter(entry, f"event does not fit workflow {wf.name}: {exc}"))
                 continue
             execution_id = names.trigger_execution_id(wf.name, entry.topic, entry.partition, entry.offset)
-            appends.append(self._invoke(wf, execution_id, payload))
+            traceparent = valid_traceparent(getattr(entry, "traceparent", None))  # a Kafka header (TopicEntry)
+            appends.append(self._invoke(wf, execution_id, payload, traceparent))
         if entry.topic in self._awaited:
             event_key = entry.key.decode(errors="replace") if entry.key else None
             record = records.event_received(
@@ -239,7 +241,7 @@ class Router:
             appends.append(self._invoke(wf, execution_id, payload))
         return appends
 
-    def _invoke(self, wf: Workflow, execution_id: str, payload) -> asyncio.Future:
+    def _invoke(self, wf: Workflow, execution_id: str, payload, traceparent: str | None = None) -> asyncio.Future:
         request = None if wf.queue is None else wf.queue.request(None, 0)  # its queue, one key for all events
         record = records.invocation_requested(
             execution_id,
@@ -247,6 +249,7 @@ class Router:
             workflow=wf.name,
             input=to_json(payload, f"input of execution {execution_id}"),
             queue=request,
+            traceparent=traceparent,
         )
         return self._append(names.invocation_routing_key(execution_id, None, request), record)
 

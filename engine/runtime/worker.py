@@ -13,6 +13,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from .. import names
@@ -21,6 +22,7 @@ from ..log.base import Entry, Log, Subscription
 from ..store import StoreMemory, StorePartition
 from ..wire import records
 from ..wire.codec import Codec, default_codec
+from ..workflow.interceptors import Interceptor
 from ..workflow.registry import Registry
 from ..workflow.registry import registry as default_registry
 from . import c_heap
@@ -60,6 +62,7 @@ class Worker:
         store_memory: StoreMemory | None = None,
         status_file: str | os.PathLike | None = None,
         malloc_arenas: int = MALLOC_ARENAS,
+        interceptors: Sequence[Interceptor] = (),
     ):
         """``max_idle_runs`` and ``evict_after_idle_s`` bound the waiting runs kept in memory
         (``idle_runs.IdleRuns``); ``max_idle_runs=0`` evicts every run as soon as it waits.
@@ -73,7 +76,9 @@ class Worker:
         and the free memory malloc keeps is given back to the OS every few seconds
         (``runtime.c_heap``): RocksDB's and librdkafka's threads otherwise leave freed
         memory spread over up to 8 arenas per core, and RSS grows while the heap in use
-        does not. ``0`` leaves glibc's default."""
+        does not. ``0`` leaves glibc's default.
+        ``interceptors``: workflow hooks shown every record folded live for an owned
+        partition (``workflow.interceptors``; tracing: ``engine.observability``)."""
         self.log = log_
         self.registry = registry or default_registry
         self.data_dir = Path(data_dir)
@@ -82,6 +87,7 @@ class Worker:
         self.store_memory = store_memory or StoreMemory()
         self.status_file = None if status_file is None else Path(status_file)
         self.malloc_arenas = malloc_arenas
+        self.interceptors = tuple(interceptors)
         self.invoker = Invoker(
             self.registry,
             self.worker_id,
@@ -219,6 +225,7 @@ class Worker:
                 self.worker_id,
                 on_ownership=self._ownership_changed,
                 messenger=self.messenger,
+                interceptors=self.interceptors,
             )
             self.processors[partition] = processor
             starts[partition] = processor.applied + 1

@@ -245,10 +245,13 @@ def invocation_requested(
     reply_key: str | None = None,
     queue: dict | None = None,
     rerun: dict | None = None,
+    traceparent: str | None = None,
 ) -> Record:
     """Start an execution; idempotent by execution id. ``queue``: {name, key, limit, priority}.
-    ``rerun``: {execution_id, from_step, from_seq, journal} of the run it reruns."""
-    return _record(
+    ``rerun``: {execution_id, from_step, from_seq, journal} of the run it reruns.
+    ``traceparent``: the caller's W3C trace context; left out when None (its default), so
+    what the fold keeps of an invocation (a child's in its parent's outbox) is unchanged."""
+    record = _record(
         RecordType.INVOCATION_REQUESTED,
         execution_id,
         COMMAND_EPOCH,
@@ -266,6 +269,9 @@ def invocation_requested(
         queue=queue,
         rerun=rerun,
     )
+    if traceparent is not None:
+        record["traceparent"] = traceparent
+    return record
 
 
 def cancel_requested(execution_id: str, at_ms: int, *, reason: str, terminate: bool = False) -> Record:

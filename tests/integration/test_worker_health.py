@@ -44,7 +44,9 @@ def test_a_worker_answers_its_probes_and_stops_cleanly_on_sigterm(tmp_path):
         assert get(port, "/livez")[0] == 200
         code, status = get(port, "/status")
         assert code == 200 and status["status"]["partitions"]["0"]["replay_s"] is not None
-        assert get(port, "/metrics")[0] == 404
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as metrics:
+            assert b"logloom_partitions_owned 4.0" in metrics.read()  # Prometheus text (runtime.metrics)
+        assert get(port, "/nothing")[0] == 404
 
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=60) == 0

@@ -30,6 +30,7 @@ SAMPLES = {
             "rate_period_ms": 60_000,
         },
         "rerun": {"execution_id": "exec-0", "from_step": "charge", "from_seq": 3, "journal": '{"1":{"key":"a"}}'},
+        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
     },
     "ExecutionStarted": {"worker": "w1"},
     "StepCompleted": {

@@ -103,6 +103,10 @@ async def start_run(
             description="the run's execution id: the same key and input give the same run",
         ),
     ] = None,
+    traceparent: Annotated[
+        str | None,
+        Header(max_length=128, description="W3C trace context: the run's trace continues the caller's"),
+    ] = None,
 ) -> JSONResponse:
     body = body or RunRequest()
     execution_id = body.execution_id
@@ -122,6 +126,7 @@ async def start_run(
         user_id=body.user_id,
         session_id=body.session_id,
         run_timeout_seconds=body.run_timeout_seconds,
+        traceparent=traceparent,  # recorded with the invocation (docs/observability.md)
     )
     location = {"Location": run_url(handle.execution_id)}
     if not wait:
