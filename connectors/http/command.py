@@ -113,7 +113,7 @@ async def cmd_serve(args) -> int:
                 client, args.host, args.port, tokens, registry,
                 max_body_bytes=args.max_body_bytes, webhook_secrets=webhook_secrets, stop=stop,
                 log_level="error" if args.quiet else "info",
-                started=lambda port: note(f"serving http://{args.host}:{port}: the API (docs: /docs), the UI (/ui)"),
+                started=lambda port: note(f"serving the HTTP API on http://{args.host}:{port} (docs: /docs; UI: /ui)"),
             )  # fmt: skip
             if worker is not None:
                 note("stopping: the worker's steps in flight finish and are recorded first")

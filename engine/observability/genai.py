@@ -72,8 +72,8 @@ def _model_span(step, entry: dict) -> list:
     ]
 
 
-def _tool_span(step, key: str, state) -> list:
-    position, _, tool = key[len(TOOL_PREFIX) :].partition(":")
+def _tool_span(step, step_key: str, state) -> list:
+    position, _, tool = step_key.removeprefix(TOOL_PREFIX).partition(":")  # a step key: tool:<turn>.<i>:<name>
     turn, _, index = position.partition(".")
     execution_id, seq = step.attributes["logloom.execution_id"], step.attributes["logloom.step.seq"]
     attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool}
