@@ -8,13 +8,15 @@ is made when what it covers has ENDED, since a span is exported once, whole:
    turn) whose outcome the record fixed (the fold's ``STEP`` effect with a completed or
    failed entry): a span from the entry's start to the record's ``at``, a child of the
    run's span. A wait starts when it was opened (the entry's ``at`` before it ended); a
-   step body's start is not journaled (docs/architecture.md), so its span starts at the
-   run's previous record (``StepStarts``), or, when that is not known (the record came
-   first to this worker), at the end of the entry before it or at the run's start. A
+   step body's span starts when its first attempt began (the outcome's ``started_at``).
+   Records written before that field say only when a step ended: there the span starts
+   at the run's previous record (``StepStarts``), or, when that is not known (the record
+   came first to this worker), at the end of the entry before it or at the run's start. A
    sleep ends at its due time (its ``TimerFired`` is written a little before it:
    ``runtime.timers``, and the run waits until it is due);
 2. a failed attempt (``STEP`` with a ``retrying`` entry): a child span of its step's span,
-   from its start (the previous attempt's ``retry_at``, or as in 1) to the record's ``at``;
+   from its start (its ``started_at``; in older records the previous attempt's
+   ``retry_at``, or as in 1) to the record's ``at``;
 3. a run's end (``FINISHED``): the run's span, from ``ExecutionStarted`` (the row's
    ``started_at``) to the end. A child run's span is a child of its parent's entry span
    for it; a root run's span has no parent, or the ``traceparent`` it was invoked with
@@ -151,7 +153,11 @@ def _remote_parent(row: dict) -> tuple[int, int, int] | None:
 
 
 def _step_start(folded: FoldedRecord, execution_id: str, seq: int, previous_at: int | None, row: dict) -> int:
-    """Where a step body's span starts (1. above)."""
+    """Where a step attempt's span starts (1. above): when it began, as its record says;
+    for older records, guessed from what came before it."""
+    started = folded.record.get("started_at")
+    if started is not None:
+        return started
     if previous_at is not None:
         return previous_at
     before = folded.state.get(journal_key(execution_id, seq - 1)) if seq > 1 else None
@@ -198,7 +204,8 @@ def _entry_spans(folded, row, seq, entry, end_ms, previous_at, starts) -> list[S
 
 def _attempt_span(folded, row, seq, entry, end_ms, previous_at, starts) -> SpanSpec:
     execution_id, attempt = row["id"], entry["attempt"]
-    start_ms = starts.retry_at.pop((execution_id, seq), None)
+    due_ms = starts.retry_at.pop((execution_id, seq), None)
+    start_ms = folded.record.get("started_at") or due_ms
     if start_ms is None:
         start_ms = _step_start(folded, execution_id, seq, previous_at, row)
     starts.first_at.setdefault((execution_id, seq), start_ms)

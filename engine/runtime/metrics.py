@@ -12,7 +12,8 @@ Counted from the records the worker folds live (``WorkerMetrics`` is an intercep
   (``completed``, ``failed``, ``cancelled``);
 * ``logloom_steps_total{status}`` (``completed``, ``failed``, ``retried``: each failed
   attempt that will be retried) and ``logloom_step_duration_seconds`` (histogram): from
-  the run's previous record to the step's outcome (a step's start is not journaled).
+  the start of a step's last attempt (its outcome's ``started_at``; in older records, the
+  run's previous record) to its outcome.
 
 Read from the worker when scraped (``WorkerGauges``): ``logloom_partitions_owned``,
 ``logloom_partition_lag_records{partition}`` (records on the log not folded yet, as of
@@ -82,8 +83,9 @@ class WorkerMetrics:
                     self.steps["retried"] = self.steps.get("retried", 0) + 1
                 elif status == _COMPLETED or status == _FAILED:
                     self.steps[status] = self.steps.get(status, 0) + 1
-                    if before is not None:
-                        duration_s = max(0, at_ms - before) / 1000
+                    began = record.get("started_at") or before  # older records: the run's previous one
+                    if began is not None:
+                        duration_s = max(0, at_ms - began) / 1000
                         self.step_buckets[bisect_left(STEP_BUCKETS_S, duration_s)] += 1
                         self.step_sum_s += duration_s
             elif kind is _STARTED:
@@ -128,7 +130,7 @@ class WorkerCounts:
         for bound, count in zip((*map(str, STEP_BUCKETS_S), "+Inf"), accumulate(counts)):
             buckets.append((bound, count))
         yield HistogramMetricFamily(
-            "logloom_step_duration_seconds", "From the run's previous record to the step's outcome",
+            "logloom_step_duration_seconds", "From a step's last attempt's start to its outcome",
             buckets=buckets, sum_value=total,
         )  # fmt: skip
 

@@ -76,6 +76,15 @@ async def test_a_run_gives_its_span_tree_with_parents_ids_and_durations(harness)
         assert spans[name].parent.span_id == run.context.span_id, name
         assert run.start_time <= spans[name].start_time <= spans[name].end_time <= run.end_time, name
 
+    recorded = {
+        (r.fields["key"], r.fields["attempt"]): r.fields["started_at"]
+        for r in await client.history(root)
+        if r.type in ("StepCompleted", "StepAttemptFailed")
+    }
+    assert spans["step first"].start_time == recorded[("first", 1)] * 1_000_000, "from when its body began"
+    assert spans["attempt 1 flaky"].start_time == recorded[("flaky", 1)] * 1_000_000
+    assert spans["step flaky"].start_time == recorded[("flaky", 1)] * 1_000_000, "a step spans all its attempts"
+
     nap = spans["sleep nap"]
     assert nap.end_time - nap.start_time >= SLEEP_S * 1e9 * 0.9  # the sleep's span lasts the sleep
 
