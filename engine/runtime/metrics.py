@@ -18,7 +18,9 @@ Counted from the records the worker folds live (``WorkerMetrics`` is an intercep
 Read from the worker when scraped (``WorkerGauges``): ``logloom_partitions_owned``,
 ``logloom_partition_lag_records{partition}`` (records on the log not folded yet, as of
 the health snapshot), ``logloom_runs_in_memory``, ``logloom_runs_deferred`` (the queue of
-runs waiting for room to start) and ``logloom_outcomes_awaited``.
+runs waiting for room to start), ``logloom_outcomes_awaited``, and per flow-control queue
+``logloom_queue_running_runs{queue}`` and ``logloom_queue_waiting_runs{queue}`` (its depth),
+summed over the owned partitions' queue keys.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bisect import bisect_left
 from itertools import accumulate
 
 from ..fold.effects import EffectKind
+from ..fold.keys import QUEUE_PREFIX
 from ..fold.rows import EntryStatus
 from ..workflow.interceptors import FoldedRecord
 
@@ -160,3 +163,30 @@ class WorkerGauges:
         yield GaugeMetricFamily("logloom_runs_deferred", "Runs waiting for room to start", invoker.deferred())
         awaited = sum(proc.outcomes_awaited() for proc in worker.processors.values())
         yield GaugeMetricFamily("logloom_outcomes_awaited", "Records appended, waiting for their fold", awaited)
+        holding, waiting = queue_depths(worker)
+        running = GaugeMetricFamily("logloom_queue_running_runs", "Runs holding a queue's slot", labels=["queue"])
+        queued = GaugeMetricFamily("logloom_queue_waiting_runs", "Runs waiting for a queue's slot", labels=["queue"])
+        for queue in sorted(holding):
+            running.add_metric([queue], holding[queue])
+            queued.add_metric([queue], waiting[queue])
+        yield running
+        yield queued
+
+
+def queue_depths(worker) -> tuple[dict[str, int], dict[str, int]]:
+    """Per queue, the runs holding a slot and the runs waiting, over the queue keys of the
+    partitions this worker owns (one scan of their ``q/`` keys). A partition that is
+    closing as it is read is left out of this scrape."""
+    holding: dict[str, int] = {}
+    waiting: dict[str, int] = {}
+    for processor in list(worker.processors.values()):
+        if not processor.active:
+            continue
+        try:
+            for _, slots in processor.store.scan(QUEUE_PREFIX):
+                queue = slots["queue"]
+                holding[queue] = holding.get(queue, 0) + len(slots["running"])
+                waiting[queue] = waiting.get(queue, 0) + len(slots["waiting"])
+        except Exception:  # noqa: BLE001 - revoked and closed meanwhile: its new owner reports it
+            continue
+    return holding, waiting

@@ -82,6 +82,7 @@ async def test_a_worker_process_exports_spans_by_otel_env_and_serves_metrics(
         assert sample(metrics, "logloom_step_duration_seconds_count") == 3
         assert sample(metrics, "logloom_partitions_owned") == 4
         assert "logloom_partition_lag_records" in metrics and "logloom_runs_deferred" in metrics
+        assert "# TYPE logloom_queue_waiting_runs gauge" in metrics and "logloom_queue_running_runs" in metrics
 
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=60) == 0
