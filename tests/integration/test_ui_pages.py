@@ -66,7 +66,9 @@ async def test_the_run_list_filters_pages_and_refuses_bad_filters(harness):
         failed = await client.invoke("ui_fail")
         for handle in (*adds, failed):
             await handle.wait(timeout=60)
-        add_ids = [h.execution_id for h in reversed(adds)]  # the list is newest first
+        newest = await client.list_executions(workflow="ui_add", newest_first=True)  # two may share a ms: by id
+        add_ids = [e.execution_id for e in newest]  # the list is newest first
+        assert set(add_ids) == {h.execution_id for h in adds}
 
         listed = await http.get("/ui")
         assert listed.status_code == 200 and set(run_ids(listed.text)) == {*add_ids, failed.execution_id}
